@@ -1,0 +1,30 @@
+// The `receptive` command line.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <exception>
+
+#include "experiments/cli/commands.hpp"
+#include "framework/core/error.hpp"
+#include "framework/core/parallel.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"receptive: self-attention on images and graphs, one operator with any receptive field"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+
+  auto* list = app.add_subcommand("list", "print the registered models, datasets and attention policies");
+  list->callback([] { rc::cli::print_list(); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "receptive: error: {}\n", e.what());
+    return 1;
+  }
+  (void)threads;
+  return 0;
+}

@@ -1,0 +1,57 @@
+#include "framework/core/parallel.hpp"
+
+#include <cblas.h>
+#include <tbb/blocked_range.h>
+#include <tbb/info.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+
+#include <memory>
+#include <mutex>
+
+namespace rc {
+
+namespace {
+std::mutex g_mutex;
+std::unique_ptr<tbb::task_arena> g_arena;
+int g_threads = 0;
+
+tbb::task_arena& arena() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (!g_arena) {
+    g_threads = tbb::info::default_concurrency();
+    g_arena = std::make_unique<tbb::task_arena>(g_threads);
+    openblas_set_num_threads(1);  // parallelism comes from TBB; BLAS stays single-threaded inside tasks
+  }
+  return *g_arena;
+}
+}  // namespace
+
+void set_num_threads(int n) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_threads = n > 0 ? n : tbb::info::default_concurrency();
+  g_arena = std::make_unique<tbb::task_arena>(g_threads);
+  openblas_set_num_threads(1);
+}
+
+int num_threads() {
+  arena();
+  return g_threads;
+}
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  if (n <= grain || num_threads() == 1) {
+    body(0, n);
+    return;
+  }
+  arena().execute([&] {
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
+                      [&](const tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); },
+                      tbb::simple_partitioner());
+  });
+}
+
+}  // namespace rc
