@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int threads = 0;
   app.add_option("--threads", threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.parse_complete_callback([&] { rc::set_num_threads(threads); });
 
   auto* list = app.add_subcommand("list", "print the registered models, datasets and attention policies");
   list->callback([] { rc::cli::print_list(); });
@@ -25,6 +26,5 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "receptive: error: {}\n", e.what());
     return 1;
   }
-  (void)threads;
   return 0;
 }
