@@ -1,0 +1,55 @@
+#pragma once
+// A node-classification graph: Boost.Graph compressed-sparse-row adjacency (directed storage of a usually
+// symmetrised edge set), dense node features, labels, and train/val/test node lists.
+#include <boost/graph/compressed_sparse_row_graph.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framework/core/tensor.hpp"
+
+namespace rc::data {
+
+using CsrGraph = boost::compressed_sparse_row_graph<boost::directedS, boost::no_property, boost::no_property,
+                                                    boost::no_property, uint32_t, uint32_t>;
+
+struct Split {
+  std::vector<int64_t> train, val, test;  // node indices, each sorted
+};
+
+struct GraphDataset {
+  std::string name;
+  std::vector<std::string> node_ids;  // external ids (LINQS paper ids), index = node
+  CsrGraph graph;                     // edge u -> v; symmetrised unless loaded with symmetrise = false
+  Tensor features;                    // (N, F)
+  std::vector<int32_t> labels;        // N
+  std::vector<std::string> class_names;
+  Split split;
+
+  int64_t num_nodes() const { return static_cast<int64_t>(labels.size()); }
+  int64_t num_edges() const { return static_cast<int64_t>(boost::num_edges(graph)); }
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+};
+
+// Plain CSR arrays (row_ptr has N + 1 entries, col_idx sorted within each row), the form the attention
+// operator's graph policy and the GCN take.
+struct CsrArrays {
+  int64_t n = 0;
+  std::vector<int64_t> row_ptr, col_idx;
+};
+CsrArrays csr_arrays(const CsrGraph& g, bool add_self_loops = false);
+
+// Builds a CSR graph on n nodes from (u, v) pairs: sorts, drops duplicates, optionally drops self-loops and
+// adds the reverse of every edge. Pairs must be in [0, n).
+CsrGraph build_graph(int64_t n, std::vector<std::pair<uint32_t, uint32_t>> edges, bool symmetrise,
+                     bool drop_self_loops);
+
+// Each row of x divided by its sum (rows summing to zero stay zero), as GCN/GAT preprocess bag-of-words features.
+void row_normalize(Tensor& x);
+
+std::vector<int64_t> degrees(const CsrGraph& g);           // out-degree per node
+int64_t connected_components(const CsrGraph& g, std::vector<int64_t>* component = nullptr);
+
+}  // namespace rc::data
