@@ -1,0 +1,188 @@
+#include "experiments/config/yaml_params.hpp"
+
+#include <fmt/format.h>
+
+namespace rc::config {
+
+std::string location(const std::string& file, const YAML::Node& node, const std::string& path) {
+  const auto mark = node.Mark();
+  if (mark.line >= 0 && node.IsDefined() && !node.IsNull()) return fmt::format("{}:{}: {}", file, mark.line + 1, path);
+  return fmt::format("{}: {}", file, path);
+}
+
+namespace {
+std::string scalar_text(const YAML::Node& n) {
+  if (n.IsScalar()) return n.Scalar();
+  YAML::Emitter e;
+  e << YAML::Flow << n;
+  return e.c_str();
+}
+
+bool parse_int(const YAML::Node& n, int64_t& out) {
+  if (!n.IsScalar()) return false;
+  try {
+    size_t pos = 0;
+    const std::string& s = n.Scalar();
+    long long v = std::stoll(s, &pos);
+    if (pos != s.size()) return false;
+    out = v;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+bool parse_float(const YAML::Node& n, double& out) {
+  if (!n.IsScalar()) return false;
+  try {
+    size_t pos = 0;
+    const std::string& s = n.Scalar();
+    double v = std::stod(s, &pos);
+    if (pos != s.size()) return false;
+    out = v;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+bool parse_bool(const YAML::Node& n, bool& out) {
+  if (!n.IsScalar()) return false;
+  const std::string& s = n.Scalar();
+  if (s == "true" || s == "True" || s == "yes" || s == "on") return out = true, true;
+  if (s == "false" || s == "False" || s == "no" || s == "off") return out = false, true;
+  return false;
+}
+}  // namespace
+
+ParamValue yaml_to_value(const YAML::Node& node, const ParamSpec& spec, const std::string& file,
+                         const std::string& path) {
+  auto bad = [&](const std::string& expected) -> ConfigError {
+    return ConfigError(
+        fmt::format("{}: expected {}, got '{}'", location(file, node, path), expected, scalar_text(node)));
+  };
+  ParamValue v;
+  auto items = [&]() {
+    std::vector<YAML::Node> xs;
+    if (node.IsSequence())
+      for (const auto& x : node) xs.push_back(x);
+    else
+      xs.push_back(node);
+    return xs;
+  };
+  const std::string type = param_type_name(spec.type);
+  switch (spec.type) {
+    case ParamType::Int: {
+      int64_t x;
+      if (!parse_int(node, x)) throw bad(type);
+      v = x;
+      break;
+    }
+    case ParamType::Float: {
+      double x;
+      if (!parse_float(node, x)) throw bad(type);
+      v = x;
+      break;
+    }
+    case ParamType::Bool: {
+      bool x;
+      if (!parse_bool(node, x)) throw bad("bool (true or false)");
+      v = x;
+      break;
+    }
+    case ParamType::String:
+      if (!node.IsScalar()) throw bad(type);
+      v = node.Scalar();
+      break;
+    case ParamType::IntList: {
+      std::vector<int64_t> xs;
+      for (const auto& x : items()) {
+        int64_t i;
+        if (!parse_int(x, i)) throw bad(type);
+        xs.push_back(i);
+      }
+      v = xs;
+      break;
+    }
+    case ParamType::FloatList: {
+      std::vector<double> xs;
+      for (const auto& x : items()) {
+        double d;
+        if (!parse_float(x, d)) throw bad(type);
+        xs.push_back(d);
+      }
+      v = xs;
+      break;
+    }
+    case ParamType::StringList: {
+      std::vector<std::string> xs;
+      for (const auto& x : items()) {
+        if (!x.IsScalar()) throw bad(type);
+        xs.push_back(x.Scalar());
+      }
+      v = xs;
+      break;
+    }
+  }
+  std::string why = param_violation(spec, v);
+  if (!why.empty()) throw bad(why);
+  return v;
+}
+
+Params read_params(const YAML::Node& node, const Schema& schema, const std::string& file, const std::string& path,
+                   const std::set<std::string>& extra_keys) {
+  Params p = schema.defaults();
+  if (!node.IsDefined() || node.IsNull()) return p;
+  if (!node.IsMap())
+    throw ConfigError(fmt::format("{}: expected a mapping of keys, got '{}'", location(file, node, path),
+                                  scalar_text(node)));
+  std::vector<std::string> known = schema.names();
+  known.insert(known.end(), extra_keys.begin(), extra_keys.end());
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string key_path = path.empty() ? key : path + "." + key;
+    if (extra_keys.count(key)) continue;
+    const ParamSpec* spec = schema.find(key);
+    if (!spec) {
+      std::string hint = did_you_mean(key, known);
+      throw ConfigError(fmt::format("{}: unknown key '{}'{}; expected one of: {}", location(file, kv.first, key_path),
+                                    key, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
+                                    fmt::join(known, ", ")));
+    }
+    p.set(key, yaml_to_value(kv.second, *spec, file, key_path));
+  }
+  return p;
+}
+
+void apply_override(YAML::Node& root, const std::string& assignment) {
+  const size_t eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError(fmt::format("--set '{}': expected key.path=value", assignment));
+  const std::string key = assignment.substr(0, eq);
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("--set '{}': cannot parse the value: {}", assignment, e.what()));
+  }
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = key.find('.', start);
+    parts.push_back(key.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  // yaml-cpp nodes are handles: walk with reset() so that assignment does not overwrite parents
+  YAML::Node cur;
+  cur.reset(root);
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (parts[i].empty()) throw ConfigError(fmt::format("--set '{}': empty key in the path", assignment));
+    if (cur[parts[i]] && !cur[parts[i]].IsMap())
+      throw ConfigError(fmt::format("--set '{}': '{}' is not a mapping", assignment, parts[i]));
+    if (!cur[parts[i]]) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
+    YAML::Node next = cur[parts[i]];
+    cur.reset(next);
+  }
+  cur[parts.back()] = value;
+}
+
+}  // namespace rc::config

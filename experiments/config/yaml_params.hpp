@@ -1,0 +1,33 @@
+#pragma once
+// YAML → typed Params against a Schema, with errors that give file:line, the key's full path, the value and
+// what was expected (plus "did you mean" for misspelled keys); and `--set a.b.c=value` overrides.
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+#include <string>
+
+#include "framework/core/error.hpp"
+#include "framework/core/params.hpp"
+
+namespace rc::config {
+
+struct ConfigError : Error {
+  using Error::Error;
+};
+
+// "file:line: path" for messages (line from the node's mark when known).
+std::string location(const std::string& file, const YAML::Node& node, const std::string& path);
+
+// Converts one YAML value to the spec's type (ints accepted for floats, a scalar for a one-element list).
+ParamValue yaml_to_value(const YAML::Node& node, const ParamSpec& spec, const std::string& file,
+                         const std::string& path);
+
+// Reads the mapping `node` against `schema`: every key must be in the schema (or in `extra_keys`, which the
+// caller handles), every value must fit its spec; missing keys take their defaults.
+Params read_params(const YAML::Node& node, const Schema& schema, const std::string& file, const std::string& path,
+                   const std::set<std::string>& extra_keys = {});
+
+// Applies "a.b.c=value" to root (value parsed as YAML, so `[3, 5]` is a list); creates missing maps.
+void apply_override(YAML::Node& root, const std::string& assignment);
+
+}  // namespace rc::config

@@ -1,0 +1,57 @@
+#include <catch2/catch.hpp>
+
+#include "experiments/config/yaml_params.hpp"
+
+using namespace rc;
+using namespace rc::config;
+
+namespace {
+Schema demo_schema() {
+  Schema s;
+  s.params.push_back({"kernel", ParamType::Int, int64_t{3}, "window size", 1.0, std::nullopt, {}});
+  s.params.push_back({"dropout", ParamType::Float, 0.1, "drop prob", 0.0, 1.0, {}});
+  s.params.push_back({"policy", ParamType::String, std::string("full"), "", {}, {}, {"full", "window2d"}});
+  s.params.push_back({"fractions", ParamType::FloatList, std::vector<double>{1.0}, "", 0.0, 1.0, {}});
+  s.params.push_back({"bias", ParamType::Bool, true, "", {}, {}, {}});
+  return s;
+}
+}  // namespace
+
+TEST_CASE("yaml params: values, defaults, and list promotion") {
+  YAML::Node n = YAML::Load("kernel: 5\nfractions: [0.1, 1]\nbias: false\n");
+  Params p = read_params(n, demo_schema(), "c.yaml", "models.local");
+  CHECK(p.get_int("kernel") == 5);
+  CHECK(p.get_float("dropout") == 0.1);
+  CHECK(p.get_string("policy") == "full");
+  CHECK(p.get_float_list("fractions") == std::vector<double>{0.1, 1.0});
+  CHECK_FALSE(p.get_bool("bias"));
+  Params q = read_params(YAML::Load("fractions: 0.5"), demo_schema(), "c.yaml", "x");
+  CHECK(q.get_float_list("fractions") == std::vector<double>{0.5});
+}
+
+TEST_CASE("yaml params: errors give file, line, key path, value and expectation") {
+  auto s = demo_schema();
+  CHECK_THROWS_WITH(read_params(YAML::Load("kernal: 5"), s, "c.yaml", "models.local"),
+                    Catch::Contains("c.yaml:1: models.local.kernal") && Catch::Contains("did you mean 'kernel'"));
+  CHECK_THROWS_WITH(read_params(YAML::Load("dropout: 0.2\nkernel: abc"), s, "c.yaml", "m"),
+                    Catch::Contains("c.yaml:2: m.kernel: expected int, got 'abc'"));
+  CHECK_THROWS_WITH(read_params(YAML::Load("kernel: 0"), s, "c.yaml", "m"), Catch::Contains("expected int >= 1"));
+  CHECK_THROWS_WITH(read_params(YAML::Load("dropout: 1.5"), s, "c.yaml", "m"),
+                    Catch::Contains("expected float in [0, 1], got '1.5'"));
+  CHECK_THROWS_WITH(read_params(YAML::Load("policy: windw2d"), s, "c.yaml", "m"),
+                    Catch::Contains("one of full | window2d"));
+  CHECK_THROWS_WITH(read_params(YAML::Load("fractions: [0.5, 2]"), s, "c.yaml", "m"),
+                    Catch::Contains("list of float in [0, 1]"));
+  CHECK_THROWS_WITH(read_params(YAML::Load("- 1\n- 2"), s, "c.yaml", "m"), Catch::Contains("expected a mapping"));
+}
+
+TEST_CASE("yaml overrides: --set creates and replaces nested keys") {
+  YAML::Node root = YAML::Load("models:\n  local:\n    kernel: 3\n");
+  apply_override(root, "models.local.kernel=[3, 5, 7]");
+  apply_override(root, "train.epochs=4");
+  CHECK(root["models"]["local"]["kernel"].size() == 3);
+  CHECK(root["train"]["epochs"].as<int>() == 4);
+  CHECK(root["models"]["local"].size() == 1);
+  CHECK_THROWS_WITH(apply_override(root, "no_equals_sign"), Catch::Contains("expected key.path=value"));
+  CHECK_THROWS_WITH(apply_override(root, "train.epochs.x=1"), Catch::Contains("'epochs' is not a mapping"));
+}
