@@ -1,0 +1,49 @@
+#pragma once
+// Results that are never lost. DIR/results.csv holds one row per finished run; a row is added by writing the
+// whole file to a temporary in the same folder, fsync-ing it and renaming it over the old one, so a kill at
+// any moment leaves either the old file or the new one, never half a row. DIR/runs/<run>/metrics.jsonl gets
+// one JSON object per epoch, each appended with a single write.
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace rc::exp {
+
+// The columns every results.csv starts with (DESIGN.md); more may follow.
+const std::vector<std::string>& required_columns();
+
+struct ResultRow {
+  std::map<std::string, std::string> values;  // column -> value
+  std::string get(const std::string& column) const;
+};
+
+class ResultsTable {
+ public:
+  // Reads DIR/results.csv when it exists (errors name the file and line of a malformed row).
+  explicit ResultsTable(std::filesystem::path dir, std::vector<std::string> extra_columns = {});
+
+  const std::vector<ResultRow>& rows() const { return rows_; }
+  bool has_run(const std::string& run_id) const;  // the `run` column
+  void append(const ResultRow& row);              // atomic replace of results.csv
+  const std::vector<std::string>& columns() const { return columns_; }
+  std::filesystem::path path() const { return dir_ / "results.csv"; }
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<std::string> columns_;
+  std::vector<ResultRow> rows_;
+  void write_all() const;
+};
+
+// Writes `text` to `path` atomically (temporary + fsync + rename).
+void write_file_atomic(const std::filesystem::path& path, const std::string& text);
+
+// Appends one line (a newline is added) to `path` with a single write(2) and fsync.
+void append_line(const std::filesystem::path& path, const std::string& line);
+
+// CSV quoting of one field (quotes when it holds a comma, quote or newline).
+std::string csv_field(const std::string& s);
+std::vector<std::string> parse_csv_line(const std::string& line);
+
+}  // namespace rc::exp

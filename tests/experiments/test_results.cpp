@@ -1,0 +1,53 @@
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "experiments/results.hpp"
+
+using namespace rc::exp;
+namespace fs = std::filesystem;
+
+TEST_CASE("results: rows survive a reopen, with quoting, extra columns and run lookup") {
+  fs::path d = fs::temp_directory_path() / ("receptive_results_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  {
+    ResultsTable t(d, {"run"});
+    ResultRow r;
+    r.values = {{"model", "cnn"}, {"dataset", "fashion, subset"}, {"train_size", "600"}, {"seed", "0"},
+                {"epochs", "3"}, {"test_accuracy", "0.81"}, {"best_val_accuracy", "0.8"},
+                {"train_seconds", "1.5"}, {"params", "1234"}, {"run", "cnn-600-s0"}};
+    t.append(r);
+    r.values["run"] = "cnn-600-s1";
+    r.values["note"] = "say \"hi\"";
+    t.append(r);
+  }
+  ResultsTable t(d);
+  REQUIRE(t.rows().size() == 2);
+  CHECK(t.rows()[0].get("dataset") == "fashion, subset");
+  CHECK(t.rows()[1].get("note") == "say \"hi\"");
+  CHECK(t.rows()[0].get("note").empty());
+  CHECK(t.has_run("cnn-600-s1"));
+  CHECK_FALSE(t.has_run("cnn-600-s2"));
+  std::ifstream in(d / "results.csv");
+  std::string header;
+  std::getline(in, header);
+  CHECK(header.rfind("model,dataset,train_size,seed,epochs,test_accuracy,best_val_accuracy,train_seconds,params", 0) == 0);
+  // no temporary files are left behind
+  int files = 0;
+  for (auto& e : fs::directory_iterator(d)) files += e.is_regular_file();
+  CHECK(files == 1);
+
+  std::ofstream(d / "results.csv") << "model,seed\ncnn,0\n";
+  CHECK_THROWS_WITH(ResultsTable(d), Catch::Contains("results.csv:1") && Catch::Contains("'dataset'"));
+  fs::remove_all(d);
+}
+
+TEST_CASE("csv: quoting round-trips") {
+  for (std::string s : {"plain", "a,b", "q\"uote", "", "x\ny"}) {
+    if (s.find('\n') != std::string::npos) continue;  // rows are single lines
+    auto back = parse_csv_line(csv_field(s) + "," + csv_field("z"));
+    REQUIRE(back.size() == 2);
+    CHECK(back[0] == s);
+  }
+}
