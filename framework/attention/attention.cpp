@@ -188,14 +188,18 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
   const bool use_edges = options.kernel == AttentionKernel::Edges ||
                          (options.kernel == AttentionKernel::Auto && policy.kind() == PolicyKind::Graph);
   std::shared_ptr<const Neighbours> nb;
-  if (use_edges) nb = std::make_shared<const Neighbours>(policy.neighbours(N));
+  std::shared_ptr<const attn::TiledPlan> plan;
+  if (use_edges)
+    nb = std::make_shared<const Neighbours>(policy.neighbours(N));
+  else
+    plan = attn::make_tiled_plan(policy, N);
 
   Tensor out = Tensor::zeros(q.shape());
   Tensor lse = Tensor::empty({B, H, N});
   if (use_edges)
     attn::edges_forward(p, *nb, out.data(), lse.data());
   else
-    attn::tiled_forward(p, out.data(), lse.data());
+    attn::tiled_forward(p, *plan, out.data(), lse.data());
   if (weights) fill_weights(p, lse, *weights);
 
   // backward needs: q, k, v (packed), eq/ek and a_q/a_k (additive), the table, the output and the row lse.
@@ -204,9 +208,10 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
     Tensor q, k, v, eq, ek, aq, ak, bias, out, lse;
     std::shared_ptr<const Policy> policy;
     std::shared_ptr<const Neighbours> nb;
+    std::shared_ptr<const attn::TiledPlan> plan;
     attn::Problem p;
   };
-  auto sv = std::make_shared<Saved>(Saved{qc, kc, vc, eq, ek, aq, ak, bias, out, lse, policy_ptr, nb, p});
+  auto sv = std::make_shared<Saved>(Saved{qc, kc, vc, eq, ek, aq, ak, bias, out, lse, policy_ptr, nb, plan, p});
   std::vector<Var> inputs{q, k, v};
   if (additive) inputs.push_back(options.a_q), inputs.push_back(options.a_k);
   if (has_bias) inputs.push_back(options.rel_bias);
@@ -226,7 +231,7 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
     if (sv->nb)
       attn::edges_backward(p, *sv->nb, sv->out.data(), sv->lse.data(), dout.data(), g);
     else
-      attn::tiled_backward(p, sv->out.data(), sv->lse.data(), dout.data(), g);
+      attn::tiled_backward(p, *sv->plan, sv->out.data(), sv->lse.data(), dout.data(), g);
     if (additive) {
       Tensor daq, dak;
       additive_backward(sv->q, sv->aq, deq, p.H, dq, daq);

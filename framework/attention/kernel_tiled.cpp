@@ -11,8 +11,6 @@
 // Determinism: the forward is independent per query block. Backward work items are (b, h, chunk of query
 // blocks) with a chunk count fixed by the problem size; each chunk accumulates dK/dV into its own buffer and
 // the buffers are summed in chunk order, so results do not depend on the number of threads.
-#include <cblas.h>
-
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstring>
@@ -20,6 +18,7 @@
 
 #include "framework/attention/kernels.hpp"
 #include "framework/core/parallel.hpp"
+#include "framework/core/tensor.hpp"
 
 namespace rc::attn {
 
@@ -41,14 +40,28 @@ struct TokenSet {
   int64_t operator[](int64_t t) const { return list.empty() ? begin + t : list[t]; }
 };
 
-struct QueryBlock {
-  TokenSet queries, keys;
+// A non-empty key tile [t0, t1) of a block's keys; mask: offset into the block's masks, or kFull / kRecompute.
+constexpr int64_t kFull = -1, kRecompute = -2;
+constexpr int64_t kMaskBudget = int64_t{32} << 20;  // bytes of cached partial-tile masks per plan
+struct TileRef {
+  int64_t t0, t1, mask;
 };
 
-struct Plan {
-  std::vector<QueryBlock> blocks;
-  bool all_allowed = false;  // every pair allowed (full policy): no masks at all
+struct QueryBlock {
+  TokenSet queries, keys;
+  std::vector<TileRef> tiles;
+  std::vector<uint8_t> masks;
 };
+
+}  // namespace
+
+struct TiledPlan {
+  std::vector<QueryBlock> blocks;
+};
+
+namespace {
+
+using Plan = TiledPlan;
 
 // window2d alone: for each dilation residue class, cover its sub-grid with kPatch x kPatch query patches; the keys
 // of a patch are the rectangle spanned by the windows of its corner cells.
@@ -75,29 +88,75 @@ void plan_window2d(const Window2d& w, Plan& plan) {
     }
 }
 
-Plan make_plan(const Policy& policy, int64_t n) {
-  Plan plan;
+// Classifies the key tiles of every block (in parallel over blocks): empty tiles are dropped, full ones need no
+// mask, partial ones keep their mask while the plan stays within kMaskBudget (else they are recomputed on use).
+void classify_tiles(const Policy& policy, Plan& plan) {
+  const bool full = policy.kind() == PolicyKind::Full;
+  const int64_t nb = static_cast<int64_t>(plan.blocks.size());
+  const int64_t budget_per_block = kMaskBudget / std::max<int64_t>(nb, 1);
+  parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<int64_t> qidx, kidx;
+    std::vector<uint8_t> m;
+    for (int64_t x = b0; x < b1; ++x) {
+      QueryBlock& blk = plan.blocks[x];
+      const int64_t nq = blk.queries.size(), nk = blk.keys.size();
+      qidx.resize(static_cast<size_t>(nq));
+      for (int64_t a = 0; a < nq; ++a) qidx[a] = blk.queries[a];
+      for (int64_t t0 = 0; t0 < nk; t0 += kBlockK) {
+        const int64_t t1 = std::min(nk, t0 + kBlockK), n = t1 - t0;
+        if (full) {
+          blk.tiles.push_back({t0, t1, kFull});
+          continue;
+        }
+        kidx.resize(static_cast<size_t>(n));
+        m.resize(static_cast<size_t>(nq * n));
+        for (int64_t b = 0; b < n; ++b) kidx[b] = blk.keys[t0 + b];
+        policy.mask(qidx.data(), nq, kidx.data(), n, m.data());
+        int64_t allowed = 0;
+        for (uint8_t v : m) allowed += v;
+        if (allowed == 0) continue;
+        if (allowed == nq * n) {
+          blk.tiles.push_back({t0, t1, kFull});
+        } else if (static_cast<int64_t>(blk.masks.size()) + nq * n <= budget_per_block) {
+          blk.tiles.push_back({t0, t1, static_cast<int64_t>(blk.masks.size())});
+          blk.masks.insert(blk.masks.end(), m.begin(), m.end());
+        } else {
+          blk.tiles.push_back({t0, t1, kRecompute});
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+std::shared_ptr<const TiledPlan> make_tiled_plan(const Policy& policy, int64_t n) {
+  auto plan = std::make_shared<Plan>();
   if (const Window2d* w = policy.window2d_params()) {
-    plan_window2d(*w, plan);
-    return plan;
+    plan_window2d(*w, *plan);
+  } else {
+    for (int64_t q0 = 0; q0 < n; q0 += kBlockQ) {
+      QueryBlock b;
+      b.queries.begin = q0;
+      b.queries.end = std::min(n, q0 + kBlockQ);
+      auto [lo, hi] = policy.key_hull(b.queries.begin, b.queries.end, n);
+      b.keys.begin = lo;
+      b.keys.end = std::max(lo, hi);
+      plan->blocks.push_back(std::move(b));
+    }
   }
-  plan.all_allowed = policy.kind() == PolicyKind::Full;
-  for (int64_t q0 = 0; q0 < n; q0 += kBlockQ) {
-    QueryBlock b;
-    b.queries.begin = q0;
-    b.queries.end = std::min(n, q0 + kBlockQ);
-    auto [lo, hi] = policy.key_hull(b.queries.begin, b.queries.end, n);
-    b.keys.begin = lo;
-    b.keys.end = std::max(lo, hi);
-    plan.blocks.push_back(std::move(b));
-  }
+  classify_tiles(policy, *plan);
   return plan;
 }
 
-// Per-thread scratch, reused across work items.
+namespace {
+
+// Per-thread scratch, reused across work items. 64-byte aligned: Eigen's vectorized reductions peel an unaligned
+// head, so the summation order (and the last bits) would otherwise depend on which thread's buffer is used.
+using FloatBuf = std::vector<float, Eigen::aligned_allocator<float>>;
 struct Scratch {
   std::vector<int64_t> qidx, kidx;
-  std::vector<float> qs, eqb, ekb, kbuf, vbuf, s, p, dp, o, m, l, lse, delta, dob, dq, deq, dkt, dvt;
+  FloatBuf qs, eqb, ekb, kbuf, vbuf, s, p, dp, o, m, l, lse, delta, dob, dq, deq, dkt, dvt;
   std::vector<uint8_t> mask;
   static Scratch& get() {
     thread_local Scratch s;
@@ -105,18 +164,29 @@ struct Scratch {
   }
 };
 
-template <class T>
-T* sized(std::vector<T>& v, int64_t n) {
+template <class V>
+auto* sized(V& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
   return v.data();
 }
 
-// Row-major C (m x n) = alpha op(A) op(B) + beta C.
+// Row-major C (m x n) = alpha op(A) op(B) + beta C, with Eigen (reentrant and deterministic for fixed sizes;
+// concurrent cblas_sgemm calls from TBB workers gave run-to-run differences here).
+using ConstStrided = Eigen::Map<const MatrixRM, Eigen::Unaligned, Eigen::OuterStride<>>;
+using Strided = Eigen::Map<MatrixRM, Eigen::Unaligned, Eigen::OuterStride<>>;
 inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
-              beta, c, static_cast<int>(ldc));
+  Strided C(c, m, n, Eigen::OuterStride<>(ldc));
+  ConstStrided A(a, ta ? k : m, ta ? m : k, Eigen::OuterStride<>(lda));
+  ConstStrided B(b, tb ? n : k, tb ? k : n, Eigen::OuterStride<>(ldb));
+  if (beta == 0.0f)
+    C.setZero();
+  else if (beta != 1.0f)
+    C *= beta;
+  if (!ta && !tb) C.noalias() += alpha * A * B;
+  else if (!ta && tb) C.noalias() += alpha * A * B.transpose();
+  else if (ta && !tb) C.noalias() += alpha * A.transpose() * B;
+  else C.noalias() += alpha * A.transpose() * B.transpose();
 }
 
 // The state of one query block of one head: packed (and, for dot scores, pre-scaled) queries.
@@ -143,28 +213,23 @@ struct Tile {
   TileClass cls = TileClass::Empty;
 };
 
-Tile load_tile(const BlockCtx& c, int64_t t0, int64_t t1, Scratch& sc) {
+Tile load_tile(const BlockCtx& c, const TileRef& ref, Scratch& sc) {
   const Problem& p = c.p;
-  const int64_t D = p.D, n = t1 - t0, m = c.m;
+  const int64_t D = p.D, t0 = ref.t0, n = ref.t1 - ref.t0, m = c.m;
   Tile t;
   t.n = n;
   int64_t* kidx = sized(sc.kidx, n);
   for (int64_t b = 0; b < n; ++b) kidx[b] = c.blk.keys[t0 + b];
   t.kidx = kidx;
   t.cls = TileClass::Full;
-  if (!c.plan.all_allowed) {
+  if (ref.mask >= 0) {
+    t.cls = TileClass::Partial;
+    t.mask = c.blk.masks.data() + ref.mask;
+  } else if (ref.mask == kRecompute) {
     uint8_t* mk = sized(sc.mask, m * n);
     p.policy->mask(c.qidx, m, kidx, n, mk);
-    int64_t allowed = 0;
-    for (int64_t x = 0; x < m * n; ++x) allowed += mk[x];
-    if (allowed == 0) {
-      t.cls = TileClass::Empty;
-      return t;
-    }
-    if (allowed < m * n) {
-      t.cls = TileClass::Partial;
-      t.mask = mk;
-    }
+    t.cls = TileClass::Partial;
+    t.mask = mk;
   }
   const float* kbase = p.k + p.bh_offset(c.bh);
   const float* vbase = p.v + p.bh_offset(c.bh);
@@ -239,16 +304,15 @@ BlockCtx make_ctx(const Problem& p, const Plan& plan, int64_t bh, const QueryBlo
 void forward_block(const Problem& p, const Plan& plan, int64_t bh, const QueryBlock& blk, float* out, float* lse) {
   Scratch& sc = Scratch::get();
   BlockCtx c = make_ctx(p, plan, bh, blk, sc);
-  const int64_t m = c.m, D = p.D, nkeys = blk.keys.size();
+  const int64_t m = c.m, D = p.D;
   float* o = sized(sc.o, m * D);
   float* rmax = sized(sc.m, m);
   float* rsum = sized(sc.l, m);
   std::fill_n(o, m * D, 0.0f);
   std::fill_n(rmax, m, kNegInf);
   std::fill_n(rsum, m, 0.0f);
-  for (int64_t t0 = 0; t0 < nkeys; t0 += kBlockK) {
-    Tile t = load_tile(c, t0, std::min(nkeys, t0 + kBlockK), sc);
-    if (t.cls == TileClass::Empty) continue;
+  for (const TileRef& ref : blk.tiles) {
+    Tile t = load_tile(c, ref, sc);
     const int64_t n = t.n;
     float* s = sized(sc.s, m * n);
     tile_scores(c, t, s, sc);
@@ -292,7 +356,7 @@ void backward_block(const Problem& p, const Plan& plan, int64_t bh, const QueryB
                     const float* lse, const float* dout, const Grads& g, const Accum& acc) {
   Scratch& sc = Scratch::get();
   BlockCtx c = make_ctx(p, plan, bh, blk, sc);
-  const int64_t m = c.m, D = p.D, nkeys = blk.keys.size();
+  const int64_t m = c.m, D = p.D;
   const bool dot = p.score == ScoreKind::Dot;
   const float* obase = out + p.bh_offset(bh);
   const float* dobase = dout + p.bh_offset(bh);
@@ -311,9 +375,8 @@ void backward_block(const Problem& p, const Plan& plan, int64_t bh, const QueryB
   float* deq = sized(sc.deq, m);
   std::fill_n(dq, m * D, 0.0f);
   std::fill_n(deq, m, 0.0f);
-  for (int64_t t0 = 0; t0 < nkeys; t0 += kBlockK) {
-    Tile t = load_tile(c, t0, std::min(nkeys, t0 + kBlockK), sc);
-    if (t.cls == TileClass::Empty) continue;
+  for (const TileRef& ref : blk.tiles) {
+    Tile t = load_tile(c, ref, sc);
     const int64_t n = t.n;
     float* s = sized(sc.s, m * n);
     tile_scores(c, t, s, sc);
@@ -343,7 +406,8 @@ void backward_block(const Problem& p, const Plan& plan, int64_t bh, const QueryB
     if (p.dropout > 0)  // dP = keep * (dO V^T): reuse the factors as pd / p
       for (int64_t a = 0; a < m; ++a)
         for (int64_t b = 0; b < n; ++b) dpm[a * n + b] *= p.keep_factor(bh, c.qidx[a], t.kidx[b]);
-    for (int64_t x = 0; x < m * n; ++x) dpm[x] = s[x] * (dpm[x] - delta[x / n]);  // dS
+    for (int64_t a = 0; a < m; ++a)  // dS = P (dP - delta)
+      for (int64_t b = 0; b < n; ++b) dpm[a * n + b] = s[a * n + b] * (dpm[a * n + b] - delta[a]);
     if (p.bias)
       for (int64_t a = 0; a < m; ++a)
         for (int64_t b = 0; b < n; ++b) {
@@ -385,8 +449,7 @@ void backward_block(const Problem& p, const Plan& plan, int64_t bh, const QueryB
 
 }  // namespace
 
-void tiled_forward(const Problem& p, float* out, float* row_lse) {
-  const Plan plan = make_plan(*p.policy, p.N);
+void tiled_forward(const Problem& p, const TiledPlan& plan, float* out, float* row_lse) {
   const int64_t nb = static_cast<int64_t>(plan.blocks.size());
   std::fill_n(row_lse, p.B * p.H * p.N, kNegInf);
   parallel_for(p.B * p.H * nb, 1, [&](int64_t begin, int64_t end) {
@@ -394,8 +457,8 @@ void tiled_forward(const Problem& p, float* out, float* row_lse) {
   });
 }
 
-void tiled_backward(const Problem& p, const float* out, const float* row_lse, const float* dout, const Grads& g) {
-  const Plan plan = make_plan(*p.policy, p.N);
+void tiled_backward(const Problem& p, const TiledPlan& plan, const float* out, const float* row_lse,
+                    const float* dout, const Grads& g) {
   const int64_t nb = static_cast<int64_t>(plan.blocks.size()), BH = p.B * p.H, N = p.N, D = p.D;
   const int64_t T = p.bias ? p.bias_index.table_size : 0;
   // chunks of query blocks per head: fixed by the sizes only (never by the thread count)

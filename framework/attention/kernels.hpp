@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 
 #include "framework/attention/policy.hpp"
 #include "framework/attention/score.hpp"
@@ -59,9 +60,14 @@ struct Grads {
   float *deq = nullptr, *dek = nullptr;
 };
 
+// The tiled kernel's plan for a policy and length: query blocks, their non-empty key tiles and (within a memory
+// budget) the masks of partial tiles. Built once per forward and reused by the backward.
+struct TiledPlan;
+std::shared_ptr<const TiledPlan> make_tiled_plan(const Policy& policy, int64_t n);
+
 // out: (B, H, N, D) zero-filled; row_lse: (B, H, N) receives log-sum-exp (-inf for rows without keys).
-void tiled_forward(const Problem& p, float* out, float* row_lse);
-void tiled_backward(const Problem& p, const float* out, const float* row_lse, const float* dout, const Grads& g);
+void tiled_forward(const Problem& p, const TiledPlan& plan, float* out, float* row_lse);
+void tiled_backward(const Problem& p, const TiledPlan& plan, const float* out, const float* row_lse, const float* dout, const Grads& g);
 void edges_forward(const Problem& p, const Neighbours& nb, float* out, float* row_lse);
 void edges_backward(const Problem& p, const Neighbours& nb, const float* out, const float* row_lse,
                     const float* dout, const Grads& g);

@@ -310,20 +310,29 @@ void Policy::mask(const int64_t* queries, int64_t nq, const int64_t* keys, int64
       }
       return;
     }
-    case PolicyKind::Window2d: {
+    case PolicyKind::Window2d: {  // decompose each key once; then the pair test is four comparisons
       const Window2d& w = p.w2;
       std::fill_n(out, nq * nk, uint8_t{0});
-      int64_t cells = w.grid_h * w.grid_w;
+      const int64_t cells = w.grid_h * w.grid_w;
+      std::vector<int64_t> kpos(static_cast<size_t>(4 * nk), -1);  // row group, row position, col group, col pos
+      for (int64_t b = 0; b < nk; ++b) {
+        int64_t ka = keys[b] - w.first;
+        if (ka < 0 || ka >= cells) continue;
+        int64_t r = ka / w.grid_w, c = ka % w.grid_w;
+        kpos[4 * b] = r % w.dilation_h, kpos[4 * b + 1] = r / w.dilation_h;
+        kpos[4 * b + 2] = c % w.dilation_w, kpos[4 * b + 3] = c / w.dilation_w;
+      }
       for (int64_t a = 0; a < nq; ++a) {
         int64_t qa = queries[a] - w.first;
         if (qa < 0 || qa >= cells) continue;
         AxisWindow rw = axis_window(qa / w.grid_w, w.grid_h, w.kernel_h, w.dilation_h);
         AxisWindow cw = axis_window(qa % w.grid_w, w.grid_w, w.kernel_w, w.dilation_w);
+        const int64_t r1 = rw.start + w.kernel_h, c1 = cw.start + w.kernel_w;
+        uint8_t* row = out + a * nk;
         for (int64_t b = 0; b < nk; ++b) {
-          int64_t ka = keys[b] - w.first;
-          if (ka < 0 || ka >= cells) continue;
-          out[a * nk + b] = axis_sees(rw, ka / w.grid_w, w.kernel_h, w.dilation_h) &&
-                            axis_sees(cw, ka % w.grid_w, w.kernel_w, w.dilation_w);
+          const int64_t* kp = kpos.data() + 4 * b;
+          row[b] = kp[0] == rw.group && kp[1] >= rw.start && kp[1] < r1 && kp[2] == cw.group && kp[3] >= cw.start &&
+                   kp[3] < c1;
         }
       }
       return;
