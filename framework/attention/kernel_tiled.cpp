@@ -170,8 +170,8 @@ auto* sized(V& v, int64_t n) {
   return v.data();
 }
 
-// Row-major C (m x n) = alpha op(A) op(B) + beta C, with Eigen (reentrant and deterministic for fixed sizes;
-// concurrent cblas_sgemm calls from TBB workers gave run-to-run differences here).
+// Row-major C (m x n) = alpha op(A) op(B) + beta C, with Eigen (reentrant; its blocking depends on sizes only).
+// cblas_sgemm measured about the same here; swap in framework/core/gemm once it lands.
 using ConstStrided = Eigen::Map<const MatrixRM, Eigen::Unaligned, Eigen::OuterStride<>>;
 using Strided = Eigen::Map<MatrixRM, Eigen::Unaligned, Eigen::OuterStride<>>;
 inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
