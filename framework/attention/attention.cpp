@@ -1,0 +1,249 @@
+#include "framework/attention/attention.hpp"
+
+#include <cmath>
+
+#include "framework/attention/kernels.hpp"
+#include "framework/core/parallel.hpp"
+
+namespace rc {
+
+BiasIndex make_bias_index(const Policy& policy, const BiasGrid& grid, int64_t table_size) {
+  BiasIndex bi;
+  bi.table_size = table_size;
+  if (table_size == 0) return bi;
+  auto set_2d = [&](int64_t gh, int64_t gw, int64_t first, int64_t dh, int64_t dw, int64_t rh, int64_t rw,
+                    const char* what) {
+    RC_CHECK(table_size == (2 * rh + 1) * (2 * rw + 1),
+             "attention: rel_bias has {} entries per head but the 2-D offsets of {} need (2*{}+1)*(2*{}+1) = {}",
+             table_size, what, rh, rw, (2 * rh + 1) * (2 * rw + 1));
+    bi.mode = BiasIndex::Mode::Offset2d;
+    bi.grid_h = gh, bi.grid_w = gw, bi.first = first, bi.dil_h = dh, bi.dil_w = dw;
+    bi.radius_h = rh, bi.radius_w = rw;
+  };
+  if (grid.h > 0 || grid.w > 0) {
+    RC_CHECK(grid.h > 0 && grid.w > 0 && grid.first >= 0, "attention: bias_grid {}x{} (first {}) is not valid",
+             grid.h, grid.w, grid.first);
+    set_2d(grid.h, grid.w, grid.first, 1, 1, grid.h - 1, grid.w - 1, "the bias grid");
+  } else if (const Window2d* w = policy.find_window2d()) {
+    set_2d(w->grid_h, w->grid_w, w->first, w->dilation_h, w->dilation_w, w->kernel_h - 1, w->kernel_w - 1,
+           "the window2d kernel");
+  } else {
+    RC_CHECK(table_size % 2 == 1, "attention: a 1-D rel_bias needs an odd number 2R+1 of entries per head, got {}",
+             table_size);
+    bi.mode = BiasIndex::Mode::Offset1d;
+    bi.radius = (table_size - 1) / 2;
+  }
+  return bi;
+}
+
+namespace {
+
+void check_finite(const Tensor& t, const char* name) {
+  const float* x = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    RC_CHECK(std::isfinite(x[i]), "attention: {} of shape {} has a non-finite value {} at flat index {}", name,
+             shape_str(t.shape()), x[i], i);
+}
+
+// per-token additive terms e[bh, i] = a[h] . x[bh, i]
+Tensor additive_terms(const Tensor& x, const Tensor& a, int64_t H) {
+  const int64_t BH = x.dim(0) * x.dim(1), N = x.dim(2), D = x.dim(3);
+  Tensor e = Tensor::empty({x.dim(0), x.dim(1), N});
+  parallel_for(BH, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t bh = b0; bh < b1; ++bh)
+      for (int64_t i = 0; i < N; ++i) {
+        float s = 0;
+        for (int64_t d = 0; d < D; ++d) s += a.data()[(bh % H) * D + d] * x.data()[(bh * N + i) * D + d];
+        e.data()[bh * N + i] = s;
+      }
+  });
+  return e;
+}
+
+// de[bh, i] -> dx[bh, i, :] = de a[h];  da[h, :] = sum over b, i of de x (in (b, i) order)
+void additive_backward(const Tensor& x, const Tensor& a, const Tensor& de, int64_t H, Tensor& dx, Tensor& da) {
+  const int64_t B = x.dim(0), N = x.dim(2), D = x.dim(3);
+  dx = Tensor::empty(x.shape());
+  da = Tensor::zeros(a.shape());
+  parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t i = 0; i < N; ++i) {
+          const int64_t bh = b * H + h;
+          const float g = de.data()[bh * N + i];
+          for (int64_t d = 0; d < D; ++d) {
+            dx.data()[(bh * N + i) * D + d] = g * a.data()[h * D + d];
+            da.data()[h * D + d] += g * x.data()[(bh * N + i) * D + d];
+          }
+        }
+  });
+}
+
+// p_ij = exp(s_ij - lse_i) for the requested queries (dense rows) and/or every edge of the policy
+void fill_weights(const attn::Problem& p, const Tensor& lse, AttentionWeights& w) {
+  const int64_t BH = p.B * p.H, N = p.N;
+  auto prob = [&](int64_t bh, int64_t i, int64_t j) {
+    float l = lse.data()[bh * N + i];
+    return l == attn::kNegInf ? 0.0f : std::exp(p.pair_score(bh, i, j) - l);
+  };
+  if (!w.queries.empty()) {
+    const int64_t nq = static_cast<int64_t>(w.queries.size());
+    for (int64_t i : w.queries)
+      RC_CHECK(i >= 0 && i < N, "attention: weights requested for query {} but N = {}", i, N);
+    w.dense = Tensor::zeros({p.B, p.H, nq, N});
+    parallel_for(BH, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<int64_t> keys;
+      std::vector<uint8_t> m;
+      for (int64_t bh = b0; bh < b1; ++bh)
+        for (int64_t a = 0; a < nq; ++a) {
+          const int64_t i = w.queries[a];
+          auto [lo, hi] = p.policy->key_hull(i, i + 1, N);
+          if (lo >= hi) continue;
+          keys.resize(static_cast<size_t>(hi - lo));
+          m.resize(keys.size());
+          for (int64_t j = lo; j < hi; ++j) keys[j - lo] = j;
+          p.policy->mask(&i, 1, keys.data(), hi - lo, m.data());
+          for (int64_t j = lo; j < hi; ++j)
+            if (m[j - lo]) w.dense.data()[(bh * nq + a) * N + j] = prob(bh, i, j);
+        }
+    });
+  }
+  if (w.edges) {
+    w.edge_index = p.policy->neighbours(N);
+    const Neighbours& nb = w.edge_index;
+    w.edge_values = Tensor::empty({p.B, p.H, nb.edges()});
+    parallel_for(BH, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t bh = b0; bh < b1; ++bh)
+        for (int64_t i = 0; i < N; ++i)
+          for (int64_t e = nb.row_ptr[i]; e < nb.row_ptr[i + 1]; ++e)
+            w.edge_values.data()[bh * nb.edges() + e] = prob(bh, i, nb.col_idx[e]);
+    });
+  }
+}
+
+}  // namespace
+
+Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, const AttentionOptions& options,
+              AttentionWeights* weights) {
+  RC_CHECK(q.defined() && k.defined() && v.defined(), "attention: q, k and v must be defined");
+  check_ndim(q.value(), 4, "attention", "q");
+  check_ndim(k.value(), 4, "attention", "k");
+  check_ndim(v.value(), 4, "attention", "v");
+  RC_CHECK(k.shape() == q.shape(), "attention: k has shape {} but q has shape {}; both must be (B, H, N, D)",
+           shape_str(k.shape()), shape_str(q.shape()));
+  RC_CHECK(v.shape() == q.shape(), "attention: v has shape {} but q has shape {}; v must be (B, H, N, D)",
+           shape_str(v.shape()), shape_str(q.shape()));
+  const int64_t B = q.dim(0), H = q.dim(1), N = q.dim(2), D = q.dim(3);
+  RC_CHECK(D > 0, "attention: head dimension D must be > 0, got q of shape {}", shape_str(q.shape()));
+  policy.validate(N);
+  const bool additive = options.score == ScoreKind::Additive;
+  if (additive) {
+    RC_CHECK(options.a_q.defined() && options.a_k.defined(),
+             "attention: additive scores need a_q and a_k of shape ({}, {})", H, D);
+    RC_CHECK(options.a_q.shape() == Shape({H, D}), "attention: a_q has shape {} but must be ({}, {})",
+             shape_str(options.a_q.shape()), H, D);
+    RC_CHECK(options.a_k.shape() == Shape({H, D}), "attention: a_k has shape {} but must be ({}, {})",
+             shape_str(options.a_k.shape()), H, D);
+  }
+  const bool has_bias = options.rel_bias.defined();
+  if (has_bias)
+    RC_CHECK(options.rel_bias.ndim() == 2 && options.rel_bias.dim(0) == H,
+             "attention: rel_bias has shape {} but must be ({}, T)", shape_str(options.rel_bias.shape()), H);
+  RC_CHECK(options.dropout >= 0.0f && options.dropout < 1.0f, "attention: dropout must be in [0, 1), got {}",
+           options.dropout);
+  const float scale = options.scale ? *options.scale : 1.0f / std::sqrt(static_cast<float>(D));
+  RC_CHECK(std::isfinite(scale), "attention: scale must be finite, got {}", scale);
+
+  attn::Problem p;
+  Tensor qc = q.value().contiguous(), kc = k.value().contiguous(), vc = v.value().contiguous();
+  Tensor bias, aq, ak, eq, ek;
+  if (options.check_finite) {
+    check_finite(qc, "q");
+    check_finite(kc, "k");
+    check_finite(vc, "v");
+  }
+  p.B = B, p.H = H, p.N = N, p.D = D;
+  p.q = qc.data(), p.k = kc.data(), p.v = vc.data();
+  p.score = options.score;
+  p.scale = scale;
+  p.slope = options.leaky_slope;
+  if (additive) {
+    aq = options.a_q.value().contiguous();
+    ak = options.a_k.value().contiguous();
+    if (options.check_finite) check_finite(aq, "a_q"), check_finite(ak, "a_k");
+    eq = additive_terms(qc, aq, H);
+    ek = additive_terms(kc, ak, H);
+    p.eq = eq.data(), p.ek = ek.data();
+  }
+  if (has_bias) {
+    bias = options.rel_bias.value().contiguous();
+    if (options.check_finite) check_finite(bias, "rel_bias");
+    p.bias = bias.data();
+    p.bias_index = make_bias_index(policy, options.bias_grid, bias.dim(1));
+  }
+  if (options.training && options.dropout > 0) p.dropout = options.dropout, p.seed = options.seed;
+  auto policy_ptr = std::make_shared<const Policy>(policy);
+  p.policy = policy_ptr.get();
+
+  const bool use_edges = options.kernel == AttentionKernel::Edges ||
+                         (options.kernel == AttentionKernel::Auto && policy.kind() == PolicyKind::Graph);
+  std::shared_ptr<const Neighbours> nb;
+  std::shared_ptr<const attn::TiledPlan> plan;
+  if (use_edges)
+    nb = std::make_shared<const Neighbours>(policy.neighbours(N));
+  else
+    plan = attn::make_tiled_plan(policy, N);
+
+  Tensor out = Tensor::zeros(q.shape());
+  Tensor lse = Tensor::empty({B, H, N});
+  if (use_edges)
+    attn::edges_forward(p, *nb, out.data(), lse.data());
+  else
+    attn::tiled_forward(p, *plan, out.data(), lse.data());
+  if (weights) fill_weights(p, lse, *weights);
+
+  // backward needs: q, k, v (packed), eq/ek and a_q/a_k (additive), the table, the output and the row lse.
+  // The Problem holds raw pointers into these tensors, so the closure keeps them all alive explicitly.
+  struct Saved {
+    Tensor q, k, v, eq, ek, aq, ak, bias, out, lse;
+    std::shared_ptr<const Policy> policy;
+    std::shared_ptr<const Neighbours> nb;
+    std::shared_ptr<const attn::TiledPlan> plan;
+    attn::Problem p;
+  };
+  auto sv = std::make_shared<Saved>(Saved{qc, kc, vc, eq, ek, aq, ak, bias, out, lse, policy_ptr, nb, plan, p});
+  std::vector<Var> inputs{q, k, v};
+  if (additive) inputs.push_back(options.a_q), inputs.push_back(options.a_k);
+  if (has_bias) inputs.push_back(options.rel_bias);
+  return make_result(out, inputs, "attention", [sv, q, k, v, aqv = options.a_q, akv = options.a_k,
+                                                 bv = options.rel_bias](const Tensor& dout_in) {
+    const attn::Problem& p = sv->p;
+    const bool additive = p.score == ScoreKind::Additive;
+    Tensor dout = dout_in.contiguous();
+    Tensor dq = Tensor::zeros(sv->q.shape()), dk = Tensor::zeros(sv->q.shape()), dv = Tensor::zeros(sv->q.shape());
+    Tensor dbias = p.bias ? Tensor::zeros(sv->bias.shape()) : Tensor();
+    Tensor deq = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
+    Tensor dek = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
+    attn::Grads g;
+    g.dq = dq.data(), g.dk = dk.data(), g.dv = dv.data();
+    if (p.bias) g.dbias = dbias.data();
+    if (additive) g.deq = deq.data(), g.dek = dek.data();
+    if (sv->nb)
+      attn::edges_backward(p, *sv->nb, sv->out.data(), sv->lse.data(), dout.data(), g);
+    else
+      attn::tiled_backward(p, *sv->plan, sv->out.data(), sv->lse.data(), dout.data(), g);
+    if (additive) {
+      Tensor daq, dak;
+      additive_backward(sv->q, sv->aq, deq, p.H, dq, daq);
+      additive_backward(sv->k, sv->ak, dek, p.H, dk, dak);
+      accumulate_grad(aqv, daq);
+      accumulate_grad(akv, dak);
+    }
+    accumulate_grad(q, dq);
+    accumulate_grad(k, dk);
+    accumulate_grad(v, dv);
+    if (p.bias) accumulate_grad(bv, dbias);
+  });
+}
+
+}  // namespace rc

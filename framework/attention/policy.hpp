@@ -1,0 +1,115 @@
+#pragma once
+// Neighbourhood policies: which keys j each query i may attend to (N(i) in the attention formula).
+//
+// A Policy is a small immutable value (cheap to copy; graphs and predicates are shared). It answers
+//   allowed(i, j)                       one pair (the reference implementation uses only this),
+//   key_hull(q0, q1, n)                 a key range [lo, hi) containing every key of queries [q0, q1),
+//   mask(queries, keys, out)            a query-block x key-block mask (tiles: empty / partial / full),
+//   neighbours(n)                       per-query key lists as CSR (O(edges), never N x N),
+// so kernels never materialize an N x N matrix for sparse policies.
+//
+// Kinds and their neighbourhoods (tokens are 0..n-1):
+//   full                 every j
+//   causal               j <= i
+//   window1d(l, r, c)    i - l <= j <= i + r   (c = causal: r is forced to 0)
+//   window2d(grid)       tokens first .. first + gh*gw - 1 form a gh x gw grid (row-major). Query (r, c) sees a
+//                        kh x kw block of keys on the same dilation sub-grid (rows ≡ r mod dil_h, columns ≡ c
+//                        mod dil_w). On that sub-grid of length L the window starts at clamp(p - k/2, 0, L - k)
+//                        where p = r / dil_h (NATTEN semantics: windows shift at the border, so every query
+//                        sees exactly kh*kw keys). Requires kh*dil_h <= gh and kw*dil_w <= gw. Tokens off the
+//                        grid have no neighbours and are nobody's neighbour (add them by composition).
+//   global(first, count) tokens in [first, first+count) see every token and are seen by every token
+//                        (e.g. a class token: window2d(first=1) | global(0, 1)).
+//   graph(csr)           j in row i of the CSR adjacency (sorted, in-range column indices), optionally plus i.
+//   a | b, a & b         union / intersection
+//   predicate(f)         f(i, j)
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "framework/core/catalog.hpp"
+
+namespace rc {
+
+// A non-owning view of a CSR adjacency: row i's neighbours are col_idx[row_ptr[i] .. row_ptr[i+1]).
+struct CsrView {
+  int64_t n = 0;
+  const int64_t* row_ptr = nullptr;  // n + 1 entries, row_ptr[0] = 0, non-decreasing
+  const int64_t* col_idx = nullptr;  // row_ptr[n] entries in [0, n), strictly increasing within a row
+};
+
+// Owned per-query key lists (what neighbours() returns).
+struct Neighbours {
+  int64_t n = 0;
+  std::vector<int64_t> row_ptr, col_idx;
+  int64_t edges() const { return static_cast<int64_t>(col_idx.size()); }
+};
+
+struct Window2d {
+  int64_t grid_h = 0, grid_w = 0;  // the token grid
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t first = 0;  // index of the grid's first token (e.g. 1 after a class token)
+};
+
+// Window2d along one axis: position x (of n, kernel k, dilation dil) sees positions ≡ x (mod dil) whose index on
+// that sub-grid, p' = y / dil, lies in [window2d_start(x / dil, len, k), ... + k), len the sub-grid length.
+inline int64_t window2d_start(int64_t p, int64_t len, int64_t k) {
+  int64_t s = p - k / 2;
+  return s < 0 ? 0 : (s > len - k ? len - k : s);
+}
+
+enum class PolicyKind { Full, Causal, Window1d, Window2d, Global, Graph, Union, Intersection, Predicate };
+
+class Policy {
+ public:
+  using Predicate = std::function<bool(int64_t, int64_t)>;
+
+  static Policy full();
+  static Policy causal();
+  static Policy window1d(int64_t left, int64_t right, bool causal = false);
+  static Policy window2d(const Window2d& w);
+  static Policy global(int64_t first, int64_t count);
+  // Copies the CSR (validated: sizes, ranges, sorted rows). self_loops adds (i, i) where missing.
+  static Policy graph(const CsrView& csr, bool self_loops = false);
+  static Policy predicate(Predicate f, std::string name = "predicate");
+  static Policy union_of(std::vector<Policy> parts);
+  static Policy intersection_of(std::vector<Policy> parts);
+
+  PolicyKind kind() const;
+  bool allowed(int64_t i, int64_t j) const;
+  // Checks that the policy fits n tokens (graph size, grid inside the sequence); throws naming the values.
+  void validate(int64_t n) const;
+  // A key range [lo, hi) that contains every allowed key of the queries [q0, q1) (may be empty: lo >= hi).
+  std::pair<int64_t, int64_t> key_hull(int64_t q0, int64_t q1, int64_t n) const;
+  // out[a * nk + b] = allowed(queries[a], keys[b]); keys must be increasing.
+  void mask(const int64_t* queries, int64_t nq, const int64_t* keys, int64_t nk, uint8_t* out) const;
+  // Every allowed pair as per-query sorted key lists (O(edges) memory; O(n^2) time only for predicates).
+  Neighbours neighbours(int64_t n) const;
+
+  std::string describe() const;  // e.g. "window1d(left=64, right=64, causal=false)"
+
+  // Accessors for kernels and relative-position bias.
+  const Window2d* window2d_params() const;  // non-null for kind() == Window2d
+  std::pair<int64_t, int64_t> window1d_radii() const;  // (left, right) for Window1d
+  const std::vector<Policy>& parts() const;             // children of Union / Intersection
+  // The window2d inside this policy (itself, or the unique window2d among union/intersection parts), or null.
+  const Window2d* find_window2d() const;
+
+  struct Impl;
+
+ private:
+  explicit Policy(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<const Impl> impl_;
+};
+
+Policy operator|(const Policy& a, const Policy& b);
+Policy operator&(const Policy& a, const Policy& b);
+
+// Adds the policies with their parameters to the catalog section "policies" (for `receptive list`).
+void register_policies();
+
+}  // namespace rc

@@ -1,0 +1,138 @@
+#pragma once
+// Shared test support for the attention tests: one case description drives the fast op and the reference.
+#include <string>
+#include <vector>
+
+#include "framework/attention/attention.hpp"
+#include "framework/attention/attention_ref.hpp"
+#include "support/gradcheck.hpp"
+
+namespace rc::test {
+
+struct AttnCase {
+  std::string name;
+  Policy policy = Policy::full();
+  int64_t B = 1, H = 1, N = 8, D = 4;
+  ScoreKind score = ScoreKind::Dot;
+  int64_t bias_T = 0;  // entries per head of a relative-position bias table (0: none)
+  BiasGrid grid;
+  float dropout = 0.0f;
+  AttentionKernel kernel = AttentionKernel::Auto;
+  std::optional<float> scale;
+};
+
+struct AttnData {
+  Tensor q, k, v, bias, aq, ak, dout;
+};
+
+inline AttnData make_data(const AttnCase& c, uint64_t seed) {
+  AttnData d;
+  Shape s{c.B, c.H, c.N, c.D};
+  d.q = random_tensor(s, seed + 1);
+  d.k = random_tensor(s, seed + 2);
+  d.v = random_tensor(s, seed + 3);
+  d.dout = random_tensor(s, seed + 4);
+  if (c.bias_T) d.bias = random_tensor({c.H, c.bias_T}, seed + 5);
+  if (c.score == ScoreKind::Additive) {
+    d.aq = random_tensor({c.H, c.D}, seed + 6);
+    d.ak = random_tensor({c.H, c.D}, seed + 7);
+  }
+  return d;
+}
+
+// Options without the Vars (the reference takes the tables explicitly).
+inline AttentionOptions base_options(const AttnCase& c) {
+  AttentionOptions o;
+  o.score = c.score;
+  o.scale = c.scale;
+  o.bias_grid = c.grid;
+  o.dropout = c.dropout;
+  o.seed = 99;
+  o.kernel = c.kernel;
+  o.leaky_slope = 0.2f;
+  return o;
+}
+
+// The inputs in the order the gradients come back: q, k, v, [a_q, a_k], [bias].
+inline std::vector<Tensor> op_inputs(const AttnCase& c, const AttnData& d) {
+  std::vector<Tensor> in{d.q, d.k, d.v};
+  if (c.score == ScoreKind::Additive) in.push_back(d.aq), in.push_back(d.ak);
+  if (c.bias_T) in.push_back(d.bias);
+  return in;
+}
+
+inline OpRun run_fast(const AttnCase& c, const AttnData& d, AttentionWeights* w = nullptr) {
+  return run_op(
+      [&](const std::vector<Var>& v) {
+        AttentionOptions o = base_options(c);
+        size_t next = 3;
+        if (c.score == ScoreKind::Additive) o.a_q = v[next++], o.a_k = v[next++];
+        if (c.bias_T) o.rel_bias = v[next++];
+        return attention(v[0], v[1], v[2], c.policy, o, w);
+      },
+      op_inputs(c, d), d.dout);
+}
+
+inline ref::AttentionInputs<double> ref_inputs(const AttnData& d) {
+  ref::AttentionInputs<double> r;
+  r.q = ref::to_ref<double>(d.q);
+  r.k = ref::to_ref<double>(d.k);
+  r.v = ref::to_ref<double>(d.v);
+  if (d.bias.defined()) r.rel_bias = ref::to_ref<double>(d.bias);
+  if (d.aq.defined()) r.a_q = ref::to_ref<double>(d.aq), r.a_k = ref::to_ref<double>(d.ak);
+  return r;
+}
+
+// Reference output and gradients in op_inputs order.
+inline std::vector<RefD> run_ref(const AttnCase& c, const AttnData& d) {
+  auto in = ref_inputs(d);
+  AttentionOptions o = base_options(c);
+  std::vector<RefD> r{ref::attention(in, c.policy, o)};
+  auto g = ref::attention_backward(in, c.policy, o, ref::to_ref<double>(d.dout));
+  r.push_back(g.dq), r.push_back(g.dk), r.push_back(g.dv);
+  if (c.score == ScoreKind::Additive) r.push_back(g.da_q), r.push_back(g.da_k);
+  if (c.bias_T) r.push_back(g.drel_bias);
+  return r;
+}
+
+// Fast op vs reference: output and every gradient within `tol` relative error.
+inline void check_fast_vs_ref(const AttnCase& c, double tol = 2e-5, uint64_t seed = 7) {
+  INFO("case " << c.name << " " << c.policy.describe() << " B=" << c.B << " H=" << c.H << " N=" << c.N
+               << " D=" << c.D);
+  AttnData d = make_data(c, seed);
+  OpRun f = run_fast(c, d);
+  std::vector<RefD> r = run_ref(c, d);
+  const char* names[] = {"out", "dq", "dk", "dv", "g4", "g5", "g6"};
+  CHECK(rel_error(f.out, r[0]) < tol);
+  for (size_t i = 0; i < f.grads.size(); ++i) {
+    INFO("gradient " << names[i + 1]);
+    REQUIRE(f.grads[i].defined());
+    CHECK(rel_error(f.grads[i], r[i + 1]) < tol);
+  }
+}
+
+}  // namespace rc::test
+
+namespace rc::test {
+
+// A random directed graph on n nodes with about avg_degree sorted, unique neighbours per node (no self-loops).
+struct Csr {
+  int64_t n = 0;
+  std::vector<int64_t> row_ptr, col_idx;
+  CsrView view() const { return {n, row_ptr.data(), col_idx.data()}; }
+};
+inline Csr random_graph(int64_t n, double avg_degree, uint64_t seed) {
+  Generator gen(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  Csr g;
+  g.n = n;
+  g.row_ptr.push_back(0);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j)
+      if (j != i && u(gen) < avg_degree / n) g.col_idx.push_back(j);
+    g.row_ptr.push_back(static_cast<int64_t>(g.col_idx.size()));
+  }
+  return g;
+}
+
+}  // namespace rc::test

@@ -1,0 +1,177 @@
+// The fast attention op (both kernels) against the dense float64 reference: output and every gradient, on
+// every policy and score type, odd sizes (N not a multiple of any block), D in {1, 7, 16, 64}, 1..8 heads.
+#include <cmath>
+
+#include "attention_cases.hpp"
+#include "framework/core/parallel.hpp"
+
+using namespace rc;
+using namespace rc::test;
+
+namespace {
+
+Window2d grid(int64_t gh, int64_t gw, int64_t kh, int64_t kw, int64_t dh = 1, int64_t dw = 1, int64_t first = 0) {
+  Window2d w;
+  w.grid_h = gh, w.grid_w = gw, w.kernel_h = kh, w.kernel_w = kw, w.dilation_h = dh, w.dilation_w = dw;
+  w.first = first;
+  return w;
+}
+
+// A predicate with rows that have no allowed key at all (every 5th query).
+bool sparse_pred(int64_t i, int64_t j) { return i % 5 != 0 && (i + 2 * j) % 3 == 0; }
+
+std::vector<AttnCase> policy_cases() {
+  static const Csr g100 = random_graph(100, 4.0, 5);
+  std::vector<AttnCase> cs;
+  auto add = [&](std::string name, Policy p, int64_t B, int64_t H, int64_t N, int64_t D) {
+    AttnCase c;
+    c.name = std::move(name);
+    c.policy = std::move(p);
+    c.B = B, c.H = H, c.N = N, c.D = D;
+    cs.push_back(c);
+  };
+  add("full small", Policy::full(), 2, 3, 50, 7);
+  add("full tiles", Policy::full(), 1, 2, 150, 16);
+  add("full D=1", Policy::full(), 1, 8, 67, 1);
+  add("causal", Policy::causal(), 2, 2, 130, 16);
+  add("window1d", Policy::window1d(5, 3), 1, 8, 133, 1);
+  add("window1d causal", Policy::window1d(10, 0, true), 1, 1, 90, 64);
+  add("window1d wide", Policy::window1d(70, 20), 1, 2, 201, 7);
+  add("window2d dilated", Policy::window2d(grid(11, 13, 3, 5, 1, 2)), 2, 2, 143, 7);
+  add("window2d 7x7", Policy::window2d(grid(19, 17, 7, 7)), 1, 3, 323, 16);
+  add("window2d + class token", Policy::window2d(grid(9, 10, 7, 5, 1, 1, 1)) | Policy::global(0, 1), 1, 2, 91, 16);
+  add("graph", Policy::graph(g100.view(), true), 2, 4, 100, 8);
+  add("graph no self loops", Policy::graph(g100.view(), false), 1, 1, 100, 64);
+  add("union", Policy::window1d(2, 2) | Policy::global(0, 2), 1, 4, 77, 16);
+  add("intersection", Policy::causal() & Policy::window1d(8, 8), 1, 5, 99, 7);
+  add("predicate with empty rows", Policy::predicate(sparse_pred), 2, 2, 71, 16);
+  return cs;
+}
+
+}  // namespace
+
+TEST_CASE("attention: both kernels match the reference on every policy (dot scores)") {
+  for (AttnCase c : policy_cases())
+    for (AttentionKernel k : {AttentionKernel::Tiled, AttentionKernel::Edges}) {
+      c.kernel = k;
+      check_fast_vs_ref(c);
+    }
+}
+
+TEST_CASE("attention: additive (GAT) scores match the reference, including a_q and a_k gradients") {
+  for (AttnCase c : policy_cases()) {
+    c.score = ScoreKind::Additive;
+    check_fast_vs_ref(c);
+    c.kernel = AttentionKernel::Edges;
+    check_fast_vs_ref(c);
+  }
+}
+
+TEST_CASE("attention: relative-position bias (1-D, 2-D window, 2-D grid) and its gradient") {
+  std::vector<AttnCase> cs(5);
+  cs[0].name = "1-D window", cs[0].policy = Policy::window1d(6, 4), cs[0].bias_T = 13;
+  cs[1].name = "1-D causal clipped", cs[1].policy = Policy::causal(), cs[1].bias_T = 9;
+  cs[2].name = "2-D window2d", cs[2].policy = Policy::window2d(grid(10, 9, 3, 5, 2, 1)), cs[2].bias_T = 5 * 9;
+  cs[3].name = "2-D grid full", cs[3].policy = Policy::full(), cs[3].grid = {8, 9, 1}, cs[3].bias_T = 15 * 17;
+  cs[4].name = "2-D window2d + class token";
+  cs[4].policy = Policy::window2d(grid(8, 9, 3, 3, 1, 1, 1)) | Policy::global(0, 1), cs[4].bias_T = 25;
+  for (AttnCase c : cs) {
+    c.B = 2, c.H = 3, c.N = 73, c.D = 16;
+    if (c.grid.h == 0 && c.policy.find_window2d()) c.N = c.policy.find_window2d()->first + 90;
+    for (ScoreKind s : {ScoreKind::Dot, ScoreKind::Additive})
+      for (AttentionKernel k : {AttentionKernel::Tiled, AttentionKernel::Edges}) {
+        c.score = s, c.kernel = k;
+        check_fast_vs_ref(c);
+      }
+  }
+}
+
+TEST_CASE("attention: dropout is deterministic and matches the reference's masks") {
+  AttnCase c;
+  c.B = 2, c.H = 2, c.N = 140, c.D = 16, c.dropout = 0.3f;
+  for (Policy p : {Policy::full(), Policy::window1d(9, 9)}) {
+    c.policy = p;
+    for (AttentionKernel k : {AttentionKernel::Tiled, AttentionKernel::Edges}) {
+      c.kernel = k;
+      check_fast_vs_ref(c);
+    }
+  }
+}
+
+TEST_CASE("attention: explicit scale overrides 1/sqrt(D)") {
+  AttnCase c;
+  c.B = 1, c.H = 2, c.N = 40, c.D = 16, c.scale = 0.7f;
+  check_fast_vs_ref(c);
+}
+
+TEST_CASE("attention: a query with no allowed key gives zeros and zero gradients, not NaN") {
+  AttnCase c;
+  c.policy = Policy::predicate(sparse_pred);
+  c.B = 1, c.H = 2, c.N = 30, c.D = 7;
+  for (AttentionKernel k : {AttentionKernel::Tiled, AttentionKernel::Edges}) {
+    c.kernel = k;
+    AttnData d = make_data(c, 3);
+    OpRun r = run_fast(c, d);
+    for (float x : r.out.to_vector()) REQUIRE(std::isfinite(x));
+    for (const Tensor& g : r.grads)
+      for (float x : g.to_vector()) REQUIRE(std::isfinite(x));
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t i = 0; i < c.N; i += 5)
+        for (int64_t e = 0; e < c.D; ++e) {
+          CHECK(r.out.at({0, h, i, e}) == 0.0f);
+          CHECK(r.grads[0].at({0, h, i, e}) == 0.0f);
+        }
+  }
+}
+
+TEST_CASE("attention: returned weights (dense rows and per-edge) match the reference probabilities") {
+  static const Csr g = random_graph(60, 5.0, 8);
+  for (Policy p : {Policy::window1d(4, 6), Policy::graph(g.view(), true), Policy::full()}) {
+    AttnCase c;
+    c.policy = p, c.B = 2, c.H = 3, c.N = 60, c.D = 8;
+    AttnData d = make_data(c, 5);
+    AttentionWeights w;
+    w.queries = {0, 17, 59};
+    w.edges = true;
+    run_fast(c, d, &w);
+    RefD ref_w = ref::attention_weights(ref_inputs(d), p, base_options(c));
+    REQUIRE(w.dense.shape() == Shape({2, 3, 3, 60}));
+    for (int64_t bh = 0; bh < 6; ++bh)
+      for (int64_t a = 0; a < 3; ++a)
+        for (int64_t j = 0; j < 60; ++j)
+          CHECK(w.dense.data()[(bh * 3 + a) * 60 + j] ==
+                Approx(ref_w[(bh * 60 + w.queries[a]) * 60 + j]).margin(1e-6));
+    const Neighbours& nb = w.edge_index;
+    REQUIRE(w.edge_values.shape() == Shape({2, 3, nb.edges()}));
+    double total = 0;
+    for (int64_t bh = 0; bh < 6; ++bh)
+      for (int64_t i = 0; i < 60; ++i)
+        for (int64_t e = nb.row_ptr[i]; e < nb.row_ptr[i + 1]; ++e) {
+          CHECK(w.edge_values.data()[bh * nb.edges() + e] ==
+                Approx(ref_w[(bh * 60 + i) * 60 + nb.col_idx[e]]).margin(1e-6));
+          total += w.edge_values.data()[bh * nb.edges() + e];
+        }
+    CHECK(total == Approx(6 * 60).epsilon(1e-4));  // every row sums to one
+  }
+}
+
+TEST_CASE("attention: results are identical to the bit for 1 and 2 threads") {
+  static const Csr g = random_graph(300, 6.0, 9);
+  std::vector<AttnCase> cs(4);
+  cs[0].policy = Policy::full(), cs[0].N = 700, cs[0].D = 16;
+  cs[1].policy = Policy::window2d(grid(20, 21, 5, 5)), cs[1].N = 420, cs[1].D = 8, cs[1].bias_T = 81;
+  cs[2].policy = Policy::graph(g.view(), true), cs[2].N = 300, cs[2].D = 8, cs[2].score = ScoreKind::Additive;
+  cs[3].policy = Policy::causal(), cs[3].N = 500, cs[3].D = 7, cs[3].B = 3, cs[3].H = 1, cs[3].dropout = 0.2f;
+  for (const AttnCase& c : cs) {
+    INFO(c.policy.describe());
+    AttnData d = make_data(c, 11);
+    set_num_threads(1);
+    OpRun one = run_fast(c, d);
+    set_num_threads(2);
+    OpRun two = run_fast(c, d);
+    set_num_threads(0);
+    CHECK(max_abs_diff(one.out, ref::to_ref<double>(two.out)) == 0.0);
+    CHECK(one.out.to_vector() == two.out.to_vector());
+    for (size_t i = 0; i < one.grads.size(); ++i) CHECK(one.grads[i].to_vector() == two.grads[i].to_vector());
+  }
+}
