@@ -1,13 +1,17 @@
 #include "framework/ops/loss.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/core/parallel.hpp"
+#include "framework/ops/row_kernels.hpp"
 
 namespace rc {
 
 namespace {
-int64_t row_grain(int64_t row_len) { return std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, row_len)); }
+using rowk::in;
+using rowk::out;
+using rowk::row_grain;
 
 // Checks logits (N, C), targets (N, each in [0, C) or ignore_index) and mask (empty or N); returns which
 // samples count.
@@ -18,8 +22,8 @@ std::vector<uint8_t> check_and_count(const char* op, const Tensor& logits, const
   RC_CHECK(C >= 1, "{}: logits of shape {} have no classes", op, shape_str(logits.shape()));
   RC_CHECK(static_cast<int64_t>(targets.size()) == N, "{}: {} targets for logits of shape {}", op, targets.size(),
            shape_str(logits.shape()));
-  RC_CHECK(mask.empty() || static_cast<int64_t>(mask.size()) == N, "{}: mask has {} entries for logits of shape {}",
-           op, mask.size(), shape_str(logits.shape()));
+  RC_CHECK(mask.empty() || static_cast<int64_t>(mask.size()) == N, "{}: mask has {} entries for logits of shape {}", op,
+           mask.size(), shape_str(logits.shape()));
   std::vector<uint8_t> counted(N);
   for (int64_t i = 0; i < N; ++i) {
     const int64_t t = targets[i];
@@ -34,8 +38,8 @@ std::vector<uint8_t> check_and_count(const char* op, const Tensor& logits, const
 Var cross_entropy(const Var& logits, const std::vector<int64_t>& targets, const CrossEntropyOptions& options) {
   const double eps = options.label_smoothing;
   RC_CHECK(eps >= 0.0 && eps < 1.0, "cross_entropy: label_smoothing must be in [0, 1), got {}", eps);
-  std::vector<uint8_t> counted = check_and_count("cross_entropy", logits.value(), targets, options.mask,
-                                                 options.ignore_index);
+  std::vector<uint8_t> counted =
+      check_and_count("cross_entropy", logits.value(), targets, options.mask, options.ignore_index);
   Tensor x = logits.value().contiguous();
   const int64_t N = x.dim(0), C = x.dim(1);
   int64_t n = 0;
@@ -49,22 +53,27 @@ Var cross_entropy(const Var& logits, const std::vector<int64_t>& targets, const 
   float* lsep = row_lse.data();
   parallel_for(N, row_grain(C), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      ConstVecMap xr(xp + i * C, C);
-      const float m = xr.maxCoeff();
-      const float log_s = std::log((xr - m).exp().sum());
+      const float* xr = xp + i * C;
+      const float m = rowk::max(xr, C);
+      const float log_s =
+          std::log(rowk::sum(C, [&](int64_t j, auto len) { return (in(xr + j, len) - m).exp().eval(); }));
       lsep[i] = m + log_s;
       if (!counted[i]) continue;
       double loss = (1.0 - eps) * (static_cast<double>(m - xr[targets[i]]) + log_s);
-      if (eps > 0) loss += eps * (static_cast<double>(m - xr.sum() / static_cast<float>(C)) + log_s);
+      if (eps > 0) {
+        const float mean = rowk::sum(C, [&](int64_t j, auto len) { return in(xr + j, len).eval(); }) / C;
+        loss += eps * (static_cast<double>(m - mean) + log_s);
+      }
       row_loss[i] = loss;
     }
   });
   double total = 0;  // summed in sample order: independent of the thread count
   for (double l : row_loss) total += l;
-  Tensor out = Tensor::scalar(n == 0 ? 0.0f : static_cast<float>(total / static_cast<double>(n)));
+  Tensor loss_value = Tensor::scalar(n == 0 ? 0.0f : static_cast<float>(total / static_cast<double>(n)));
 
-  // forward was loss = (1/n) Σ_i −Σ_c q_{i,c} log softmax(x_i)_c, so dx_{i,c} = dloss (exp(x_{i,c} − lse_i) − q_{i,c}) / n
-  return make_result(out, {&logits}, "cross_entropy",
+  // forward was loss = (1/n) Σ_i −Σ_c q_{i,c} log softmax(x_i)_c, so dx_{i,c} = dloss (exp(x_{i,c} − lse_i) − q_{i,c})
+  // / n
+  return make_result(loss_value, {&logits}, "cross_entropy",
                      [logits, x, row_lse, counted = std::move(counted), targets, n, eps](const Tensor& dloss) {
                        const int64_t N = x.dim(0), C = x.dim(1);
                        const float scale = n == 0 ? 0.0f : dloss.item() / static_cast<float>(n);
@@ -76,12 +85,15 @@ Var cross_entropy(const Var& logits, const std::vector<int64_t>& targets, const 
                        float* dxp = dx.data();
                        parallel_for(N, row_grain(C), [&](int64_t b, int64_t e) {
                          for (int64_t i = b; i < e; ++i) {
-                           VecMap dxr(dxp + i * C, C);
+                           float* dxr = dxp + i * C;
+                           const float* xr = xp + i * C;
                            if (!counted[i]) {
-                             dxr.setZero();
+                             std::fill_n(dxr, C, 0.0f);
                              continue;
                            }
-                           dxr = (ConstVecMap(xp + i * C, C) - lsep[i]).exp() * scale - off_target;
+                           rowk::for_each_segment(C, [&](int64_t j, auto len) {
+                             out(dxr + j, len) = (in(xr + j, len) - lsep[i]).exp() * scale - off_target;
+                           });
                            dxr[targets[i]] -= on_target;
                          }
                        });

@@ -3,11 +3,13 @@
 #include <cmath>
 
 #include "framework/core/parallel.hpp"
+#include "framework/ops/row_kernels.hpp"
 
 namespace rc {
 
 namespace {
-int64_t row_grain(int64_t row_len) { return std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, row_len)); }
+using rowk::in;
+using rowk::out;
 
 // ---------------------------------------------------------------------------------------------------------
 // LayerNorm
@@ -16,10 +18,10 @@ void check_layer_norm(const char* op, const Tensor& x, const Tensor& gamma, cons
   RC_CHECK(x.defined() && x.ndim() >= 1, "{}: x must have at least 1 dimension", op);
   const int64_t D = x.shape().back();
   RC_CHECK(D >= 1, "{}: x of shape {} has an empty last dimension", op, shape_str(x.shape()));
-  RC_CHECK(gamma.defined() && gamma.shape() == Shape{D}, "{}: gamma must have shape ({}) for x of shape {}, got {}",
-           op, D, shape_str(x.shape()), gamma.defined() ? shape_str(gamma.shape()) : "undefined");
-  RC_CHECK(beta.defined() && beta.shape() == Shape{D}, "{}: beta must have shape ({}) for x of shape {}, got {}", op,
-           D, shape_str(x.shape()), beta.defined() ? shape_str(beta.shape()) : "undefined");
+  RC_CHECK(gamma.defined() && gamma.shape() == Shape{D}, "{}: gamma must have shape ({}) for x of shape {}, got {}", op,
+           D, shape_str(x.shape()), gamma.defined() ? shape_str(gamma.shape()) : "undefined");
+  RC_CHECK(beta.defined() && beta.shape() == Shape{D}, "{}: beta must have shape ({}) for x of shape {}, got {}", op, D,
+           shape_str(x.shape()), beta.defined() ? shape_str(beta.shape()) : "undefined");
   RC_CHECK(eps > 0.0f, "{}: eps must be positive, got {}", op, eps);
 }
 
@@ -39,19 +41,34 @@ RowStats layer_norm_rows(const Tensor& x, const Tensor* residual, Tensor* h_out,
   float* yp = y.data();
   float* mp = st.mean.data();
   float* sp = st.rstd.data();
-  ConstVecMap g(gamma.data(), D), b(beta.data(), D);
-  parallel_for(rows, row_grain(D), [&](int64_t lo, int64_t hi) {
+  const float* gp = gamma.data();
+  const float* bp = beta.data();
+  const float inv_d = 1.0f / static_cast<float>(D);
+  parallel_for(rows, rowk::row_grain(D), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
-      const float* src = xp + r * D;
-      if (rp) {
-        VecMap(hp + r * D, D) = ConstVecMap(xp + r * D, D) + ConstVecMap(rp + r * D, D);
-        src = hp + r * D;
+      const float* xr = xp + r * D;
+      const float* hr = xr;
+      float sum;
+      if (rp) {  // h = x + residual, summed while it is written
+        const float* rr = rp + r * D;
+        float* hw = hp + r * D;
+        sum = rowk::sum(D, [&](int64_t j, auto len) {
+          auto v = (in(xr + j, len) + in(rr + j, len)).eval();
+          out(hw + j, len) = v;
+          return v;
+        });
+        hr = hw;
+      } else {
+        sum = rowk::sum(D, [&](int64_t j, auto len) { return in(hr + j, len).eval(); });
       }
-      ConstVecMap hr(src, D);
-      const float mean = hr.sum() / static_cast<float>(D);
-      const float var = (hr - mean).square().sum() / static_cast<float>(D);
+      const float mean = sum * inv_d;
+      const float var =
+          rowk::sum(D, [&](int64_t j, auto len) { return (in(hr + j, len) - mean).square().eval(); }) * inv_d;
       const float rstd = 1.0f / std::sqrt(var + eps);
-      VecMap(yp + r * D, D) = (hr - mean) * (rstd * g) + b;
+      float* yr = yp + r * D;
+      rowk::for_each_segment(D, [&](int64_t j, auto len) {
+        out(yr + j, len) = (in(hr + j, len) - mean) * rstd * in(gp + j, len) + in(bp + j, len);
+      });
       mp[r] = mean;
       sp[r] = rstd;
     }
@@ -70,29 +87,40 @@ NormGrads layer_norm_backward_rows(const Tensor& x, const Tensor& gamma, const R
   Tensor dy = dy_in.contiguous();
   const int64_t D = x.shape().back(), rows = x.numel() / D;
   const int64_t chunk = std::max<int64_t>(1, 8192 / D), chunks = num_chunks(rows, chunk);
-  NormGrads out{Tensor::empty(x.shape()), Tensor::empty({D}), Tensor::empty({D})};
+  NormGrads grads{Tensor::empty(x.shape()), Tensor::empty({D}), Tensor::empty({D})};
   Tensor partial = Tensor::empty({chunks, 2, D});  // per chunk: Σ dy x̂, Σ dy
   const float* xp = x.data();
   const float* dyp = dy.data();
   const float* mp = st.mean.data();
   const float* sp = st.rstd.data();
-  float* dxp = out.dx.data();
+  float* dxp = grads.dx.data();
   float* pp = partial.data();
-  ConstVecMap g(gamma.data(), D);
+  const float* gp = gamma.data();
   const float inv_d = 1.0f / static_cast<float>(D);
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
-      VecMap dgamma(pp + c * 2 * D, D), dbeta(pp + c * 2 * D + D, D);
-      dgamma.setZero();
-      dbeta.setZero();
+      float* dgamma = pp + c * 2 * D;
+      float* dbeta = dgamma + D;
+      std::fill_n(dgamma, 2 * D, 0.0f);
       for (int64_t r = c * chunk; r < std::min(rows, (c + 1) * chunk); ++r) {
-        ConstVecMap xr(xp + r * D, D), dyr(dyp + r * D, D);
+        const float* xr = xp + r * D;
+        const float* dyr = dyp + r * D;
+        float* dxr = dxp + r * D;
         const float mean = mp[r], rstd = sp[r];
-        const float mean_g = (dyr * g).sum() * inv_d;
-        const float mean_gx = (dyr * g * (xr - mean)).sum() * (rstd * inv_d);
-        VecMap(dxp + r * D, D) = rstd * (dyr * g - mean_g - (xr - mean) * (rstd * mean_gx));
-        dgamma += dyr * (xr - mean) * rstd;
-        dbeta += dyr;
+        const float mean_g =
+            rowk::sum(D, [&](int64_t j, auto len) { return (in(dyr + j, len) * in(gp + j, len)).eval(); }) * inv_d;
+        const float mean_gx = rowk::sum(D,
+                                        [&](int64_t j, auto len) {
+                                          return (in(dyr + j, len) * in(gp + j, len) * (in(xr + j, len) - mean)).eval();
+                                        }) *
+                              (rstd * inv_d);
+        rowk::for_each_segment(D, [&](int64_t j, auto len) {
+          const auto xhat = ((in(xr + j, len) - mean) * rstd).eval();
+          const auto dyj = in(dyr + j, len);
+          out(dxr + j, len) = rstd * (dyj * in(gp + j, len) - mean_g - xhat * mean_gx);
+          out(dgamma + j, len) += dyj * xhat;
+          out(dbeta + j, len) += dyj;
+        });
       }
     }
   });
@@ -101,9 +129,9 @@ NormGrads layer_norm_backward_rows(const Tensor& x, const Tensor& gamma, const R
     dgamma += ConstVecMap(pp + c * 2 * D, D).cast<double>();
     dbeta += ConstVecMap(pp + c * 2 * D + D, D).cast<double>();
   }
-  out.dgamma.array() = dgamma.cast<float>();
-  out.dbeta.array() = dbeta.cast<float>();
-  return out;
+  grads.dgamma.array() = dgamma.cast<float>();
+  grads.dbeta.array() = dbeta.cast<float>();
+  return grads;
 }
 
 // The LayerNorm node over h (x itself, or the fused sum): saves h, γ, μ, rstd.
@@ -120,6 +148,12 @@ Var layer_norm_node(const Var& h, const Tensor& h_value, const Var& gamma, const
 // ---------------------------------------------------------------------------------------------------------
 // BatchNorm: x seen as (N, C, S); channel c's values are the N planes x[n, c, 0:S].
 
+// One plane's sum as a double (planes are then added in order).
+template <class G>
+double plane_sum(int64_t S, G&& g) {
+  return static_cast<double>(rowk::sum(S, g));
+}
+
 struct Planes {
   int64_t N, C, S;
   int64_t offset(int64_t n, int64_t c) const { return (n * C + c) * S; }
@@ -134,8 +168,7 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps) {
   return layer_norm_node(x, xc, gamma, beta, y, std::move(st));
 }
 
-LayerNormResidual layer_norm_residual(const Var& x, const Var& residual, const Var& gamma, const Var& beta,
-                                      float eps) {
+LayerNormResidual layer_norm_residual(const Var& x, const Var& residual, const Var& gamma, const Var& beta, float eps) {
   check_layer_norm("layer_norm_residual", x.value(), gamma.value(), beta.value(), eps);
   check_same_shape(x.value(), residual.value(), "layer_norm_residual", "x", "residual");
   Tensor xc = x.value().contiguous(), rc_ = residual.value().contiguous();
@@ -154,7 +187,8 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_
                bool training, float momentum, float eps) {
   const Tensor& xv = x.value();
   RC_CHECK(xv.defined() && (xv.ndim() == 2 || xv.ndim() == 4),
-           "batch_norm: x must be (N, C) or (N, C, H, W), got shape {}", xv.defined() ? shape_str(xv.shape()) : "undefined");
+           "batch_norm: x must be (N, C) or (N, C, H, W), got shape {}",
+           xv.defined() ? shape_str(xv.shape()) : "undefined");
   const Planes P{xv.dim(0), xv.dim(1), xv.ndim() == 4 ? xv.dim(2) * xv.dim(3) : 1};
   const int64_t C = P.C, count = P.N * P.S;
   auto check_channel_vector = [&](const Tensor& t, const char* name) {
@@ -198,16 +232,22 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_
     for (int64_t c = c0; c < c1; ++c) {
       if (training) {
         double sum = 0, m2 = 0;
-        for (int64_t n = 0; n < P.N; ++n) sum += ConstVecMap(xp + P.offset(n, c), P.S).sum();
+        for (int64_t n = 0; n < P.N; ++n)
+          sum += plane_sum(P.S, [&, p = xp + P.offset(n, c)](int64_t j, auto len) { return in(p + j, len).eval(); });
         const float mu = static_cast<float>(sum / static_cast<double>(count));
-        for (int64_t n = 0; n < P.N; ++n) m2 += (ConstVecMap(xp + P.offset(n, c), P.S) - mu).square().sum();
+        for (int64_t n = 0; n < P.N; ++n)
+          m2 += plane_sum(
+              P.S, [&, p = xp + P.offset(n, c)](int64_t j, auto len) { return (in(p + j, len) - mu).square().eval(); });
         mp[c] = mu;
         sp[c] = 1.0f / std::sqrt(static_cast<float>(m2 / static_cast<double>(count)) + eps);
         unbiased_var[c] = m2 / static_cast<double>(count - 1);
       }
       const float scale = g.data()[c] * sp[c], shift = b.data()[c] - mp[c] * scale;
-      for (int64_t n = 0; n < P.N; ++n)
-        VecMap(yp + P.offset(n, c), P.S) = ConstVecMap(xp + P.offset(n, c), P.S) * scale + shift;
+      for (int64_t n = 0; n < P.N; ++n) {
+        const float* xr = xp + P.offset(n, c);
+        float* yr = yp + P.offset(n, c);
+        rowk::for_each_segment(P.S, [&](int64_t j, auto len) { out(yr + j, len) = in(xr + j, len) * scale + shift; });
+      }
     }
   });
   if (training && track) {
@@ -221,42 +261,46 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_
 
   // forward was y = x̂ γ + β, x̂ = (x − μ) rstd per channel, so dβ = Σ dy, dγ = Σ dy x̂ and
   //   eval: dx = γ rstd dy;  training (μ, rstd depend on the batch): dx = γ rstd (dy − dβ/m − x̂ dγ/m), m = N·S.
-  return make_result(y, {&x, &gamma, &beta}, "batch_norm",
-                     [x, gamma, beta, xc, g, mean, rstd, P, training](const Tensor& dy_in) {
-                       Tensor dy = dy_in.contiguous();
-                       NormGrads out{Tensor::empty(xc.shape()), Tensor::empty({P.C}), Tensor::empty({P.C})};
-                       const float* xp = xc.data();
-                       const float* dyp = dy.data();
-                       float* dxp = out.dx.data();
-                       const float inv_m = 1.0f / static_cast<float>(P.N * P.S);
-                       parallel_for(P.C, 1, [&](int64_t c0, int64_t c1) {
-                         for (int64_t c = c0; c < c1; ++c) {
-                           const float mu = mean.data()[c], rs = rstd.data()[c];
-                           double sum_dy = 0, sum_dy_xc = 0;
-                           for (int64_t n = 0; n < P.N; ++n) {
-                             ConstVecMap xr(xp + P.offset(n, c), P.S), dyr(dyp + P.offset(n, c), P.S);
-                             sum_dy += dyr.sum();
-                             sum_dy_xc += (dyr * (xr - mu)).sum();
-                           }
-                           const float dbeta = static_cast<float>(sum_dy);
-                           const float dgamma = static_cast<float>(sum_dy_xc) * rs;
-                           out.dbeta.data()[c] = dbeta;
-                           out.dgamma.data()[c] = dgamma;
-                           const float k = g.data()[c] * rs;
-                           for (int64_t n = 0; n < P.N; ++n) {
-                             ConstVecMap xr(xp + P.offset(n, c), P.S), dyr(dyp + P.offset(n, c), P.S);
-                             VecMap dxr(dxp + P.offset(n, c), P.S);
-                             if (training)
-                               dxr = k * (dyr - dbeta * inv_m - (xr - mu) * (rs * dgamma * inv_m));
-                             else
-                               dxr = k * dyr;
-                           }
-                         }
-                       });
-                       accumulate_grad(x, out.dx);
-                       accumulate_grad(gamma, out.dgamma);
-                       accumulate_grad(beta, out.dbeta);
-                     });
+  return make_result(
+      y, {&x, &gamma, &beta}, "batch_norm", [x, gamma, beta, xc, g, mean, rstd, P, training](const Tensor& dy_in) {
+        Tensor dy = dy_in.contiguous();
+        NormGrads grads{Tensor::empty(xc.shape()), Tensor::empty({P.C}), Tensor::empty({P.C})};
+        const float* xp = xc.data();
+        const float* dyp = dy.data();
+        float* dxp = grads.dx.data();
+        const float inv_m = 1.0f / static_cast<float>(P.N * P.S);
+        parallel_for(P.C, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            const float mu = mean.data()[c], rs = rstd.data()[c];
+            double sum_dy = 0, sum_dy_xc = 0;
+            for (int64_t n = 0; n < P.N; ++n) {
+              const float* xr = xp + P.offset(n, c);
+              const float* dyr = dyp + P.offset(n, c);
+              sum_dy += plane_sum(P.S, [&](int64_t j, auto len) { return in(dyr + j, len).eval(); });
+              sum_dy_xc += plane_sum(
+                  P.S, [&](int64_t j, auto len) { return (in(dyr + j, len) * (in(xr + j, len) - mu)).eval(); });
+            }
+            const float dbeta = static_cast<float>(sum_dy);
+            const float dgamma = static_cast<float>(sum_dy_xc) * rs;
+            grads.dbeta.data()[c] = dbeta;
+            grads.dgamma.data()[c] = dgamma;
+            const float k = g.data()[c] * rs;
+            const float mean_dy = training ? dbeta * inv_m : 0.0f;
+            const float xc_coef = training ? rs * dgamma * inv_m : 0.0f;
+            for (int64_t n = 0; n < P.N; ++n) {
+              const float* xr = xp + P.offset(n, c);
+              const float* dyr = dyp + P.offset(n, c);
+              float* dxr = dxp + P.offset(n, c);
+              rowk::for_each_segment(P.S, [&](int64_t j, auto len) {
+                out(dxr + j, len) = k * (in(dyr + j, len) - mean_dy - (in(xr + j, len) - mu) * xc_coef);
+              });
+            }
+          }
+        });
+        accumulate_grad(x, grads.dx);
+        accumulate_grad(gamma, grads.dgamma);
+        accumulate_grad(beta, grads.dbeta);
+      });
 }
 
 }  // namespace rc

@@ -3,12 +3,13 @@
 #include <cmath>
 
 #include "framework/core/parallel.hpp"
+#include "framework/ops/row_kernels.hpp"
 
 namespace rc {
 
 namespace {
-// Rows per task: about 16K floats of work, so small rows do not drown in scheduling.
-int64_t row_grain(int64_t row_len) { return std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, row_len)); }
+using rowk::in;
+using rowk::out;
 
 // The input with `dim` moved last and packed, plus the permutation that moves it back (empty: not moved).
 struct RowsView {
@@ -39,83 +40,74 @@ Tensor move_back(const Tensor& t, const std::vector<int>& back) {
   return back.empty() ? t : t.permute(back).contiguous();
 }
 
-// Calls f(row_in, row_out) on every row of `in` (rows of length D), writing a fresh tensor of in's shape.
+// f(a_row, b_row, out_row, D) on every row of the packed tensors a and b (b may be undefined); returns out.
 template <class F>
-Tensor map_rows(const Tensor& in, F f) {
-  Tensor out = Tensor::empty(in.shape());
-  if (in.numel() == 0) return out;
-  const int64_t D = in.shape().back(), rows = in.numel() / D;
-  const float* ip = in.data();
-  float* op = out.data();
-  parallel_for(rows, row_grain(D), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) f(ConstVecMap(ip + r * D, D), VecMap(op + r * D, D));
+Tensor map_rows(const Tensor& a, const Tensor& b, F f) {
+  Tensor o = Tensor::empty(a.shape());
+  if (a.numel() == 0) return o;
+  const int64_t D = a.shape().back(), rows = a.numel() / D;
+  const float* ap = a.data();
+  const float* bp = b.defined() ? b.data() : nullptr;
+  float* op = o.data();
+  parallel_for(rows, rowk::row_grain(D), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) f(ap + r * D, bp ? bp + r * D : nullptr, op + r * D, D);
   });
-  return out;
+  return o;
 }
 
-// g(y_row, dy_row, dx_row) on every row; y is packed, dy may have any strides
-template <class G>
-Tensor map_rows_backward(const Tensor& y, const Tensor& dy_in, G g) {
-  Tensor dy = dy_in.contiguous();
-  Tensor dx = Tensor::empty(y.shape());
-  if (y.numel() == 0) return dx;
-  const int64_t D = y.shape().back(), rows = y.numel() / D;
-  const float* yp = y.data();
-  const float* dyp = dy.data();
-  float* dxp = dx.data();
-  parallel_for(rows, row_grain(D), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r)
-      g(ConstVecMap(yp + r * D, D), ConstVecMap(dyp + r * D, D), VecMap(dxp + r * D, D));
+// y = exp(x − m) / Σ exp(x − m)
+void softmax_row(const float* x, const float*, float* y, int64_t D) {
+  const float m = rowk::max(x, D);
+  const float s = rowk::sum(D, [&](int64_t i, auto len) {
+    auto e = (in(x + i, len) - m).exp().eval();
+    out(y + i, len) = e;
+    return e;
   });
-  return dx;
+  const float inv = 1.0f / s;
+  rowk::for_each_segment(D, [&](int64_t i, auto len) { out(y + i, len) *= inv; });
 }
 
-Tensor softmax_rows(const Tensor& x) {
-  return map_rows(x, [](ConstVecMap xr, VecMap yr) {
-    const float m = xr.maxCoeff();
-    yr = (xr - m).exp();
-    yr *= 1.0f / yr.sum();
-  });
+// y = (x − m) − log Σ exp(x − m)  (not x − lse: exact for x near m even when |m| is large)
+void log_softmax_row(const float* x, const float*, float* y, int64_t D) {
+  const float m = rowk::max(x, D);
+  const float log_s = std::log(rowk::sum(D, [&](int64_t i, auto len) { return (in(x + i, len) - m).exp().eval(); }));
+  rowk::for_each_segment(D, [&](int64_t i, auto len) { out(y + i, len) = (in(x + i, len) - m) - log_s; });
 }
 
-Tensor log_softmax_rows(const Tensor& x) {
-  return map_rows(x, [](ConstVecMap xr, VecMap yr) {
-    const float m = xr.maxCoeff();
-    const float log_s = std::log((xr - m).exp().sum());
-    yr = (xr - m) - log_s;  // not x − (m + log s): exact for x near m even when |m| is large
-  });
+// dx = y ⊙ (dy − Σ dy ⊙ y)
+void softmax_backward_row(const float* y, const float* dy, float* dx, int64_t D) {
+  const float dot = rowk::sum(D, [&](int64_t i, auto len) { return (in(dy + i, len) * in(y + i, len)).eval(); });
+  rowk::for_each_segment(D, [&](int64_t i, auto len) { out(dx + i, len) = in(y + i, len) * (in(dy + i, len) - dot); });
+}
+
+// dx = dy − exp(y) Σ dy
+void log_softmax_backward_row(const float* y, const float* dy, float* dx, int64_t D) {
+  const float s = rowk::sum(D, [&](int64_t i, auto len) { return in(dy + i, len).eval(); });
+  rowk::for_each_segment(D,
+                         [&](int64_t i, auto len) { out(dx + i, len) = in(dy + i, len) - in(y + i, len).exp() * s; });
+}
+
+using RowFn = void (*)(const float*, const float*, float*, int64_t);
+
+// The autograd op for a row function and its backward, along dimension dim; backward keeps y (row layout).
+Var row_op(const Var& x, int dim, const char* name, RowFn forward, RowFn backward_fn) {
+  const int d = normalize_dim(x.value(), dim, name);
+  RowsView v = move_dim_last(x.value(), d);
+  Tensor y_rows = map_rows(v.rows, Tensor(), forward);
+  return make_result(move_back(y_rows, v.back), {&x}, name,
+                     [x, y_rows, back = v.back, d, backward_fn](const Tensor& dy) {
+                       Tensor dy_rows = back.empty() ? dy.contiguous() : move_dim_last(dy, d).rows;
+                       accumulate_grad(x, move_back(map_rows(y_rows, dy_rows, backward_fn), back));
+                     });
 }
 }  // namespace
 
-Var softmax(const Var& x, int dim) {
-  const int d = normalize_dim(x.value(), dim, "softmax");
-  RowsView v = move_dim_last(x.value(), d);
-  Tensor y_rows = softmax_rows(v.rows);
-  // forward was y = softmax(x) along the row, so dx = y ⊙ (dy − Σ dy ⊙ y); keep y (in row layout)
-  return make_result(move_back(y_rows, v.back), {&x}, "softmax", [x, y_rows, back = v.back, d](const Tensor& dy) {
-    Tensor dy_rows = back.empty() ? dy : move_dim_last(dy, d).rows;
-    Tensor dx = map_rows_backward(y_rows, dy_rows, [](ConstVecMap yr, ConstVecMap dyr, VecMap dxr) {
-      const float dot = (dyr * yr).sum();
-      dxr = yr * (dyr - dot);
-    });
-    accumulate_grad(x, move_back(dx, back));
-  });
-}
+// forward was y = softmax(x) along the row, so dx = y ⊙ (dy − Σ dy ⊙ y)
+Var softmax(const Var& x, int dim) { return row_op(x, dim, "softmax", softmax_row, softmax_backward_row); }
 
+// forward was y = x − lse(x) along the row, ∂lse/∂x = exp(y), so dx = dy − exp(y) Σ dy
 Var log_softmax(const Var& x, int dim) {
-  const int d = normalize_dim(x.value(), dim, "log_softmax");
-  RowsView v = move_dim_last(x.value(), d);
-  Tensor y_rows = log_softmax_rows(v.rows);
-  // forward was y = x − lse(x) along the row, ∂lse/∂x = exp(y), so dx = dy − exp(y) Σ dy; keep y
-  return make_result(move_back(y_rows, v.back), {&x}, "log_softmax",
-                     [x, y_rows, back = v.back, d](const Tensor& dy) {
-                       Tensor dy_rows = back.empty() ? dy : move_dim_last(dy, d).rows;
-                       Tensor dx = map_rows_backward(y_rows, dy_rows, [](ConstVecMap yr, ConstVecMap dyr, VecMap dxr) {
-                         const float sum = dyr.sum();
-                         dxr = dyr - yr.exp() * sum;
-                       });
-                       accumulate_grad(x, move_back(dx, back));
-                     });
+  return row_op(x, dim, "log_softmax", log_softmax_row, log_softmax_backward_row);
 }
 
 }  // namespace rc

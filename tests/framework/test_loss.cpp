@@ -67,12 +67,11 @@ TEST_CASE("cross_entropy: reference passes a finite-difference check in double")
   const std::vector<int64_t> targets{0, 3, -1, 2, 1, 3};
   const std::vector<uint8_t> mask{1, 1, 1, 0, 1, 1};
   for (double eps : {0.0, 0.2}) {
-    double err = fd_check(
-        [&](const std::vector<RefD>& in) { return ref::cross_entropy(in[0], targets, eps, mask); },
-        [&](const std::vector<RefD>& in, const RefD& dy) {
-          return std::vector<RefD>{ref::cross_entropy_backward(in[0], targets, dy[0], eps, mask)};
-        },
-        {x});
+    double err = fd_check([&](const std::vector<RefD>& in) { return ref::cross_entropy(in[0], targets, eps, mask); },
+                          [&](const std::vector<RefD>& in, const RefD& dy) {
+                            return std::vector<RefD>{ref::cross_entropy_backward(in[0], targets, dy[0], eps, mask)};
+                          },
+                          {x});
     CHECK(err < 1e-6);
   }
 }

@@ -18,8 +18,9 @@ OpRun run_layer_norm(const Tensor& x, const Tensor& g, const Tensor& b, const Te
 // Runs batch_norm on copies of the running stats, which are returned updated in `rm`, `rv`.
 OpRun run_batch_norm(const Tensor& x, const Tensor& g, const Tensor& b, Tensor& rm, Tensor& rv, bool training,
                      const Tensor& dy, float momentum = 0.1f, float eps = 1e-5f) {
-  return run_op([&](const std::vector<Var>& v) { return batch_norm(v[0], v[1], v[2], rm, rv, training, momentum, eps); },
-                {x, g, b}, dy);
+  return run_op(
+      [&](const std::vector<Var>& v) { return batch_norm(v[0], v[1], v[2], rm, rv, training, momentum, eps); },
+      {x, g, b}, dy);
 }
 }  // namespace
 
@@ -58,8 +59,8 @@ TEST_CASE("layer_norm: reference passes a finite-difference check in double") {
 }
 
 TEST_CASE("layer_norm: fast op matches the reference on random shapes") {
-  for (Shape shape : {Shape{1, 1}, Shape{7, 1}, Shape{5, 3}, Shape{2, 3, 64}, Shape{9, 257}, Shape{300, 64},
-                      Shape{11, 3, 3}}) {
+  for (Shape shape :
+       {Shape{1, 1}, Shape{7, 1}, Shape{5, 3}, Shape{2, 3, 64}, Shape{9, 257}, Shape{300, 64}, Shape{11, 3, 3}}) {
     INFO("shape " << shape_str(shape));
     const int64_t D = shape.back();
     Tensor x = random_tensor(shape, 71, -3.0f, 5.0f), g = random_tensor({D}, 72, 0.5f, 1.5f),
@@ -108,7 +109,8 @@ TEST_CASE("layer_norm_residual: equals x + residual followed by layer_norm, grad
 
 TEST_CASE("batch_norm: hand-computed training step, running stats and gradients") {
   // x (4, 2): channel 0 = (1, 2, 3, 4): μ = 2.5, biased var 1.25, unbiased 5/3;
-  //           channel 1 = (−1.5, 0.5, 1.5, 3.5): μ = 1, deviations (−2.5, −0.5, 0.5, 2.5), biased var 13/4, unbiased 13/3.
+  //           channel 1 = (−1.5, 0.5, 1.5, 3.5): μ = 1, deviations (−2.5, −0.5, 0.5, 2.5), biased var 13/4, unbiased
+  //           13/3.
   // eps = 0.75: rstd = (1/√2, 1/2). γ = (1, 2), β = (0, 1):
   //   y0 = (−1.5, −0.5, 0.5, 1.5)/√2, y1 = 2 · (−1.25, −0.25, 0.25, 1.25) + 1 = (−1.5, 0.5, 1.5, 3.5).
   // running (momentum 0.1, from mean (0, 1), var (1, 1)): mean = 0.9 (0, 1) + 0.1 (2.5, 1) = (0.25, 1),
@@ -162,8 +164,8 @@ TEST_CASE("batch_norm: reference passes a finite-difference check in double, tra
 }
 
 TEST_CASE("batch_norm: fast op matches the reference on random shapes") {
-  for (Shape shape : {Shape{2, 1}, Shape{7, 3}, Shape{4, 3, 5, 5}, Shape{3, 8, 1, 1}, Shape{2, 5, 7, 3},
-                      Shape{65, 64}, Shape{5, 2, 16, 16}}) {
+  for (Shape shape : {Shape{2, 1}, Shape{7, 3}, Shape{4, 3, 5, 5}, Shape{3, 8, 1, 1}, Shape{2, 5, 7, 3}, Shape{65, 64},
+                      Shape{5, 2, 16, 16}}) {
     const int64_t C = shape[1];
     Tensor x = random_tensor(shape, 101, -2.0f, 4.0f), g = random_tensor({C}, 102, 0.5f, 1.5f),
            b = random_tensor({C}, 103), dy = random_tensor(shape, 104);
@@ -178,8 +180,8 @@ TEST_CASE("batch_norm: fast op matches the reference on random shapes") {
       CHECK(rel_error(r.out, ref::batch_norm(xr, gr, br, rmr, rvr, training, 0.1, 1e-5)) < 1e-6);
       CHECK(rel_error(rm, rmr) < 1e-6);
       CHECK(rel_error(rv, rvr) < 1e-6);
-      auto grads = ref::batch_norm_backward(xr, gr, ref::to_ref<double>(rm0), ref::to_ref<double>(rv0), training,
-                                            1e-5, dyr);
+      auto grads =
+          ref::batch_norm_backward(xr, gr, ref::to_ref<double>(rm0), ref::to_ref<double>(rv0), training, 1e-5, dyr);
       for (int k = 0; k < 3; ++k) CHECK(rel_error(r.grads[k], grads[k]) < 1e-5);
     }
   }
@@ -187,8 +189,8 @@ TEST_CASE("batch_norm: fast op matches the reference on random shapes") {
 
 TEST_CASE("norm: bad input throws naming the values") {
   Var x(random_tensor({3, 4}, 1), true), g4(random_tensor({4}, 2)), g3(random_tensor({3}, 3));
-  CHECK_THROWS_WITH(layer_norm(x, g3, g4), Catch::Contains("layer_norm: gamma must have shape (4)") &&
-                                               Catch::Contains("(3, 4), got (3)"));
+  CHECK_THROWS_WITH(layer_norm(x, g3, g4),
+                    Catch::Contains("layer_norm: gamma must have shape (4)") && Catch::Contains("(3, 4), got (3)"));
   CHECK_THROWS_WITH(layer_norm(x, g4, g3), Catch::Contains("beta must have shape (4)"));
   CHECK_THROWS_WITH(layer_norm(x, g4, g4, 0.0f), Catch::Contains("eps must be positive, got 0"));
   CHECK_THROWS_WITH(layer_norm_residual(x, Var(random_tensor({3, 5}, 4)), g4, g4),

@@ -69,9 +69,9 @@ TEST_CASE("softmax: fast ops match the references on random shapes and dims") {
     Shape shape;
     int dim;
   };
-  for (Case c : {Case{{1}, -1}, Case{{7, 1}, -1}, Case{{5, 3}, -1}, Case{{9, 64}, -1}, Case{{3, 257}, -1},
-                 Case{{130, 50}, 1}, Case{{4, 3}, 0}, Case{{2, 3, 5}, 1}, Case{{3, 257, 2}, 1},
-                 Case{{64, 3, 7}, 0}, Case{{2, 1, 5}, 1}}) {
+  for (Case c :
+       {Case{{1}, -1}, Case{{7, 1}, -1}, Case{{5, 3}, -1}, Case{{9, 64}, -1}, Case{{3, 257}, -1}, Case{{130, 50}, 1},
+        Case{{4, 3}, 0}, Case{{2, 3, 5}, 1}, Case{{3, 257, 2}, 1}, Case{{64, 3, 7}, 0}, Case{{2, 1, 5}, 1}}) {
     INFO("shape " << shape_str(c.shape) << " dim " << c.dim);
     Tensor x = random_tensor(c.shape, 5, -4.0f, 4.0f), dy = random_tensor(c.shape, 6);
     RefD xr = ref::to_ref<double>(x), dyr = ref::to_ref<double>(dy);

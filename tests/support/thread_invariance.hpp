@@ -2,7 +2,6 @@
 // Runs a computation with 1 and with 2 threads and checks the results are bit-identical (ops must not
 // depend on the thread count or on scheduling). Restores the default thread count afterwards.
 #include <catch2/catch.hpp>
-
 #include <vector>
 
 #include "framework/core/parallel.hpp"
