@@ -1,5 +1,6 @@
 #include "framework/ops/norm.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/core/parallel.hpp"
@@ -107,13 +108,13 @@ NormGrads layer_norm_backward_rows(const Tensor& x, const Tensor& gamma, const R
         const float* dyr = dyp + r * D;
         float* dxr = dxp + r * D;
         const float mean = mp[r], rstd = sp[r];
-        const float mean_g =
-            rowk::sum(D, [&](int64_t j, auto len) { return (in(dyr + j, len) * in(gp + j, len)).eval(); }) * inv_d;
-        const float mean_gx = rowk::sum(D,
-                                        [&](int64_t j, auto len) {
-                                          return (in(dyr + j, len) * in(gp + j, len) * (in(xr + j, len) - mean)).eval();
-                                        }) *
-                              (rstd * inv_d);
+        // mean(g) and mean(g x̂) = rstd · mean(dy γ (x − μ))
+        const float mean_g = inv_d * rowk::sum(D, [&](int64_t j, auto len) {
+          return (in(dyr + j, len) * in(gp + j, len)).eval();
+        });
+        const float mean_gx = rstd * inv_d * rowk::sum(D, [&](int64_t j, auto len) {
+          return (in(dyr + j, len) * in(gp + j, len) * (in(xr + j, len) - mean)).eval();
+        });
         rowk::for_each_segment(D, [&](int64_t j, auto len) {
           const auto xhat = ((in(xr + j, len) - mean) * rstd).eval();
           const auto dyj = in(dyr + j, len);
