@@ -1,11 +1,24 @@
 #pragma once
 // Reference LayerNorm and BatchNorm: plain loops, forward and backward, templated on the scalar type.
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "framework/ref/ref_tensor.hpp"
 
 namespace rc::ref {
+
+// Row r of x (..., D): μ = mean, rstd = 1/√(var + eps) with the biased variance.
+template <class T>
+std::pair<T, T> row_moments(const RefTensor<T>& x, int64_t r, T eps) {
+  const int64_t D = x.dim(-1);
+  T mean = 0, var = 0;
+  for (int64_t d = 0; d < D; ++d) mean += x[r * D + d];
+  mean /= T(D);
+  for (int64_t d = 0; d < D; ++d) var += (x[r * D + d] - mean) * (x[r * D + d] - mean);
+  var /= T(D);
+  return {mean, T(1) / std::sqrt(var + eps)};
+}
 
 // x: (..., D); y = (x − μ) / √(var + eps) · γ + β per row (biased var)
 template <class T>
@@ -13,12 +26,7 @@ RefTensor<T> layer_norm(const RefTensor<T>& x, const RefTensor<T>& gamma, const 
   const int64_t D = x.dim(-1), rows = x.numel() / D;
   RefTensor<T> y(x.shape);
   for (int64_t r = 0; r < rows; ++r) {
-    T mean = 0, var = 0;
-    for (int64_t d = 0; d < D; ++d) mean += x[r * D + d];
-    mean /= T(D);
-    for (int64_t d = 0; d < D; ++d) var += (x[r * D + d] - mean) * (x[r * D + d] - mean);
-    var /= T(D);
-    const T rstd = T(1) / std::sqrt(var + eps);
+    const auto [mean, rstd] = row_moments(x, r, eps);
     for (int64_t d = 0; d < D; ++d) y[r * D + d] = (x[r * D + d] - mean) * rstd * gamma[d] + beta[d];
   }
   return y;
@@ -33,12 +41,7 @@ std::vector<RefTensor<T>> layer_norm_backward(const RefTensor<T>& x, const RefTe
   RefTensor<T> dx(x.shape), dgamma(gamma.shape), dbeta(gamma.shape);
   std::vector<T> xhat(D), g(D);
   for (int64_t r = 0; r < rows; ++r) {
-    T mean = 0, var = 0;
-    for (int64_t d = 0; d < D; ++d) mean += x[r * D + d];
-    mean /= T(D);
-    for (int64_t d = 0; d < D; ++d) var += (x[r * D + d] - mean) * (x[r * D + d] - mean);
-    var /= T(D);
-    const T rstd = T(1) / std::sqrt(var + eps);
+    const auto [mean, rstd] = row_moments(x, r, eps);
     T mean_g = 0, mean_gx = 0;
     for (int64_t d = 0; d < D; ++d) {
       xhat[d] = (x[r * D + d] - mean) * rstd;
