@@ -71,8 +71,8 @@ Var cross_entropy(const Var& logits, const std::vector<int64_t>& targets, const 
   for (double l : row_loss) total += l;
   Tensor loss_value = Tensor::scalar(n == 0 ? 0.0f : static_cast<float>(total / static_cast<double>(n)));
 
-  // forward was loss = (1/n) Σ_i −Σ_c q_{i,c} log softmax(x_i)_c, so dx_{i,c} = dloss (exp(x_{i,c} − lse_i) − q_{i,c})
-  // / n
+  // forward was loss = (1/n) Σ_i −Σ_c q_{i,c} log softmax(x_i)_c, so
+  //   dx_{i,c} = dloss · (exp(x_{i,c} − lse_i) − q_{i,c}) / n  (zero rows for samples that do not count)
   return make_result(loss_value, {&logits}, "cross_entropy",
                      [logits, x, row_lse, counted = std::move(counted), targets, n, eps](const Tensor& dloss) {
                        const int64_t N = x.dim(0), C = x.dim(1);
