@@ -1,0 +1,31 @@
+#pragma once
+// Normalisation layers as autograd ops: LayerNorm over the last dimension (optionally fused with a residual
+// add) and BatchNorm over the batch (and spatial) dimensions per channel.
+#include "framework/autograd/var.hpp"
+
+namespace rc {
+
+// x: (..., D); gamma, beta: (D); y: x's shape
+// y = (x − μ) · rstd · γ + β per row, μ = mean(x), rstd = 1/√(var(x) + eps) with the biased variance.
+// Forward makes one pass per row and saves μ and rstd; backward keeps x, γ, μ, rstd.
+Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f);
+
+// x, residual: (..., D); gamma, beta: (D); sum, out: x's shape
+// sum = x + residual (the stream a pre-norm block carries on), out = layer_norm(sum, γ, β, eps), one pass.
+struct LayerNormResidual {
+  Var sum;
+  Var out;
+};
+LayerNormResidual layer_norm_residual(const Var& x, const Var& residual, const Var& gamma, const Var& beta,
+                                      float eps = 1e-5f);
+
+// x: (N, C) or (N, C, H, W); gamma, beta: (C); running_mean, running_var: (C), contiguous; y: x's shape
+// y = (x − μ_c) · rstd_c · γ_c + β_c per channel c.
+// training: μ, var are the batch statistics over N (and H, W), rstd = 1/√(var + eps) with the biased var,
+//   and the running stats are updated in place: r ← (1 − momentum) r + momentum · stat, using the unbiased
+//   variance for running_var (as PyTorch). running stats may both be undefined (then nothing is tracked).
+// eval: μ = running_mean, var = running_var (constants for backward).
+Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_mean, Tensor& running_var,
+               bool training, float momentum = 0.1f, float eps = 1e-5f);
+
+}  // namespace rc
