@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "framework/core/random.hpp"
-#include "framework/ops/chunked.hpp"
+#include "framework/ops/pointwise.hpp"
 
 namespace rc {
 

@@ -4,6 +4,7 @@
 
 #include "framework/core/parallel.hpp"
 #include "framework/ops/broadcast.hpp"
+#include "framework/ops/pointwise.hpp"
 
 namespace rc {
 
@@ -17,14 +18,7 @@ Tensor broadcast_apply(const Tensor& a_in, const Tensor& b_in, const char* op, F
   Tensor a = a_in.contiguous(), b = b_in.contiguous();
   const float* ap = a.data();
   const float* bp = b.data();
-  if (a.shape() == b.shape()) {
-    Tensor out = Tensor::empty(a.shape());
-    float* yp = out.data();
-    parallel_for(out.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) yp[i] = f(ap[i], bp[i]);
-    });
-    return out;
-  }
+  if (a.shape() == b.shape()) return map_pointwise(a, b, f);
   const BroadcastLayout L = broadcast_layout(a.shape(), b.shape(), op);
   Tensor out = Tensor::empty(L.out);
   float* yp = out.data();
@@ -63,19 +57,6 @@ Tensor broadcast_apply(const Tensor& a_in, const Tensor& b_in, const char* op, F
   return out;
 }
 
-// y[i] = f(x[i])
-template <class F>
-Tensor map_unary(const Tensor& x_in, F f) {
-  Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty(x.shape());
-  const float* xp = x.data();
-  float* yp = y.data();
-  parallel_for(x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) yp[i] = f(xp[i]);
-  });
-  return y;
-}
-
 const auto kAdd = [](float u, float v) { return u + v; };
 const auto kSub = [](float u, float v) { return u - v; };
 const auto kMul = [](float u, float v) { return u * v; };
@@ -100,7 +81,7 @@ Var sub(const Var& a, const Var& b) {
   // forward was y = a - b (broadcast), so da = sum_to(dy, a), db = -sum_to(dy, b)
   return make_result(y, {&a, &b}, "sub", [a, b](const Tensor& dy) {
     if (a.requires_grad()) accumulate_grad(a, sum_to(dy, a.shape()));
-    if (b.requires_grad()) accumulate_grad(b, map_unary(sum_to(dy, b.shape()), [](float g) { return -g; }));
+    if (b.requires_grad()) accumulate_grad(b, map_pointwise(sum_to(dy, b.shape()), [](float g) { return -g; }));
   });
 }
 
@@ -114,16 +95,16 @@ Var mul(const Var& a, const Var& b) {
 }
 
 Var add_scalar(const Var& x, float s) {
-  Tensor y = map_unary(x.value(), [s](float v) { return v + s; });
+  Tensor y = map_pointwise(x.value(), [s](float v) { return v + s; });
   // forward was y = x + s, so dx = dy
   return make_result(y, {&x}, "add_scalar", [x](const Tensor& dy) { accumulate_grad(x, dy); });
 }
 
 Var mul_scalar(const Var& x, float s) {
-  Tensor y = map_unary(x.value(), [s](float v) { return s * v; });
+  Tensor y = map_pointwise(x.value(), [s](float v) { return s * v; });
   // forward was y = s · x, so dx = s · dy
   return make_result(y, {&x}, "mul_scalar", [x, s](const Tensor& dy) {
-    accumulate_grad(x, map_unary(dy, [s](float g) { return s * g; }));
+    accumulate_grad(x, map_pointwise(dy, [s](float g) { return s * g; }));
   });
 }
 

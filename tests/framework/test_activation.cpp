@@ -1,7 +1,7 @@
-#include "framework/core/parallel.hpp"
 #include "framework/ops/activation.hpp"
 #include "framework/ops/activation_ref.hpp"
 #include "support/gradcheck.hpp"
+#include "support/threads.hpp"
 
 using namespace rc;
 using namespace rc::test;
@@ -102,11 +102,7 @@ TEST_CASE("gelu, elu, leaky_relu: fast ops match the reference on random shapes"
 TEST_CASE("gelu: results do not depend on the thread count") {
   Tensor x = random_tensor({300001}, 7, -4.0f, 4.0f), dy = random_tensor({300001}, 8);
   auto run = [&] { return run_op([](const std::vector<Var>& v) { return gelu(v[0]); }, {x}, dy); };
-  set_num_threads(1);
-  auto r1 = run();
-  set_num_threads(2);
-  auto r2 = run();
-  set_num_threads(0);
+  auto [r1, r2] = at_one_and_two_threads(run);
   CHECK(r1.out.to_vector() == r2.out.to_vector());
   CHECK(r1.grads[0].to_vector() == r2.grads[0].to_vector());
 }

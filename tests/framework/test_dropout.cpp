@@ -1,7 +1,7 @@
-#include "framework/core/parallel.hpp"
 #include "framework/ops/dropout.hpp"
 #include "framework/ops/dropout_ref.hpp"
 #include "support/gradcheck.hpp"
+#include "support/threads.hpp"
 
 using namespace rc;
 using namespace rc::test;
@@ -72,14 +72,9 @@ TEST_CASE("dropout: the mask drops a fraction p, is a function of the seed and k
 
 TEST_CASE("dropout: output and gradient do not depend on the thread count") {
   Tensor x = random_tensor({300001}, 8), dy = random_tensor({300001}, 9);
-  auto run = [&] { return run_op([](const std::vector<Var>& v) { return dropout(v[0], 0.4f, true, 123); }, {x}, dy); };
-  set_num_threads(1);
-  auto r1 = run();
-  auto keep1 = dropout_mask(x.numel(), 0.4f, 123);
-  set_num_threads(2);
-  auto r2 = run();
-  auto keep2 = dropout_mask(x.numel(), 0.4f, 123);
-  set_num_threads(0);
+  auto [r1, r2] = at_one_and_two_threads(
+      [&] { return run_op([](const std::vector<Var>& v) { return dropout(v[0], 0.4f, true, 123); }, {x}, dy); });
+  auto [keep1, keep2] = at_one_and_two_threads([&] { return dropout_mask(x.numel(), 0.4f, 123); });
   CHECK(keep1 == keep2);
   CHECK(r1.out.to_vector() == r2.out.to_vector());
   CHECK(r1.grads[0].to_vector() == r2.grads[0].to_vector());

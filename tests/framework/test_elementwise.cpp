@@ -1,8 +1,8 @@
-#include "framework/core/parallel.hpp"
 #include "framework/ops/broadcast.hpp"
 #include "framework/ops/elementwise.hpp"
 #include "framework/ops/elementwise_ref.hpp"
 #include "support/gradcheck.hpp"
+#include "support/threads.hpp"
 
 using namespace rc;
 using namespace rc::test;
@@ -178,11 +178,7 @@ TEST_CASE("broadcast gradients and sums do not depend on the thread count") {
     r.grads.push_back(sum(x, 1).value());
     return r;
   };
-  set_num_threads(1);
-  auto r1 = run();
-  set_num_threads(2);
-  auto r2 = run();
-  set_num_threads(0);
+  auto [r1, r2] = at_one_and_two_threads(run);
   CHECK(r1.out.to_vector() == r2.out.to_vector());
   for (size_t k = 0; k < r1.grads.size(); ++k) CHECK(r1.grads[k].to_vector() == r2.grads[k].to_vector());
 }

@@ -1,7 +1,7 @@
-#include "framework/core/parallel.hpp"
 #include "framework/ops/embedding.hpp"
 #include "framework/ops/embedding_ref.hpp"
 #include "support/gradcheck.hpp"
+#include "support/threads.hpp"
 
 using namespace rc;
 using namespace rc::test;
@@ -61,11 +61,7 @@ TEST_CASE("embedding: the table gradient does not depend on the thread count") {
   auto idx = random_indices(20000, 50, 6);  // many repeats per row
   Tensor dy = random_tensor({20000, 64}, 7);
   auto run = [&] { return run_op([&](const std::vector<Var>& v) { return embedding(v[0], idx); }, {table}, dy); };
-  set_num_threads(1);
-  auto r1 = run();
-  set_num_threads(2);
-  auto r2 = run();
-  set_num_threads(0);
+  auto [r1, r2] = at_one_and_two_threads(run);
   CHECK(r1.grads[0].to_vector() == r2.grads[0].to_vector());
 }
 
