@@ -62,16 +62,18 @@ void backward(const Var& root, Tensor seed) {
              shape_str(root.shape()));
     seed = Tensor::full(root.shape(), 1.0f);
   }
-  // iterative post-order DFS gives a topological order (inputs before outputs)
-  std::vector<Node*> order;
+  // iterative post-order DFS gives a topological order (inputs before outputs). `order` holds strong
+  // references: releasing a node's closure and inputs below may drop the last other owner of an
+  // intermediate node that is still to be visited.
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, size_t>> stack{{root.node().get(), 0}};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root.node(), 0}};
   seen.insert(root.node().get());
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      Node* child = node->inputs[next++].get();
-      if (child->backward && seen.insert(child).second) stack.push_back({child, 0});
+      std::shared_ptr<Node> child = node->inputs[next++];
+      if (child->backward && seen.insert(child.get()).second) stack.push_back({std::move(child), 0});
     } else {
       order.push_back(node);
       stack.pop_back();
@@ -79,7 +81,7 @@ void backward(const Var& root, Tensor seed) {
   }
   accumulate_grad(root, seed);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* n = *it;
+    std::shared_ptr<Node> n = std::move(*it);  // dropped at the end of this iteration
     if (!n->backward || !n->grad.defined()) continue;
     BackwardFn fn = std::move(n->backward);
     n->backward = nullptr;

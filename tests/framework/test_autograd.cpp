@@ -29,3 +29,15 @@ TEST_CASE("autograd: no graph is recorded under NoGradGuard") {
   CHECK(y.requires_grad());
   CHECK_THROWS_WITH(backward(y), Catch::Contains("not a scalar"));
 }
+
+TEST_CASE("backward survives intermediates that only the graph owns") {
+  // the middle node is owned only by the graph: releasing the outer node's closure must not free it
+  // before its own backward ran
+  Var x(Tensor::from({2}, {1.0f, 2.0f}), true);
+  Var y = [&] {
+    Var mid = relu(x);
+    return relu(mid);
+  }();
+  backward(y, Tensor::from({2}, {3.0f, 4.0f}));
+  CHECK(x.grad().to_vector() == std::vector<float>{3.0f, 4.0f});
+}
