@@ -47,8 +47,12 @@ void accumulate_grad(const Var& v, const Tensor& g) {
   RC_CHECK(g.shape() == n.value.shape(), "autograd: gradient of shape {} for a '{}' value of shape {}",
            shape_str(g.shape()), n.op, shape_str(n.value.shape()));
   if (!n.grad.defined()) {
-    n.grad = g.contiguous();
-    if (n.grad.same_storage(g) || n.grad.same_storage(n.value)) n.grad = g.clone();
+    // Adopt g without a copy when nobody else can change it: a contiguous tensor whose storage has no other
+    // handle (op results; backward() drops each node's own grad once its backward has run). Anything
+    // shared, such as one gradient handed to two inputs, is copied so that later accumulation into one
+    // cannot leak into the other.
+    const bool exclusive = g.is_contiguous() && g.storage_owners() == 1 && !g.same_storage(n.value);
+    n.grad = exclusive ? g : g.clone();
   } else {
     n.grad.add_(g);
   }
@@ -85,7 +89,9 @@ void backward(const Var& root, Tensor seed) {
     if (!n->backward || !n->grad.defined()) continue;
     BackwardFn fn = std::move(n->backward);
     n->backward = nullptr;
-    fn(n->grad);
+    Tensor grad = std::move(n->grad);  // non-leaf gradients are not kept (as PyTorch without retain_grad)
+    n->grad = Tensor();
+    fn(grad);
     n->inputs.clear();  // release the graph as we go
   }
 }

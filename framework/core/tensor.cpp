@@ -1,6 +1,7 @@
 #include "framework/core/tensor.hpp"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -30,7 +31,19 @@ Shape contiguous_strides(const Shape& s) {
 }
 
 namespace {
+// Training allocates and frees the same large activation buffers every step. glibc would return each one to
+// the kernel (mmap/trim) and fault its pages in again on the next step; keep freed memory in the heap.
+void tune_malloc_once() {
+  static const bool tuned = [] {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+  }();
+  (void)tuned;
+}
+
 std::shared_ptr<float[]> allocate(int64_t n) {
+  tune_malloc_once();
   // 64-byte aligned so that AVX-512 loads of a fresh tensor are aligned
   size_t bytes = static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float);
   bytes = (bytes + 63) / 64 * 64;

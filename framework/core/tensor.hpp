@@ -46,6 +46,7 @@ class Tensor {
   int64_t numel() const { return shape_numel(shape_); }
   bool is_contiguous() const;
   bool same_storage(const Tensor& o) const { return storage_ == o.storage_; }
+  long storage_owners() const { return storage_.use_count(); }  // tensor handles sharing the storage
 
   float* data() { return storage_.get() + offset_; }
   const float* data() const { return storage_.get() + offset_; }
