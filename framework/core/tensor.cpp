@@ -35,7 +35,7 @@ namespace {
 // the kernel (mmap/trim) and fault its pages in again on the next step; keep freed memory in the heap.
 void tune_malloc_once() {
   static const bool tuned = [] {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc caps this at 32 MiB on 64-bit
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     return true;
   }();
