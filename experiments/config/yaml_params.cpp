@@ -136,10 +136,29 @@ Params read_params(const YAML::Node& node, const Schema& schema, const std::stri
                                   scalar_text(node)));
   std::vector<std::string> known = schema.names();
   known.insert(known.end(), extra_keys.begin(), extra_keys.end());
+  read_into(p, node, schema, file, path, "", known, extra_keys);
+  return p;
+}
+
+namespace {
+bool has_section(const Schema& schema, const std::string& prefix) {
+  for (const auto& s : schema.params)
+    if (s.name.rfind(prefix + ".", 0) == 0) return true;
+  return false;
+}
+}  // namespace
+
+void read_into(Params& p, const YAML::Node& node, const Schema& schema, const std::string& file,
+               const std::string& path, const std::string& prefix, const std::vector<std::string>& known,
+               const std::set<std::string>& extra_keys) {
   for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = prefix + kv.first.as<std::string>();
     const std::string key_path = path.empty() ? key : path + "." + key;
-    if (extra_keys.count(key)) continue;
+    if (prefix.empty() && extra_keys.count(key)) continue;
+    if (!schema.find(key) && has_section(schema, key) && kv.second.IsMap()) {
+      read_into(p, kv.second, schema, file, path, key + ".", known, extra_keys);  // nested section, e.g. policy:
+      continue;
+    }
     const ParamSpec* spec = schema.find(key);
     if (!spec) {
       std::string hint = did_you_mean(key, known);
@@ -149,7 +168,6 @@ Params read_params(const YAML::Node& node, const Schema& schema, const std::stri
     }
     p.set(key, yaml_to_value(kv.second, *spec, file, key_path));
   }
-  return p;
 }
 
 void apply_override(YAML::Node& root, const std::string& assignment) {

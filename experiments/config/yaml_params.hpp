@@ -27,6 +27,12 @@ ParamValue yaml_to_value(const YAML::Node& node, const ParamSpec& spec, const st
 Params read_params(const YAML::Node& node, const Schema& schema, const std::string& file, const std::string& path,
                    const std::set<std::string>& extra_keys = {});
 
+// The loop of read_params: keys under `prefix` (a nested section such as `policy:` maps to schema names
+// "policy.kind", "policy.kernel", ...).
+void read_into(Params& p, const YAML::Node& node, const Schema& schema, const std::string& file,
+               const std::string& path, const std::string& prefix, const std::vector<std::string>& known,
+               const std::set<std::string>& extra_keys);
+
 // Applies "a.b.c=value" to root (value parsed as YAML, so `[3, 5]` is a list); creates missing maps.
 void apply_override(YAML::Node& root, const std::string& assignment);
 

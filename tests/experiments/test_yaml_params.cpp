@@ -55,3 +55,15 @@ TEST_CASE("yaml overrides: --set creates and replaces nested keys") {
   CHECK_THROWS_WITH(apply_override(root, "no_equals_sign"), Catch::Contains("expected key.path=value"));
   CHECK_THROWS_WITH(apply_override(root, "train.epochs.x=1"), Catch::Contains("'epochs' is not a mapping"));
 }
+
+TEST_CASE("yaml params: nested sections map to dotted schema names") {
+  Schema s;
+  s.params.push_back({"policy.kind", ParamType::String, std::string("full"), "", {}, {}, {"full", "window2d"}});
+  s.params.push_back({"policy.kernel", ParamType::Int, int64_t{3}, "", 1.0, std::nullopt, {}});
+  Params p = read_params(YAML::Load("policy:\n  kind: window2d\n  kernel: 5\n"), s, "c.yaml", "models.local");
+  CHECK(p.get_string("policy.kind") == "window2d");
+  CHECK(p.get_int("policy.kernel") == 5);
+  CHECK_THROWS_WITH(read_params(YAML::Load("policy:\n  kernal: 5\n"), s, "c.yaml", "models.local"),
+                    Catch::Contains("c.yaml:2: models.local.policy.kernal") &&
+                        Catch::Contains("did you mean 'policy.kernel'"));
+}
