@@ -63,15 +63,17 @@ void backward(const Var& root, Tensor seed) {
     seed = Tensor::full(root.shape(), 1.0f);
   }
   // iterative post-order DFS gives a topological order (inputs before outputs)
-  std::vector<Node*> order;
+  // `order` owns its nodes: releasing each node's inputs as we go must not free a node still to be visited
+  // (an intermediate result is often held only by the nodes that consumed it).
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, size_t>> stack{{root.node().get(), 0}};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root.node(), 0}};
   seen.insert(root.node().get());
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      Node* child = node->inputs[next++].get();
-      if (child->backward && seen.insert(child).second) stack.push_back({child, 0});
+      std::shared_ptr<Node> child = node->inputs[next++];
+      if (child->backward && seen.insert(child.get()).second) stack.push_back({std::move(child), 0});
     } else {
       order.push_back(node);
       stack.pop_back();
@@ -79,7 +81,7 @@ void backward(const Var& root, Tensor seed) {
   }
   accumulate_grad(root, seed);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* n = *it;
+    Node* n = it->get();
     if (!n->backward || !n->grad.defined()) continue;
     BackwardFn fn = std::move(n->backward);
     n->backward = nullptr;

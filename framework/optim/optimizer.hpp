@@ -20,7 +20,7 @@ struct ParamGroup {
   std::vector<Var> params;
   std::vector<std::string> names;     // empty, or one per parameter: the keys of the saved state
   float lr_scale = 1.0f;              // this group's lr = optimizer lr * lr_scale
-  std::optional<float> weight_decay;  // unset: the optimizer's weight decay
+  std::optional<float> weight_decay = std::nullopt;  // unset: the optimizer's weight decay
 };
 
 // One group over the given parameters, named as in the module (or unnamed).
