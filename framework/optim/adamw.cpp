@@ -1,5 +1,8 @@
 #include "framework/optim/adamw.hpp"
 
+#include <Eigen/Core>
+
+#include <algorithm>
 #include <cmath>
 
 namespace rc::optim {
@@ -37,15 +40,21 @@ void AdamW::update(Tensor& param, const Tensor& grad, ParamState& state, float l
   float* m = m_t.data();
   float* v = v_t.data();
   const float* gp = grad.data();
+  // Tiles that stay in L1 let each line below be one vectorized Eigen pass (a scalar loop does not vectorize
+  // because of std::sqrt's errno path); the arithmetic is elementwise in PyTorch's order either way.
+  constexpr int64_t kTile = 1024;
   for_each_chunk(param.numel(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const float g = gp[i];
-      if (decays) p[i] = p[i] * decay;
-      // lerp(m, g, w1) as PyTorch evaluates it
-      m[i] = w1 < 0.5f ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (1.0f - w1);
-      v[i] = v[i] * b2 + w2 * g * g;
-      const float denom = std::sqrt(v[i]) / bc2_sqrt + eps;
-      p[i] = p[i] + (-step_size) * (m[i] / denom);
+    for (int64_t t0 = b; t0 < e; t0 += kTile) {
+      const int64_t len = std::min(kTile, e - t0);
+      Eigen::Map<Eigen::ArrayXf> P(p + t0, len), M(m + t0, len), V(v + t0, len);
+      Eigen::Map<const Eigen::ArrayXf> G(gp + t0, len);
+      if (decays) P *= decay;
+      if (w1 < 0.5f)  // lerp(m, g, w1) as PyTorch evaluates it
+        M += w1 * (G - M);
+      else
+        M = G - (G - M) * (1.0f - w1);
+      V = V * b2 + (w2 * G) * G;
+      P += (-step_size) * (M / (V.sqrt() / bc2_sqrt + eps));
     }
   });
 }

@@ -1,5 +1,8 @@
 #include "framework/optim/sgd.hpp"
 
+#include <Eigen/Core>
+
+#include <algorithm>
 #include <cmath>
 
 namespace rc::optim {
@@ -23,28 +26,35 @@ SGD::SGD(std::vector<Var> params, const SGDOptions& options) : SGD(std::vector<P
 
 void SGD::update(Tensor& param, const Tensor& grad, ParamState& state, float lr, float weight_decay) {
   const float momentum = options_.momentum, damp = 1.0f - options_.dampening, wd = weight_decay;
-  const bool nesterov = options_.nesterov;
-  float* p = param.data();
-  const float* gp = grad.data();
-  if (momentum == 0.0f) {
-    for_each_chunk(param.numel(), [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        float g = wd != 0.0f ? gp[i] + wd * p[i] : gp[i];
-        p[i] = p[i] + (-lr) * g;
-      }
-    });
-    return;
-  }
+  const bool nesterov = options_.nesterov, decays = wd != 0.0f, has_momentum = momentum != 0.0f;
   Tensor& buffer = state.buffers[0];
-  const bool first = !buffer.defined();
+  const bool first = has_momentum && !buffer.defined();
   if (first) buffer = Tensor::empty(param.shape());
-  float* buf = buffer.data();
+  float* p = param.data();
+  float* buf = has_momentum ? buffer.data() : nullptr;
+  const float* gp = grad.data();
+  // L1-sized tiles, one vectorized Eigen pass per line, branches outside the loops
+  constexpr int64_t kTile = 1024;
   for_each_chunk(param.numel(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      float g = wd != 0.0f ? gp[i] + wd * p[i] : gp[i];
-      buf[i] = first ? g : buf[i] * momentum + damp * g;
-      g = nesterov ? g + momentum * buf[i] : buf[i];
-      p[i] = p[i] + (-lr) * g;
+    Eigen::ArrayXf g_tile(kTile);
+    for (int64_t t0 = b; t0 < e; t0 += kTile) {
+      const int64_t len = std::min(kTile, e - t0);
+      Eigen::Map<Eigen::ArrayXf> P(p + t0, len);
+      auto G = g_tile.head(len);
+      G = Eigen::Map<const Eigen::ArrayXf>(gp + t0, len);
+      if (decays) G += wd * P;  // g = grad + wd * p
+      if (has_momentum) {
+        Eigen::Map<Eigen::ArrayXf> B(buf + t0, len);
+        if (first)
+          B = G;
+        else
+          B = B * momentum + damp * G;
+        if (nesterov)
+          G += momentum * B;
+        else
+          G = B;
+      }
+      P += (-lr) * G;
     }
   });
 }

@@ -1,12 +1,10 @@
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "framework/io/npy.hpp"
+#include "support/files.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace rc;
@@ -14,15 +12,6 @@ using namespace rc::io;
 using namespace rc::test;
 
 namespace {
-
-std::string tmp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("rc_test_npy_" + std::to_string(getpid()) + "_" + name)).string();
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 // A version 1.0 file with the given dict text (padded as numpy pads it) and data bytes.
 std::string raw_npy(const std::string& name, std::string dict, const std::string& data) {

@@ -1,8 +1,5 @@
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 
 #include "framework/core/parallel.hpp"
 #include "framework/io/safetensors.hpp"
@@ -10,6 +7,7 @@
 #include "framework/optim/clip.hpp"
 #include "framework/optim/optim_ref.hpp"
 #include "framework/optim/sgd.hpp"
+#include "support/files.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace rc;
@@ -20,9 +18,6 @@ namespace {
 Var param(const Shape& shape, std::vector<float> values) { return Var(Tensor::from(shape, std::move(values)), true); }
 void set_grad(Var& v, std::vector<float> g) { v.grad() = Tensor::from(v.shape(), std::move(g)); }
 std::vector<float> values(const Var& v) { return v.value().to_vector(); }
-std::string tmp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("rc_test_optim_" + std::to_string(getpid()) + "_" + name)).string();
-}
 }  // namespace
 
 TEST_CASE("SGD: hand-computed momentum steps with weight decay") {

@@ -1,13 +1,11 @@
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "framework/io/safetensors.hpp"
+#include "support/files.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace rc;
@@ -15,15 +13,6 @@ using namespace rc::io;
 using namespace rc::test;
 
 namespace {
-
-std::string tmp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("rc_test_st_" + std::to_string(getpid()) + "_" + name)).string();
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 // A file with the given header text and data bytes; header_len overrides the length field when >= 0.
 std::string raw_file(const std::string& name, const std::string& header, const std::string& data,
