@@ -6,6 +6,7 @@
 //   "<param>.step"  (a scalar; float32, exact up to 2^24 steps)
 //   "<param>.<buffer>"  (the parameter's shape), e.g. "fc.weight.exp_avg"
 // where <param> is the parameter's name in its group, or "<group>.<index>" when the group has no names.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
