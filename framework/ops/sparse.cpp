@@ -20,9 +20,10 @@ CsrMatrix::CsrMatrix(int64_t rows, int64_t cols, std::vector<int64_t> row_ptr, s
   RC_CHECK(row_ptr[0] == 0, "CsrMatrix: row_ptr[0] = {}, must be 0", row_ptr[0]);
   RC_CHECK(row_ptr[rows] == static_cast<int64_t>(values.size()), "CsrMatrix: row_ptr ends at {} but there are {} values",
            row_ptr[rows], values.size());
-  for (int64_t r = 0; r < rows; ++r) {
+  for (int64_t r = 0; r < rows; ++r)
     RC_CHECK(row_ptr[r] <= row_ptr[r + 1], "CsrMatrix: row_ptr decreases at row {}: {} then {}", r, row_ptr[r],
              row_ptr[r + 1]);
+  for (int64_t r = 0; r < rows; ++r) {
     for (int64_t e = row_ptr[r]; e < row_ptr[r + 1]; ++e) {
       const int32_t c = col_idx[e];
       RC_CHECK(c >= 0 && c < cols, "CsrMatrix: row {} has column index {} outside [0, {})", r, c, cols);
