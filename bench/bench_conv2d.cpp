@@ -1,21 +1,15 @@
 // conv2d 3×3, padding 1, batch 128, 32 -> 32 channels, 28 × 28: forward and forward + backward, with the raw
 // OpenBLAS GEMM ceiling measured in the same run.
 //   ./build/bench_conv2d --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-#include <benchmark/benchmark.h>
-#include <cblas.h>
+#include "bench/bench_common.hpp"
 
-#include "framework/core/parallel.hpp"
-#include "framework/core/random.hpp"
 #include "framework/ops/conv.hpp"
 
 using namespace rc;
+using rc::bench::set_gflops;
 
 namespace {
-constexpr int64_t kBatch = 128, kChannels = 32, kSize = 28, kKernel = 3;
-
-void set_gflops(benchmark::State& state, double flops) {
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-}
+constexpr int64_t kBatch = 128, kChannels = 32, kSize = 28;
 
 // one pass = 2·N·O·C·kh·kw·Ho·Wo
 double conv_flops(int64_t channels, int64_t kernel) {
@@ -49,23 +43,9 @@ void BM_Conv2d_ForwardBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_Conv2d_ForwardBackward)->ArgName("k")->Arg(3)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// the ceiling: one 1024³ sgemm call with OpenBLAS's own threads (1 or 2), restored to 1 afterwards
-void BM_Cblas1024(benchmark::State& state) {
-  const int n = 1024;
-  Generator gen(3);
-  Tensor a = randn({n, n}, gen), b = randn({n, n}, gen), c({n, n});
-  openblas_set_num_threads(static_cast<int>(state.range(0)));
-  for (auto _ : state)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-  openblas_set_num_threads(1);
-  set_gflops(state, 2.0 * n * n * n);
-}
+// the ceiling: one 1024³ sgemm call with OpenBLAS's own threads (1 or 2)
+void BM_Cblas1024(benchmark::State& state) { rc::bench::cblas_ceiling(state, 1024, static_cast<int>(state.range(0))); }
 BENCHMARK(BM_Cblas1024)->ArgName("blas_threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 }  // namespace
 
-int main(int argc, char** argv) {
-  set_num_threads(2);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-}
+int main(int argc, char** argv) { return rc::bench::main(argc, argv); }

@@ -2,24 +2,18 @@
 //   ./build/bench_linear --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // Counters: GFLOP/s (2·M·N·K per product). The raw OpenBLAS calls are the ceiling: Cblas/1thread is one core,
 // Cblas/2threads lets OpenBLAS use both cores itself (restored to one thread afterwards).
-#include <benchmark/benchmark.h>
-#include <cblas.h>
+#include "bench/bench_common.hpp"
 
 #include <random>
 
 #include "framework/core/gemm.hpp"
-#include "framework/core/parallel.hpp"
-#include "framework/core/random.hpp"
 #include "framework/ops/matmul.hpp"
 #include "framework/ops/sparse.hpp"
 
 using namespace rc;
+using rc::bench::set_gflops;
 
 namespace {
-void set_gflops(benchmark::State& state, double flops) {
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-}
-
 // the linear layer of a patch-attention block: (B·N = 128·50) × 64 -> 192
 constexpr int64_t kRows = 128 * 50, kIn = 64, kOut = 192;
 
@@ -112,23 +106,10 @@ void BM_Gemm(benchmark::State& state) {
 BENCHMARK(BM_Gemm)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Cblas(benchmark::State& state) {
-  const int64_t n = state.range(0);
-  const int blas_threads = static_cast<int>(state.range(1));
-  Generator gen(3);
-  Tensor a = randn({n, n}, gen), b = randn({n, n}, gen), c({n, n});
-  openblas_set_num_threads(blas_threads);
-  for (auto _ : state)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-  openblas_set_num_threads(1);
-  set_gflops(state, 2.0 * n * n * n);
+  rc::bench::cblas_ceiling(state, state.range(0), static_cast<int>(state.range(1)));
 }
 BENCHMARK(BM_Cblas)->ArgNames({"n", "blas_threads"})->Args({1024, 1})->Args({1024, 2})->Args({2048, 2})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 }  // namespace
 
-int main(int argc, char** argv) {
-  set_num_threads(2);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-}
+int main(int argc, char** argv) { return rc::bench::main(argc, argv); }
