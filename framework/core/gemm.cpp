@@ -16,6 +16,7 @@ constexpr double kTileMinFlops = 16e6;  // do not cut C into tiles cheaper than 
 constexpr int64_t kMaxTiles = 8;        // enough tiles to balance 2 busy cores; few enough to pack B rarely
 constexpr int64_t kMinTileSide = 64;
 constexpr int64_t kTileAlign = 16;      // AVX-512 micro-kernel width in floats
+constexpr int64_t kMinTileK = 256;      // pieces of K at least this deep
 
 void check_args(const char* fn, Op op_a, Op op_b, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
                 int64_t ldc) {
@@ -58,10 +59,41 @@ void sgemm_call(Op op_a, Op op_b, int64_t M, int64_t N, int64_t K, float alpha, 
 }
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// C = alpha · Σ_p op(A)[:, K_p] · op(B)[K_p, :] + beta · C + bias with K cut into pieces of t.tile_k: each (tile,
+// piece) product goes to the tile's place in the piece's own (M, N) buffer, in parallel; then the buffers are
+// added to C in piece order, row blocks in parallel.
+void gemm_split_k(Op op_a, Op op_b, int64_t M, int64_t N, int64_t K, const GemmTiling& t, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                  const float* row_bias) {
+  const int64_t pieces = num_chunks(K, t.tile_k), tiles_m = num_chunks(M, t.tile_m), tiles_n = num_chunks(N, t.tile_n);
+  const int64_t tiles = tiles_m * tiles_n;
+  std::vector<float> part(static_cast<size_t>(pieces * M * N));
+  parallel_for(pieces * tiles, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t p = task / tiles, tile = task % tiles;
+      const int64_t i0 = (tile / tiles_n) * t.tile_m, j0 = (tile % tiles_n) * t.tile_n, k0 = p * t.tile_k;
+      const int64_t m = std::min(t.tile_m, M - i0), n = std::min(t.tile_n, N - j0), k = std::min(t.tile_k, K - k0);
+      const float* a = op_a == Op::N ? A + i0 * lda + k0 : A + k0 * lda + i0;
+      const float* b = op_b == Op::N ? B + k0 * ldb + j0 : B + j0 * ldb + k0;
+      sgemm_call(op_a, op_b, m, n, k, alpha, a, lda, b, ldb, 0.0f, part.data() + p * M * N + i0 * N + j0, N, nullptr);
+    }
+  });
+  parallel_for(M, std::max<int64_t>(1, 4096 / std::max<int64_t>(N, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float* c = C + i * ldc;
+      for (int64_t j = 0; j < N; ++j) {
+        float acc = (beta == 0.0f ? 0.0f : beta * c[j]) + (row_bias ? row_bias[j] : 0.0f);
+        for (int64_t p = 0; p < pieces; ++p) acc += part[(p * M + i) * N + j];
+        c[j] = acc;
+      }
+    }
+  });
+}
 }  // namespace
 
 GemmTiling gemm_tiling(int64_t M, int64_t N, int64_t K) {
-  GemmTiling t{std::max<int64_t>(M, 1), std::max<int64_t>(N, 1)};
+  GemmTiling t{std::max<int64_t>(M, 1), std::max<int64_t>(N, 1), std::max<int64_t>(K, 1)};
   auto tiles = [&] { return num_chunks(M, t.tile_m) * num_chunks(N, t.tile_n); };
   // halve the longer side of the tile while the tiles stay large enough to pay for packing their operands
   while (tiles() < kMaxTiles) {
@@ -79,6 +111,13 @@ GemmTiling gemm_tiling(int64_t M, int64_t N, int64_t K) {
       side = half;
     }
   }
+  // few tiles left but a long K: cut K too (each piece still worth kTileMinFlops)
+  while (tiles() * num_chunks(K, t.tile_k) < kMaxTiles) {
+    const int64_t half = round_up((t.tile_k + 1) / 2, kTileAlign);
+    const double piece_flops = 2.0 * static_cast<double>(t.tile_m) * static_cast<double>(t.tile_n) * half;
+    if (half < kMinTileK || half >= t.tile_k || piece_flops < kTileMinFlops) break;
+    t.tile_k = half;
+  }
   return t;
 }
 
@@ -93,6 +132,10 @@ void gemm(Op op_a, Op op_b, int64_t M, int64_t N, int64_t K, float alpha, const 
   check_args("gemm", op_a, op_b, M, N, K, lda, ldb, ldc);
   const GemmTiling t = gemm_tiling(M, N, K);
   const int64_t tiles_m = num_chunks(M, t.tile_m), tiles_n = num_chunks(N, t.tile_n);
+  if (t.tile_k < K) {
+    gemm_split_k(op_a, op_b, M, N, K, t, alpha, A, lda, B, ldb, beta, C, ldc, row_bias);
+    return;
+  }
   if (tiles_m * tiles_n <= 1) {
     sgemm_call(op_a, op_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, row_bias);
     return;

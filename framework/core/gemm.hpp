@@ -8,6 +8,8 @@
 //
 // Determinism: C is cut into tiles whose sizes depend only on (M, N, K); each tile is one sgemm call done by
 // one task, so every element of C is computed by the same code in the same order at any thread count.
+// Products with a small C and a long K (weight gradients: dw = dyᵀ·x over many rows) are also cut along K;
+// each piece goes to its own buffer and the pieces are added in K order, again fixed by the sizes alone.
 #include <cstdint>
 
 namespace rc {
@@ -33,9 +35,9 @@ void gemm_batched(int64_t batch, Op op_a, Op op_b, int64_t M, int64_t N, int64_t
 // gradient is A. Summed over fixed row chunks, partials combined in chunk order (thread-count independent).
 void column_sums(int64_t M, int64_t N, const float* A, int64_t lda, float* out, bool accumulate = false);
 
-// Tile sizes for C used by gemm (exposed for tests and benchmarks): rows per tile and columns per tile.
+// How gemm cuts the product (exposed for tests): rows and columns per tile of C, depth per piece of K.
 struct GemmTiling {
-  int64_t tile_m, tile_n;
+  int64_t tile_m, tile_n, tile_k;
 };
 GemmTiling gemm_tiling(int64_t M, int64_t N, int64_t K);
 

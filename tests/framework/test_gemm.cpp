@@ -63,12 +63,19 @@ TEST_CASE("gemm: large products are cut into several tiles and all tiles are rig
   t = gemm_tiling(6400, 192, 64);
   CHECK(num_chunks(6400, t.tile_m) >= 4);
   t = gemm_tiling(16, 16, 16);
-  CHECK((t.tile_m == 16 && t.tile_n == 16));
+  CHECK((t.tile_m == 16 && t.tile_n == 16 && t.tile_k == 16));
   CHECK(gemm_vs_ref(Op::N, Op::T, 1000, 96, 200, 1.0f, 0.0f, true, 77) < 1e-6);
+  // a weight gradient: small C, long K, cut along K; pieces added in order
+  t = gemm_tiling(192, 64, 6400);
+  CHECK(num_chunks(6400, t.tile_k) > 1);
+  t = gemm_tiling(96, 48, 12000);
+  CHECK(num_chunks(12000, t.tile_k) > 1);
+  for (Op op_a : {Op::N, Op::T})
+    for (Op op_b : {Op::N, Op::T}) CHECK(gemm_vs_ref(op_a, op_b, 96, 48, 12000, 0.5f, 2.0f, true, 78) < 1e-6);
 }
 
 TEST_CASE("gemm: results are bit-identical with 1 and 2 threads") {
-  const int64_t M = 700, N = 300, K = 160;
+  for (auto [M, N, K] : {std::array<int64_t, 3>{700, 300, 160}, std::array<int64_t, 3>{96, 48, 12000}}) {
   auto A = random_tensor({M, K}, 1).to_vector(), B = random_tensor({K, N}, 2).to_vector();
   auto bias = random_tensor({N}, 3).to_vector();
   auto run = [&](int threads) {
@@ -80,6 +87,7 @@ TEST_CASE("gemm: results are bit-identical with 1 and 2 threads") {
   auto one = run(1), two = run(2);
   set_num_threads(0);
   CHECK(one == two);
+  }
 }
 
 TEST_CASE("gemm_batched: every item matches the reference, including a shared A") {
