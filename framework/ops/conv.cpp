@@ -43,6 +43,18 @@ int64_t images_per_chunk(const Geometry& g, int64_t N) {
   return std::max({int64_t{1}, static_cast<int64_t>(8e6 / std::max(flops, 1.0)), (N + kMaxChunks - 1) / kMaxChunks});
 }
 
+// Σ v[0, n) as 16 interleaved partial sums (vectorisable, and a fixed order)
+float sum_lanes(const float* v, int64_t n) {
+  float lanes[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) lanes[l] += v[i + l];
+  float s = 0.0f;
+  for (float l : lanes) s += l;
+  for (; i < n; ++i) s += v[i];
+  return s;
+}
+
 // out = Σ_chunk parts[chunk] (each `size` floats), added in chunk order
 Tensor sum_partials(const float* parts, int64_t chunks, const Shape& shape) {
   Tensor out = Tensor::zeros(shape);
@@ -92,11 +104,7 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dOptions& option
                                         n == chunk * per_chunk, need_dx ? dx.data() + n * g.in_size() : nullptr);
           if (need_db) {
             float* db = db_parts.data() + chunk * g.O;
-            for (int64_t o = 0; o < g.O; ++o) {
-              float s = 0.0f;
-              for (int64_t p = 0; p < P; ++p) s += dyn[o * P + p];
-              db[o] += s;
-            }
+            for (int64_t o = 0; o < g.O; ++o) db[o] += sum_lanes(dyn + o * P, P);
           }
         }
     });
