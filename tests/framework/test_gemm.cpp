@@ -107,7 +107,7 @@ TEST_CASE("gemm_batched: every item matches the reference, including a shared A"
 }
 
 TEST_CASE("column_sums: sums every column over many row chunks") {
-  const int64_t M = 5000, N = 13, lda = 15;
+  const int64_t M = 200000, N = 13, lda = 15;  // several chunks of ~1M adds
   auto A = random_tensor({M, lda}, 8).to_vector();
   std::vector<float> out(N, 1.0f);
   column_sums(M, N, A.data(), lda, out.data(), /*accumulate=*/true);
