@@ -176,10 +176,18 @@ void column_sums(int64_t M, int64_t N, const float* A, int64_t lda, float* out, 
   std::vector<float> partial(static_cast<size_t>(chunks * N), 0.0f);
   parallel_for(chunks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
+      // blocks of kBlockRows rows summed first, then added to the chunk's partial (two levels keep the float
+      // error small on long columns)
+      constexpr int64_t kBlockRows = 256;
       float* p = partial.data() + c * N;
-      for (int64_t i = c * chunk; i < std::min(M, (c + 1) * chunk); ++i) {
-        const float* a = A + i * lda;
-        for (int64_t j = 0; j < N; ++j) p[j] += a[j];
+      std::vector<float> block(static_cast<size_t>(N));
+      for (int64_t b0 = c * chunk; b0 < std::min(M, (c + 1) * chunk); b0 += kBlockRows) {
+        std::fill(block.begin(), block.end(), 0.0f);
+        for (int64_t i = b0; i < std::min({M, (c + 1) * chunk, b0 + kBlockRows}); ++i) {
+          const float* a = A + i * lda;
+          for (int64_t j = 0; j < N; ++j) block[j] += a[j];
+        }
+        for (int64_t j = 0; j < N; ++j) p[j] += block[j];
       }
     }
   });
