@@ -1,0 +1,51 @@
+// conv2d 3×3, padding 1, batch 128, 32 -> 32 channels, 28 × 28: forward and forward + backward, with the raw
+// OpenBLAS GEMM ceiling measured in the same run.
+//   ./build/bench_conv2d --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include "bench/bench_common.hpp"
+
+#include "framework/ops/conv.hpp"
+
+using namespace rc;
+using rc::bench::set_gflops;
+
+namespace {
+constexpr int64_t kBatch = 128, kChannels = 32, kSize = 28;
+
+// one pass = 2·N·O·C·kh·kw·Ho·Wo
+double conv_flops(int64_t channels, int64_t kernel) {
+  return 2.0 * kBatch * channels * channels * kernel * kernel * kSize * kSize;
+}
+
+void BM_Conv2d_Forward(benchmark::State& state) {
+  const int64_t k = state.range(0);
+  Generator gen(1);
+  Var x(randn({kBatch, kChannels, kSize, kSize}, gen)), w(randn({kChannels, kChannels, k, k}, gen)),
+      b(randn({kChannels}, gen));
+  const Conv2dOptions opt{{1, 1}, {k / 2, k / 2}, {1, 1}};
+  for (auto _ : state) benchmark::DoNotOptimize(conv2d(x, w, b, opt).value().data());
+  set_gflops(state, conv_flops(kChannels, k));
+}
+BENCHMARK(BM_Conv2d_Forward)->ArgName("k")->Arg(3)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Conv2d_ForwardBackward(benchmark::State& state) {
+  const int64_t k = state.range(0);
+  Generator gen(1);
+  Var x(randn({kBatch, kChannels, kSize, kSize}, gen), true), w(randn({kChannels, kChannels, k, k}, gen), true),
+      b(randn({kChannels}, gen), true);
+  Tensor dy = randn({kBatch, kChannels, kSize, kSize}, gen);
+  const Conv2dOptions opt{{1, 1}, {k / 2, k / 2}, {1, 1}};
+  for (auto _ : state) {
+    Var y = conv2d(x, w, b, opt);
+    backward(y, dy);
+    x.zero_grad(), w.zero_grad(), b.zero_grad();
+  }
+  set_gflops(state, 3 * conv_flops(kChannels, k));  // y, dx, dw
+}
+BENCHMARK(BM_Conv2d_ForwardBackward)->ArgName("k")->Arg(3)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// the ceiling: one 1024³ sgemm call with OpenBLAS's own threads (1 or 2)
+void BM_Cblas1024(benchmark::State& state) { rc::bench::cblas_ceiling(state, 1024, static_cast<int>(state.range(0))); }
+BENCHMARK(BM_Cblas1024)->ArgName("blas_threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+}  // namespace
+
+int main(int argc, char** argv) { return rc::bench::main(argc, argv); }
