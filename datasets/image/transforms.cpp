@@ -44,7 +44,8 @@ float channel_value(const std::vector<float>& v, int64_t c, const char* what) {
 }  // namespace
 
 Tensor make_batch(const ImageDataset& d, const std::vector<int64_t>& indices, const Augment& aug,
-                  const Normalize& norm, bool augment, uint64_t epoch_seed, std::vector<int64_t>* labels_out) {
+                  const Normalize& norm, bool augment, uint64_t epoch_seed, std::vector<int64_t>* labels_out,
+                  bool parallel) {
   const int64_t b = static_cast<int64_t>(indices.size()), c = d.channels, h = d.height, w = d.width;
   RC_CHECK(norm.mean.size() == 1 || static_cast<int64_t>(norm.mean.size()) == c,
            "normalize: {} mean values for {} channels", norm.mean.size(), c);
@@ -53,7 +54,7 @@ Tensor make_batch(const ImageDataset& d, const std::vector<int64_t>& indices, co
   for (int64_t i : indices) RC_CHECK(i >= 0 && i < d.size(), "make_batch: index {} outside [0, {})", i, d.size());
   Tensor out = Tensor::empty({b, c, h, w});
   const bool do_aug = augment && aug.any();
-  parallel_for(b, 16, [&](int64_t lo, int64_t hi) {
+  auto body = [&](int64_t lo, int64_t hi) {
     std::vector<uint8_t> hwc(static_cast<size_t>(h * w * c));
     for (int64_t k = lo; k < hi; ++k) {
       const uint8_t* src = d.image(indices[k]);
@@ -80,7 +81,9 @@ Tensor make_batch(const ImageDataset& d, const std::vector<int64_t>& indices, co
         for (int64_t p = 0; p < h * w; ++p) dst[ch * h * w + p] = (chw[ch * h * w + p] / 255.0f - mean) * inv;
       }
     }
-  });
+  };
+  if (parallel) parallel_for(b, 16, body);
+  else body(0, b);
   if (labels_out) {
     labels_out->clear();
     for (int64_t i : indices) labels_out->push_back(d.labels[i]);

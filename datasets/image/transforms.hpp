@@ -25,9 +25,11 @@ struct Normalize {
 };
 
 // images (B, C, H, W) = (pixel / 255 − mean[c]) / stddev[c] after augmentation (when `augment`);
-// labels_out gets the labels of `indices` in order.
+// labels_out gets the labels of `indices` in order. parallel = false keeps the work on the calling thread
+// (a prefetch thread beside training).
 Tensor make_batch(const ImageDataset& data, const std::vector<int64_t>& indices, const Augment& aug,
-                  const Normalize& norm, bool augment, uint64_t epoch_seed, std::vector<int64_t>* labels_out);
+                  const Normalize& norm, bool augment, uint64_t epoch_seed, std::vector<int64_t>* labels_out,
+                  bool parallel = true);
 
 // Per-channel mean and standard deviation of pixel / 255 over the given items (all when empty).
 Normalize compute_normalize(const ImageDataset& data, const std::vector<int64_t>& indices = {});

@@ -1,0 +1,281 @@
+#include "experiments/config/experiment.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "experiments/config/yaml_params.hpp"
+#include "experiments/train/settings.hpp"
+#include "models/registry.hpp"
+
+namespace rc::exp {
+
+using config::ConfigError;
+using config::location;
+
+Schema dataset_schema() {
+  Schema s;
+  s.params = {
+      {"name", ParamType::String, std::string("fashion-mnist"), "dataset", {}, {},
+       {"fashion-mnist", "image-folder", "cora", "citeseer", "karate", "csbm"}},
+      {"root", ParamType::String, std::string(""),
+       "folder holding the files; default $RECEPTIVE_DATA/<name>, then data/<name> (Fashion-MNIST: "
+       "/usr/share/datasets/fashion-mnist)", {}, {}, {}},
+      {"val_fraction", ParamType::Float, 0.1, "images: fraction of each class held out of the training pool for validation",
+       0.0, 0.9, {}},
+      {"normalize", ParamType::Bool, true, "images: standardise with the training pool's per-channel mean and std", {}, {}, {}},
+      {"augment.crop_padding", ParamType::Int, int64_t{0}, "images: random crop after zero-padding (pixels)", 0.0, {}, {}},
+      {"augment.horizontal_flip", ParamType::Bool, false, "images: random horizontal flip", {}, {}, {}},
+      {"augment.affine_degrees", ParamType::Float, 0.0, "images: random rotation range (degrees)", 0.0, 180.0, {}},
+      {"augment.affine_translate", ParamType::Float, 0.0, "images: random shift (fraction of size)", 0.0, 0.5, {}},
+      {"augment.affine_scale", ParamType::Float, 0.0, "images: random scale range (1 ± s)", 0.0, 0.9, {}},
+      {"height", ParamType::Int, int64_t{32}, "image-folder: resize height", 1.0, {}, {}},
+      {"width", ParamType::Int, int64_t{32}, "image-folder: resize width", 1.0, {}, {}},
+      {"grayscale", ParamType::Bool, false, "image-folder: decode as one channel", {}, {}, {}},
+      {"test_fraction", ParamType::Float, 0.2, "image-folder: fraction of each class used as the test set", 0.01, 0.9, {}},
+      {"split", ParamType::String, std::string("planetoid"),
+       "graphs: planetoid (the split file beside the data; karate/csbm: built-in) or random (k per class)", {}, {},
+       {"planetoid", "random"}},
+      {"num_val", ParamType::Int, int64_t{500}, "graphs, random split: validation nodes", 0.0, {}, {}},
+      {"num_test", ParamType::Int, int64_t{1000}, "graphs, random split: test nodes", 1.0, {}, {}},
+      {"row_normalize", ParamType::Bool, true, "graphs: divide each feature row by its sum", {}, {}, {}},
+      {"csbm.nodes", ParamType::Int, int64_t{1000}, "csbm: nodes", 4.0, {}, {}},
+      {"csbm.classes", ParamType::Int, int64_t{2}, "csbm: classes", 2.0, {}, {}},
+      {"csbm.average_degree", ParamType::Float, 5.0, "csbm: average degree", 0.1, {}, {}},
+      {"csbm.homophily", ParamType::Float, 0.8, "csbm: fraction of intra-class edges", 0.0, 1.0, {}},
+      {"csbm.features", ParamType::Int, int64_t{16}, "csbm: feature dimension", 1.0, {}, {}},
+      {"csbm.snr", ParamType::Float, 1.0, "csbm: class-mean norm / noise std", 0.0, {}, {}},
+  };
+  return s;
+}
+
+bool is_graph_dataset(const std::string& name) {
+  return name == "cora" || name == "citeseer" || name == "karate" || name == "csbm";
+}
+
+namespace {
+const std::vector<std::string> kTopKeys{"name", "dataset", "train", "models", "sweep"};
+
+std::string fmt_size(double v) {
+  if (v == std::floor(v) && v >= 1) return fmt::format("{}", int64_t(v));
+  return fmt::format("{:g}", v);
+}
+
+std::string safe(const std::string& s) {
+  std::string o;
+  for (char c : s) o += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_') ? c : '_';
+  return o;
+}
+
+struct GridAxis {
+  std::string key;  // models.<name>.<param> or train.<param>
+  std::vector<YAML::Node> values;
+};
+
+YAML::Node clone(const YAML::Node& n) { return YAML::Clone(n); }
+
+// Sets the dotted path below `root` (creating maps).
+void set_path(YAML::Node root, const std::vector<std::string>& parts, size_t from, const YAML::Node& value) {
+  YAML::Node cur;
+  cur.reset(root);
+  for (size_t i = from; i + 1 < parts.size(); ++i) {
+    if (!cur[parts[i]] || !cur[parts[i]].IsMap()) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
+    YAML::Node next = cur[parts[i]];
+    cur.reset(next);
+  }
+  cur[parts.back()] = value;
+}
+
+std::vector<std::string> split_dots(const std::string& s) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t d = s.find('.', start);
+    parts.push_back(s.substr(start, d - start));
+    if (d == std::string::npos) break;
+    start = d + 1;
+  }
+  return parts;
+}
+}  // namespace
+
+Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
+  Experiment e;
+  e.file = file;
+  e.root = root;
+  if (!root.IsMap()) throw ConfigError(fmt::format("{}: the config must be a mapping with keys {}", file, fmt::join(kTopKeys, ", ")));
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    if (std::find(kTopKeys.begin(), kTopKeys.end(), key) == kTopKeys.end()) {
+      std::string hint = did_you_mean(key, kTopKeys);
+      throw ConfigError(fmt::format("{}: unknown top-level key '{}'{}; expected one of: {}", location(file, kv.first, key),
+                                    key, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
+                                    fmt::join(kTopKeys, ", ")));
+    }
+  }
+  e.name = root["name"] ? root["name"].as<std::string>() : std::filesystem::path(file).stem().string();
+  e.dataset = config::read_params(root["dataset"], dataset_schema(), file, "dataset");
+  const std::string dataset_name = e.dataset.get_string("name");
+  const bool graph = is_graph_dataset(dataset_name);
+  const Params train_defaults = config::read_params(root["train"], train_schema(), file, "train");
+
+  const YAML::Node models = root["models"];
+  if (!models || !models.IsMap() || models.size() == 0)
+    throw ConfigError(fmt::format("{}: models: expected a mapping of model names to sections (e.g. models: {{cnn: "
+                                  "{{type: cnn}}}})", location(file, models, "models")));
+
+  // sweep
+  const YAML::Node sweep = root["sweep"];
+  std::vector<double> sizes{graph ? 20.0 : 1.0};
+  std::vector<int64_t> seeds{0};
+  std::vector<GridAxis> grid;
+  if (sweep) {
+    Schema ss;
+    ss.params = {{"train_size", ParamType::FloatList, std::vector<double>{1.0}, "", 0.0, {}, {}},
+                 {"seeds", ParamType::IntList, std::vector<int64_t>{0}, "", 0.0, {}, {}}};
+    Params sp = config::read_params(sweep, ss, file, "sweep", {"grid"});
+    if (sweep["train_size"]) sizes = sp.get_float_list("train_size");
+    seeds = sp.get_int_list("seeds");
+    for (double v : sizes) {
+      const bool ok = graph ? (v >= 1 && v == std::floor(v)) : (v > 0 && (v <= 1 || v == std::floor(v)));
+      if (!ok)
+        throw ConfigError(fmt::format("{}: expected {}, got {}", location(file, sweep["train_size"], "sweep.train_size"),
+                                      graph ? "labelled nodes per class (an integer >= 1)"
+                                            : "a fraction in (0, 1] or a count of examples (an integer > 1)",
+                                      v));
+    }
+    if (graph && sweep["train_size"] && e.dataset.get_string("split") == "planetoid")
+      throw ConfigError(fmt::format("{}: a labels-per-class sweep needs dataset.split: random (the planetoid split "
+                                    "fixes the training nodes)",
+                                    location(file, sweep["train_size"], "sweep.train_size")));
+    if (sweep["grid"]) {
+      if (!sweep["grid"].IsMap())
+        throw ConfigError(fmt::format("{}: expected a mapping of key paths to lists",
+                                      location(file, sweep["grid"], "sweep.grid")));
+      for (const auto& kv : sweep["grid"]) {
+        GridAxis ax;
+        ax.key = kv.first.as<std::string>();
+        auto parts = split_dots(ax.key);
+        const bool model_key = parts.size() >= 3 && parts[0] == "models" && models[parts[1]];
+        const bool train_key = parts.size() == 2 && parts[0] == "train";
+        if (!model_key && !train_key)
+          throw ConfigError(fmt::format("{}: grid keys are models.<name>.<parameter> (a model in `models`) or "
+                                        "train.<parameter>, got '{}'",
+                                        location(file, kv.first, "sweep.grid"), ax.key));
+        if (kv.second.IsSequence())
+          for (const auto& v : kv.second) ax.values.push_back(v);
+        else
+          ax.values.push_back(kv.second);
+        grid.push_back(std::move(ax));
+      }
+    }
+  }
+
+  // model variants: the cartesian product of the grid axes that touch each model (train.* axes touch all)
+  for (const auto& mkv : models) {
+    const std::string mname = mkv.first.as<std::string>();
+    const std::string mpath = "models." + mname;
+    const YAML::Node section = mkv.second;
+    if (!section.IsMap() || !section["type"])
+      throw ConfigError(fmt::format("{}: expected a section with a `type` (one of the types `receptive list` shows)",
+                                    location(file, section, mpath)));
+    const std::string type = section["type"].as<std::string>();
+    const models::ModelType* mt = nullptr;
+    try {
+      mt = &models::model_type(type);
+    } catch (const Error& err) {
+      throw ConfigError(fmt::format("{}: {}", location(file, section["type"], mpath + ".type"), err.what()));
+    }
+    if ((mt->domain == models::Domain::Graph) != graph)
+      throw ConfigError(fmt::format("{}: model type '{}' is for {} data but the dataset '{}' is {}",
+                                    location(file, section["type"], mpath + ".type"), type,
+                                    graph ? "image" : "graph", dataset_name, graph ? "a graph" : "images"));
+    std::vector<const GridAxis*> axes;
+    for (const auto& ax : grid) {
+      auto parts = split_dots(ax.key);
+      if (parts[0] == "train" || parts[1] == mname) axes.push_back(&ax);
+    }
+    std::vector<size_t> pick(axes.size(), 0);
+    while (true) {
+      YAML::Node msec = clone(section);
+      YAML::Node tsec = root["train"] ? clone(root["train"]) : YAML::Node(YAML::NodeType::Map);
+      std::vector<std::string> labels;
+      for (size_t a = 0; a < axes.size(); ++a) {
+        auto parts = split_dots(axes[a]->key);
+        const YAML::Node& v = axes[a]->values[pick[a]];
+        if (parts[0] == "train") set_path(tsec, parts, 1, v);
+        else set_path(msec, parts, 2, v);
+        YAML::Emitter em;
+        em << YAML::Flow << v;
+        labels.push_back(fmt::format("{}={}", parts[0] == "train" ? axes[a]->key : axes[a]->key.substr(mpath.size() + 1),
+                                     em.c_str()));
+      }
+      // per-model train overrides on top of the (grid-adjusted) global train section
+      if (msec["train"])
+        for (const auto& kv : msec["train"]) tsec[kv.first.as<std::string>()] = kv.second;
+      Params mp = config::read_params(msec, mt->schema, file, mpath, {"type", "train"});
+      Params tp = config::read_params(tsec, train_schema(), file, mpath + ".train");
+      if (!graph && mt->check_image) {
+        models::ImageShape shape;
+        if (dataset_name == "image-folder") {
+          shape.channels = e.dataset.get_bool("grayscale") ? 1 : 3;
+          shape.height = e.dataset.get_int("height");
+          shape.width = e.dataset.get_int("width");
+        }
+        std::string bad = mt->check_image(mp, shape);
+        if (!bad.empty())
+          throw ConfigError(fmt::format("{}: {} (image {}x{})", location(file, section, mpath), bad, shape.height,
+                                        shape.width));
+      }
+      const std::string variant = labels.empty() ? mname : fmt::format("{}[{}]", mname, fmt::join(labels, ","));
+      for (double size : sizes)
+        for (int64_t seed : seeds) {
+          RunSpec r;
+          r.model = variant;
+          r.model_type = type;
+          r.model_params = mp;
+          r.train_params = tp;
+          r.train_size = size;
+          r.seed = seed;
+          r.id = safe(fmt::format("{}__{}__s{}", variant, fmt_size(size), seed));
+          YAML::Node res;
+          res["name"] = e.name;
+          res["dataset"] = clone(root["dataset"] ? root["dataset"] : YAML::Node(YAML::NodeType::Map));
+          for (const auto& [k, v] : e.dataset.values()) res["dataset_resolved"][k] = param_value_str(v);
+          msec.remove("train");
+          res["model"] = msec;
+          res["model"]["name"] = variant;
+          for (const auto& [k, v] : mp.values()) res["model_resolved"][k] = param_value_str(v);
+          for (const auto& [k, v] : tp.values()) res["train_resolved"][k] = param_value_str(v);
+          res["train_size"] = size;
+          res["seed"] = seed;
+          r.resolved = res;
+          e.runs.push_back(std::move(r));
+        }
+      size_t a = 0;
+      for (; a < axes.size(); ++a) {
+        if (++pick[a] < axes[a]->values.size()) break;
+        pick[a] = 0;
+      }
+      if (a == axes.size()) break;
+    }
+  }
+  return e;
+}
+
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(fmt::format("{}: cannot read the config file", path));
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", path, e.mark.line + 1, e.msg));
+  }
+  for (const auto& o : overrides) config::apply_override(root, o);
+  return parse_experiment(root, path);
+}
+
+}  // namespace rc::exp

@@ -1,0 +1,232 @@
+#include "experiments/runner.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include "datasets/graph/linqs.hpp"
+#include "datasets/graph/split.hpp"
+#include "datasets/graph/synthetic.hpp"
+#include "datasets/image/folder.hpp"
+#include "datasets/image/subset.hpp"
+#include "experiments/results.hpp"
+#include "experiments/summary.hpp"
+#include "experiments/train/graph_trainer.hpp"
+#include "experiments/train/image_trainer.hpp"
+#include "framework/core/random.hpp"
+#include "models/registry.hpp"
+
+namespace rc::exp {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ImageData {
+  data::ImageDataset train, test;
+  data::Normalize normalize;
+  models::ImageShape shape;
+};
+
+ImageData load_images(const Params& d) {
+  ImageData out;
+  const std::string name = d.get_string("name");
+  if (name == "fashion-mnist") {
+    auto tt = data::load_fashion_mnist(d.get_string("root"));
+    out.train = std::move(tt.train);
+    out.test = std::move(tt.test);
+  } else {
+    data::FolderOptions fo;
+    fo.height = d.get_int("height");
+    fo.width = d.get_int("width");
+    fo.grayscale = d.get_bool("grayscale");
+    RC_CHECK(!d.get_string("root").empty(), "dataset.root: image-folder needs the folder (root/<class>/*.png)");
+    data::ImageDataset all = data::load_image_folder(d.get_string("root"), fo);
+    // a fixed (seed 0) stratified test split, the same for every run
+    data::SubsetSpec spec;
+    spec.fraction = 1.0;
+    spec.val_fraction = d.get_float("test_fraction");
+    auto parts = data::stratified_subset(all.labels, all.num_classes(), spec);
+    auto take = [&](const std::vector<int64_t>& idx) {
+      data::ImageDataset s;
+      s.channels = all.channels;
+      s.height = all.height;
+      s.width = all.width;
+      s.class_names = all.class_names;
+      for (int64_t i : idx) {
+        s.pixels.insert(s.pixels.end(), all.image(i), all.image(i) + all.image_bytes());
+        s.labels.push_back(all.labels[i]);
+      }
+      return s;
+    };
+    out.train = take(parts.train);
+    out.test = take(parts.val);
+  }
+  out.shape = {out.train.channels, out.train.height, out.train.width, out.train.num_classes()};
+  if (d.get_bool("normalize")) out.normalize = data::compute_normalize(out.train);
+  return out;
+}
+
+data::GraphDataset load_graph(const Params& d) {
+  const std::string name = d.get_string("name");
+  if (name == "karate") return data::karate_club();
+  if (name == "csbm") {
+    data::CsbmOptions o;
+    o.nodes = d.get_int("csbm.nodes");
+    o.classes = d.get_int("csbm.classes");
+    o.average_degree = d.get_float("csbm.average_degree");
+    o.homophily = d.get_float("csbm.homophily");
+    o.features = d.get_int("csbm.features");
+    o.snr = d.get_float("csbm.snr");
+    return data::csbm(o);
+  }
+  data::LinqsOptions lo;
+  lo.row_normalize = d.get_bool("row_normalize");
+  data::LinqsReport rep;
+  data::GraphDataset g = data::load_linqs_named(name, d.get_string("root"), lo, &rep);
+  fmt::print(stderr, "{}: {} nodes, {} edges (directed), {} features, {} classes; {} citations, {} to unknown papers "
+                     "skipped, {} duplicates merged, {} self-citations dropped\n",
+             name, g.num_nodes(), g.num_edges(), g.features.dim(1), g.num_classes(), rep.citations,
+             rep.unknown_citations, rep.duplicate_citations, rep.self_citations);
+  return g;
+}
+
+data::Augment augment_of(const Params& d) {
+  data::Augment a;
+  a.crop_padding = d.get_int("augment.crop_padding");
+  a.horizontal_flip = d.get_bool("augment.horizontal_flip");
+  a.affine_degrees = d.get_float("augment.affine_degrees");
+  a.affine_translate = d.get_float("augment.affine_translate");
+  a.affine_scale = d.get_float("augment.affine_scale");
+  return a;
+}
+
+std::string num(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.6g}", v); }
+
+ResultRow make_row(const RunSpec& r, const std::string& dataset, int64_t train_size, const RunOutcome& o) {
+  ResultRow row;
+  row.values = {{"model", r.model},
+                {"dataset", dataset},
+                {"train_size", std::to_string(train_size)},
+                {"seed", std::to_string(r.seed)},
+                {"epochs", std::to_string(o.epochs_run)},
+                {"test_accuracy", num(o.test_accuracy)},
+                {"best_val_accuracy", num(o.best_val_accuracy)},
+                {"train_seconds", fmt::format("{:.2f}", o.train_seconds)},
+                {"params", std::to_string(o.params)},
+                {"run", r.id},
+                {"model_type", r.model_type},
+                {"size_spec", num(r.train_size)},
+                {"steps", std::to_string(o.steps)},
+                {"best_epoch", std::to_string(o.best_epoch)},
+                {"items_per_second", fmt::format("{:.1f}", o.items_per_second)},
+                {"status", o.status}};
+  return row;
+}
+
+void save_resolved(const RunSpec& r, const fs::path& run_dir) {
+  fs::create_directories(run_dir);
+  YAML::Emitter em;
+  em << r.resolved;
+  write_file_atomic(run_dir / "config.yaml", std::string(em.c_str()) + "\n");
+}
+}  // namespace
+
+int run_experiment(const Experiment& e, const RunnerOptions& opt) {
+  const std::string dataset = e.dataset.get_string("name");
+  const bool graph = is_graph_dataset(dataset);
+  ResultsTable table(opt.out_dir, {"run", "model_type", "size_spec", "steps", "best_epoch", "items_per_second", "status"});
+  std::vector<const RunSpec*> todo;
+  for (const auto& r : e.runs)
+    if (!table.has_run(r.id)) todo.push_back(&r);
+  fmt::print("{}: {} runs, {} already in {}, {} to train\n", e.name, e.runs.size(), e.runs.size() - todo.size(),
+             table.path().string(), todo.size());
+
+  std::optional<ImageData> images;
+  std::optional<data::GraphDataset> graph_data;
+  if (!todo.empty() || opt.dry_run) {
+    if (graph) graph_data = load_graph(e.dataset);
+    else images = load_images(e.dataset);
+  }
+
+  if (opt.dry_run) {
+    fmt::print("{:<48} {:>10} {:>5} {:>10}\n", "run", "train_size", "seed", "params");
+    for (const auto& r : e.runs) {
+      const auto& mt = models::model_type(r.model_type);
+      int64_t params = 0;
+      if (graph) {
+        GraphTask t = make_graph_task(*graph_data, graph_data->split);
+        params = mt.make_graph(r.model_params, t.input, 0)->num_parameters();
+      } else {
+        params = mt.make_image(r.model_params, images->shape, 0)->num_parameters();
+      }
+      fmt::print("{:<48} {:>10} {:>5} {:>10}{}\n", r.id, num(r.train_size), r.seed, params,
+                 table.has_run(r.id) ? "  (done)" : "");
+    }
+    return 0;
+  }
+
+  int unfinished = 0;
+  for (size_t k = 0; k < todo.size(); ++k) {
+    const RunSpec& r = *todo[k];
+    if (stop_requested()) {
+      ++unfinished;
+      continue;
+    }
+    const fs::path run_dir = opt.out_dir / "runs" / r.id;
+    save_resolved(r, run_dir);
+    const TrainSettings ts = TrainSettings::from(r.train_params);
+    const std::string label = fmt::format("[{}/{}] {}", k + 1, todo.size(), r.id);
+    const auto& mt = models::model_type(r.model_type);
+    RunOutcome o;
+    int64_t used = 0;
+    if (graph) {
+      data::Split split = graph_data->split;
+      if (e.dataset.get_string("split") == "random")
+        split = data::random_split(graph_data->labels, graph_data->num_classes(), std::llround(r.train_size),
+                                   e.dataset.get_int("num_val"), e.dataset.get_int("num_test"), uint64_t(r.seed));
+      RC_CHECK(!split.train.empty(), "dataset {}: no split (set dataset.split: random)", dataset);
+      GraphTask task = make_graph_task(*graph_data, split);
+      manual_seed(uint64_t(r.seed));
+      auto model = mt.make_graph(r.model_params, task.input, uint64_t(r.seed));
+      used = static_cast<int64_t>(split.train.size());
+      o = train_graph_model(*model, task, ts, run_dir, label);
+    } else {
+      data::SubsetSpec spec;
+      spec.seed = uint64_t(r.seed);
+      spec.val_fraction = e.dataset.get_float("val_fraction");
+      if (r.train_size <= 1.0) spec.fraction = r.train_size;
+      else spec.per_class = std::max<int64_t>(1, std::llround(r.train_size / images->shape.num_classes));
+      auto sub = data::stratified_subset(images->train.labels, images->shape.num_classes, spec);
+      ImageTask task;
+      task.train = &images->train;
+      task.test = &images->test;
+      task.train_idx = sub.train;
+      task.val_idx = sub.val;
+      task.augment = augment_of(e.dataset);
+      task.normalize = images->normalize;
+      manual_seed(uint64_t(r.seed));
+      auto model = mt.make_image(r.model_params, images->shape, uint64_t(r.seed));
+      used = static_cast<int64_t>(sub.train.size());
+      o = train_image_model(*model, task, ts, run_dir, uint64_t(r.seed), label);
+    }
+    if (o.status == "interrupted") {
+      fmt::print(stderr, "{}: interrupted; this run is not recorded and will restart next time\n", r.id);
+      ++unfinished;
+      continue;
+    }
+    table.append(make_row(r, dataset, used, o));
+    if (o.status != "ok") ++unfinished;
+    fmt::print("{}: test {:.2f} %  (best val {:.2f} % at epoch {}, {:.1f} s, {} params){}\n", r.id,
+               100 * o.test_accuracy, 100 * o.best_val_accuracy, o.best_epoch, o.train_seconds, o.params,
+               o.status == "ok" ? "" : "  [" + o.status + "]");
+  }
+  const std::string summary = summary_markdown(table, e.name);
+  write_file_atomic(opt.out_dir / "summary.md", summary);
+  fmt::print("\n{}\nresults: {}\n", summary, table.path().string());
+  return unfinished;
+}
+
+}  // namespace rc::exp

@@ -1,0 +1,50 @@
+#include "experiments/summary.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace rc::exp {
+
+std::string summary_markdown(const ResultsTable& table, const std::string& title) {
+  struct Cell {
+    std::vector<double> acc, secs;
+    std::string params;
+  };
+  // keep models in order of first appearance, sizes numerically
+  std::vector<std::string> models;
+  std::map<std::pair<std::string, double>, Cell> cells;
+  for (const auto& r : table.rows()) {
+    if (!r.get("status").empty() && r.get("status") != "ok") continue;
+    const std::string m = r.get("model");
+    if (std::find(models.begin(), models.end(), m) == models.end()) models.push_back(m);
+    Cell& c = cells[{m, std::stod(r.get("train_size"))}];
+    c.acc.push_back(std::stod(r.get("test_accuracy")));
+    c.secs.push_back(std::stod(r.get("train_seconds")));
+    c.params = r.get("params");
+  }
+  std::string out = fmt::format("# {}\n\nTest accuracy (%), mean ± std over seeds.\n\n", title);
+  out += "| model | train size | test accuracy (%) | seeds | params | seconds per run |\n";
+  out += "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+  for (const auto& m : models)
+    for (const auto& [key, c] : cells) {
+      if (key.first != m) continue;
+      double mean = 0, sd = 0, secs = 0;
+      for (double a : c.acc) mean += a;
+      mean /= c.acc.size();
+      for (double a : c.acc) sd += (a - mean) * (a - mean);
+      sd = c.acc.size() > 1 ? std::sqrt(sd / (c.acc.size() - 1)) : 0.0;
+      for (double s : c.secs) secs += s;
+      secs /= c.secs.size();
+      out += fmt::format("| {} | {} | {:.2f} ± {:.2f} | {} | {} | {:.1f} |\n", m, key.second, 100 * mean, 100 * sd,
+                         c.acc.size(), c.params, secs);
+    }
+  size_t failed = 0;
+  for (const auto& r : table.rows()) failed += !r.get("status").empty() && r.get("status") != "ok";
+  if (failed) out += fmt::format("\n{} run(s) stopped early (see the status column of results.csv).\n", failed);
+  return out;
+}
+
+}  // namespace rc::exp

@@ -1,0 +1,133 @@
+#include "experiments/train/graph_trainer.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+
+#include "experiments/results.hpp"
+#include "experiments/train/image_trainer.hpp"
+#include "experiments/train/progress.hpp"
+#include "framework/io/safetensors.hpp"
+#include "framework/ops/loss.hpp"
+#include "framework/optim/clip.hpp"
+
+namespace rc::exp {
+
+namespace {
+std::vector<uint8_t> mask_of(const std::vector<int64_t>& nodes, int64_t n) {
+  std::vector<uint8_t> m(n, 0);
+  for (int64_t i : nodes) m[i] = 1;
+  return m;
+}
+}  // namespace
+
+GraphTask make_graph_task(const data::GraphDataset& g, const data::Split& split) {
+  GraphTask t;
+  auto& in = t.input;
+  in.num_nodes = g.num_nodes();
+  in.num_features = g.features.dim(1);
+  in.num_classes = g.num_classes();
+  const int64_t nnz = (g.features.array() != 0.0f).count();
+  if (nnz * 10 < g.features.numel()) {
+    t.sparse_features = std::make_shared<CsrMatrix>(CsrMatrix::from_dense(g.features));
+    in.sparse_features = t.sparse_features.get();
+  } else {
+    in.dense_features = g.features;
+  }
+  data::CsrArrays a = data::csr_arrays(g.graph, false);
+  in.row_ptr = std::move(a.row_ptr);
+  in.col_idx = std::move(a.col_idx);
+  t.labels.assign(g.labels.begin(), g.labels.end());
+  t.split = split;
+  return t;
+}
+
+RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, const TrainSettings& s,
+                             const std::filesystem::path& run_dir, const std::string& label) {
+  const int64_t n = task.input.num_nodes;
+  RC_CHECK(!task.split.train.empty(), "train_graph_model: no training nodes");
+  const auto train_mask = mask_of(task.split.train, n), val_mask = mask_of(task.split.val, n),
+             test_mask = mask_of(task.split.test, n);
+  const int64_t epochs = s.steps > 0 ? s.steps : s.epochs;  // one step per epoch (full batch)
+  auto opt = make_optimizer(s, model);
+  auto schedule = make_lr_schedule(s, 1, epochs);
+  auto params = model.parameters();
+  std::filesystem::create_directories(run_dir);
+  const auto metrics_path = run_dir / "metrics.jsonl";
+  std::filesystem::remove(metrics_path);
+
+  RunOutcome out;
+  out.params = model.num_parameters();
+  out.best_val_accuracy = -1;
+  Progress progress(label, epochs, s.progress);
+  const auto t0 = std::chrono::steady_clock::now();
+  int64_t since_best = 0;
+  const bool has_val = !task.split.val.empty();
+  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
+    model.train();
+    Var logits = model.forward(task.input);
+    CrossEntropyOptions ce;
+    ce.label_smoothing = s.label_smoothing;
+    ce.mask = train_mask;
+    Var loss = cross_entropy(logits, task.labels, ce);
+    const double l = loss.value().item();
+    if (!std::isfinite(l)) {
+      out.status = fmt::format("stopped: loss became {} at epoch {} step {}", l, epoch, epoch);
+      fmt::print(stderr, "\n{}: {}; keeping the last good checkpoint and metrics\n", label, out.status);
+      break;
+    }
+    const double train_acc = accuracy(logits.value(), task.labels, train_mask);
+    backward(loss);
+    if (s.clip_grad_norm > 0) optim::clip_grad_norm(params, float(s.clip_grad_norm));
+    opt->set_lr(schedule->lr_at(epoch - 1));
+    opt->step();
+    opt->zero_grad();
+
+    double val = -1, test = 0;
+    {
+      NoGradGuard no_grad;
+      model.eval();
+      Tensor eval_logits = model.forward(task.input).value();
+      if (has_val) val = accuracy(eval_logits, task.labels, val_mask);
+      test = accuracy(eval_logits, task.labels, test_mask);
+    }
+    out.epochs_run = epoch;
+    out.steps = epoch;
+    out.final_train_loss = l;
+    if (!has_val || val > out.best_val_accuracy) {
+      out.best_val_accuracy = val;
+      out.best_epoch = epoch;
+      out.test_accuracy = test;
+      since_best = 0;
+    } else {
+      ++since_best;
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    append_line(metrics_path, nlohmann::json{{"epoch", epoch},
+                                             {"train_loss", l},
+                                             {"train_accuracy", train_acc},
+                                             {"val_accuracy", val},
+                                             {"test_accuracy", test},
+                                             {"lr", schedule->lr_at(epoch - 1)},
+                                             {"seconds", secs}}
+                                  .dump());
+    progress.step(epoch, epoch, epochs, l, train_acc, epoch * n);
+    if (stop_requested()) {
+      out.status = "interrupted";
+      break;
+    }
+    if (s.patience > 0 && since_best >= s.patience) break;
+  }
+  if (out.status == "ok") io::save_module((run_dir / "last.safetensors").string(), model);
+  if (!has_val) out.best_val_accuracy = std::nan("");
+  out.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out.items_per_second = out.epochs_run / std::max(out.train_seconds, 1e-9);
+  progress.epoch_end(fmt::format("{} epochs: best val {:.4f} at epoch {}, test {:.4f}, {:.1f} s", out.epochs_run,
+                                 out.best_val_accuracy, out.best_epoch, out.test_accuracy, out.train_seconds));
+  return out;
+}
+
+}  // namespace rc::exp
+

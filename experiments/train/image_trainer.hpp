@@ -1,0 +1,38 @@
+#pragma once
+// Mini-batch training of an image classifier: shuffled batches prepared on a second thread while the model
+// trains, cross-entropy with label smoothing, the configured optimizer and schedule, gradient clipping,
+// evaluation on validation and test after every epoch, best-on-validation checkpoint, metrics.jsonl.
+#include <atomic>
+#include <filesystem>
+#include <vector>
+
+#include "datasets/image/image_dataset.hpp"
+#include "datasets/image/transforms.hpp"
+#include "experiments/train/outcome.hpp"
+#include "experiments/train/settings.hpp"
+#include "models/model.hpp"
+
+namespace rc::exp {
+
+// Set (e.g. by a SIGINT handler) to stop training after the current step; the run reports "interrupted".
+std::atomic<bool>& stop_requested();
+
+struct ImageTask {
+  const data::ImageDataset* train = nullptr;  // the training pool; train_idx and val_idx index it
+  std::vector<int64_t> train_idx, val_idx;
+  const data::ImageDataset* test = nullptr;   // all items are evaluated
+  data::Augment augment;
+  data::Normalize normalize;
+};
+
+// Writes run_dir/metrics.jsonl (one object per epoch), run_dir/best.safetensors (best validation accuracy,
+// or the last epoch when there is no validation set) and run_dir/last.safetensors (last finite epoch).
+// test_accuracy is measured at the best-validation epoch.
+RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, const TrainSettings& settings,
+                             const std::filesystem::path& run_dir, uint64_t seed, const std::string& label);
+
+// Accuracy of the model over the given items (all when `indices` is empty), in evaluation mode.
+double evaluate_images(models::ImageModel& model, const data::ImageDataset& data, const std::vector<int64_t>& indices,
+                       const data::Normalize& normalize, int64_t batch_size);
+
+}  // namespace rc::exp

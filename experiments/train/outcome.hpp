@@ -1,0 +1,15 @@
+#pragma once
+// What one training run reports.
+#include <cstdint>
+#include <string>
+
+namespace rc::exp {
+
+struct RunOutcome {
+  double test_accuracy = 0, best_val_accuracy = 0, final_train_loss = 0;
+  int64_t best_epoch = 0, epochs_run = 0, steps = 0, params = 0;
+  double train_seconds = 0, items_per_second = 0;
+  std::string status = "ok";  // or why the run stopped early (non-finite loss, interrupted)
+};
+
+}  // namespace rc::exp

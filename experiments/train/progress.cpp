@@ -1,0 +1,34 @@
+#include "experiments/train/progress.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+namespace rc::exp {
+
+Progress::Progress(std::string label, int64_t total_steps, bool enabled)
+    : label_(std::move(label)), total_(std::max<int64_t>(total_steps, 1)), enabled_(enabled),
+      tty_(::isatty(STDERR_FILENO) != 0), start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+
+void Progress::step(int64_t step, int64_t epoch, int64_t epochs, double loss, double accuracy, int64_t items) {
+  if (!enabled_ || !tty_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (step < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  const double secs = std::chrono::duration<double>(now - start_).count();
+  const double frac = double(step) / double(total_);
+  const int width = 24, filled = int(frac * width);
+  const double eta = step > 0 ? secs / step * (total_ - step) : 0.0;
+  fmt::print(stderr, "\r{} epoch {}/{} [{}{}] {:3.0f}% loss {:.4f} acc {:.3f} {:.0f}/s ETA {}:{:02d}  ", label_,
+             epoch, epochs, std::string(filled, '='), std::string(width - filled, ' '), 100 * frac, loss, accuracy,
+             secs > 0 ? items / secs : 0.0, int(eta) / 60, int(eta) % 60);
+}
+
+void Progress::epoch_end(const std::string& summary) {
+  if (!enabled_) return;
+  if (tty_) fmt::print(stderr, "\r\033[K");
+  fmt::print(stderr, "{} {}\n", label_, summary);
+}
+
+void Progress::finish() {}
+
+}  // namespace rc::exp

@@ -1,0 +1,41 @@
+#pragma once
+// Training settings: the `train:` section of a config (and per-model `train:` overrides). The schema both
+// validates configs and documents every key (README "Config reference").
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/core/params.hpp"
+#include "framework/nn/module.hpp"
+#include "framework/optim/optimizer.hpp"
+#include "framework/optim/schedule.hpp"
+
+namespace rc::exp {
+
+Schema train_schema();
+
+struct TrainSettings {
+  int64_t epochs = 10;
+  int64_t steps = 0;  // > 0: a fixed budget of optimizer steps (epochs then follow from the data size)
+  int64_t batch_size = 128, eval_batch_size = 500;
+  std::string optimizer = "adamw";
+  double lr = 1e-3, momentum = 0.9, weight_decay = 0.05;
+  bool nesterov = false;
+  std::string schedule = "cosine";
+  double warmup_epochs = 1.0, min_lr = 0.0;
+  int64_t step_size = 30;
+  double gamma = 0.1;
+  double label_smoothing = 0.0, clip_grad_norm = 0.0;
+  int64_t patience = 0;  // > 0: stop after this many epochs without a better validation accuracy
+  bool progress = true;
+
+  static TrainSettings from(const Params& p);
+};
+
+// The optimizer the settings name, with weight decay skipped for parameters flagged no_weight_decay
+// (norms, biases, embeddings of positions and class tokens).
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainSettings& s, const nn::Module& model);
+std::unique_ptr<optim::LrSchedule> make_lr_schedule(const TrainSettings& s, int64_t steps_per_epoch,
+                                                    int64_t total_steps);
+
+}  // namespace rc::exp

@@ -1,0 +1,311 @@
+#include "models/gnn.hpp"
+
+#include <cmath>
+
+#include "framework/attention/attention.hpp"
+#include "framework/nn/init.hpp"
+#include "framework/nn/layers.hpp"
+#include "framework/nn/multihead_attention.hpp"
+#include "framework/ops/activation.hpp"
+#include "framework/ops/dropout.hpp"
+#include "framework/ops/elementwise.hpp"
+#include "framework/ops/matmul.hpp"
+#include "framework/ops/shape.hpp"
+#include "framework/ops/spmm.hpp"
+
+namespace rc::models {
+
+namespace {
+ParamSpec hidden_spec(int64_t d) { return {"hidden", ParamType::Int, d, "hidden units per layer (per head for gat)", 1.0, {}, {}}; }
+ParamSpec dropout_spec(double d) { return {"dropout", ParamType::Float, d, "dropout on every layer's input", 0.0, 0.95, {}}; }
+ParamSpec layers_spec(int64_t d) { return {"layers", ParamType::Int, d, "number of layers (including the output layer)", 1.0, {}, {}}; }
+
+// First layer on node features: sparse features through spmm_linear (with sparse dropout), dense through linear.
+class InputLinear : public nn::Module {
+ public:
+  InputLinear(int64_t in, int64_t out, Generator& gen, bool bias) {
+    Tensor w = Tensor::empty({out, in});
+    nn::init::xavier_uniform_(w, gen);
+    weight_ = register_parameter("weight", w);
+    if (bias) bias_ = register_parameter("bias", Tensor::zeros({out}), true);
+  }
+  Var forward(const GraphInput& g, float p, uint64_t seed) {
+    const bool drop = is_training() && p > 0;
+    if (g.sparse_features) {
+      CsrMatrix x = drop ? dropout_values(*g.sparse_features, p, seed) : *g.sparse_features;
+      return spmm_linear(x, weight_, bias_);
+    }
+    Var x(g.dense_features);
+    return linear(drop ? dropout(x, p, true, seed) : x, weight_, bias_);
+  }
+
+ private:
+  Var weight_, bias_;
+};
+
+Policy adjacency_policy(const GraphInput& g, bool self_loops) {
+  CsrView v{g.num_nodes, g.row_ptr.data(), g.col_idx.data()};
+  return Policy::graph(v, self_loops);
+}
+
+class Mlp : public GraphModel {
+ public:
+  Mlp(const Params& p, const GraphInput& g, uint64_t seed) : gen_(seed), seed_(seed) {
+    dropout_ = float(p.get_float("dropout"));
+    const int64_t hidden = p.get_int("hidden"), layers = p.get_int("layers");
+    in_ = register_module("input", std::make_shared<InputLinear>(g.num_features, layers == 1 ? g.num_classes : hidden,
+                                                                 gen_, true));
+    for (int64_t l = 1; l < layers; ++l)
+      rest_.push_back(register_module(fmt::format("fc{}", l), std::make_shared<nn::Linear>(
+                                                                   hidden, l + 1 == layers ? g.num_classes : hidden, gen_)));
+  }
+  Var forward(const GraphInput& g) override {
+    uint64_t s = mix_seed(seed_, calls_++);
+    Var x = in_->forward(g, dropout_, s);
+    for (size_t l = 0; l < rest_.size(); ++l)
+      x = rest_[l]->forward(dropout(relu(x), dropout_, is_training(), mix_seed(s, l + 1)));
+    return x;
+  }
+
+ private:
+  Generator gen_;
+  uint64_t seed_, calls_ = 0;
+  float dropout_;
+  std::shared_ptr<InputLinear> in_;
+  std::vector<std::shared_ptr<nn::Linear>> rest_;
+};
+
+class Gcn : public GraphModel {
+ public:
+  Gcn(const Params& p, const GraphInput& g, uint64_t seed) : gen_(seed), seed_(seed) {
+    dropout_ = float(p.get_float("dropout"));
+    const int64_t hidden = p.get_int("hidden"), layers = p.get_int("layers");
+    adj_ = gcn_normalized_adjacency(g);
+    in_ = register_module("input", std::make_shared<InputLinear>(g.num_features, layers == 1 ? g.num_classes : hidden,
+                                                                 gen_, false));
+    for (int64_t l = 1; l < layers; ++l) {
+      Tensor w = Tensor::empty({l + 1 == layers ? g.num_classes : hidden, hidden});
+      nn::init::xavier_uniform_(w, gen_);
+      weights_.push_back(register_parameter(fmt::format("weight{}", l), w));
+    }
+    for (int64_t l = 0; l < layers; ++l)
+      biases_.push_back(register_parameter(fmt::format("bias{}", l),
+                                           Tensor::zeros({l + 1 == layers ? g.num_classes : hidden}), true));
+  }
+  Var forward(const GraphInput& g) override {
+    uint64_t s = mix_seed(seed_, calls_++);
+    // layer l: H' = Â (H W) + b, ReLU between layers; Â is symmetric, so it is its own transpose
+    Var x = add(spmm(adj_, in_->forward(g, dropout_, s), &adj_), biases_[0]);
+    for (size_t l = 0; l < weights_.size(); ++l) {
+      Var h = dropout(relu(x), dropout_, is_training(), mix_seed(s, l + 1));
+      x = add(spmm(adj_, linear(h, weights_[l]), &adj_), biases_[l + 1]);
+    }
+    return x;
+  }
+
+ private:
+  Generator gen_;
+  uint64_t seed_, calls_ = 0;
+  float dropout_;
+  CsrMatrix adj_;
+  std::shared_ptr<InputLinear> in_;
+  std::vector<Var> weights_, biases_;
+};
+
+// One GAT layer: h = x W, per head attention over N(i) ∪ {i} with LeakyReLU(a_q·h_i + a_k·h_j), heads
+// concatenated or averaged, plus a bias.
+class GatLayer : public nn::Module {
+ public:
+  GatLayer(int64_t in, int64_t out, int64_t heads, bool concat, Generator& gen, bool sparse_input)
+      : out_(out), heads_(heads), concat_(concat) {
+    if (sparse_input)
+      input_ = register_module("input", std::make_shared<InputLinear>(in, heads * out, gen, false));
+    else {
+      Tensor w = Tensor::empty({heads * out, in});
+      nn::init::xavier_uniform_(w, gen);
+      weight_ = register_parameter("weight", w);
+    }
+    Tensor aq = Tensor::empty({heads, out}), ak = Tensor::empty({heads, out});
+    nn::init::xavier_uniform_(aq, gen);
+    nn::init::xavier_uniform_(ak, gen);
+    a_q_ = register_parameter("a_q", aq);
+    a_k_ = register_parameter("a_k", ak);
+    bias_ = register_parameter("bias", Tensor::zeros({concat ? heads * out : out}), true);
+  }
+  // x: (N, in) dense (or the graph's features when this is the input layer)
+  Var forward(const GraphInput& g, const Var& x, const Policy& policy, float dropout_p, float attn_dropout,
+              uint64_t seed) {
+    const int64_t n = g.num_nodes;
+    Var h = input_ ? input_->forward(g, dropout_p, seed)
+                   : linear(dropout(x, dropout_p, is_training(), seed), weight_);
+    Var hh = permute(reshape(h, {1, n, heads_, out_}), {0, 2, 1, 3});  // (1, H, N, D)
+    AttentionOptions o;
+    o.score = ScoreKind::Additive;
+    o.a_q = a_q_;
+    o.a_k = a_k_;
+    o.dropout = attn_dropout;
+    o.training = is_training();
+    o.seed = mix_seed(seed, 17);
+    Var y = permute(attention(hh, hh, hh, policy, o), {0, 2, 1, 3});  // (1, N, H, D)
+    Var out = concat_ ? reshape(y, {n, heads_ * out_}) : mul_scalar(sum(reshape(y, {n, heads_, out_}), 1), 1.0f / heads_);
+    return add(out, bias_);
+  }
+
+ private:
+  int64_t out_, heads_;
+  bool concat_;
+  std::shared_ptr<InputLinear> input_;
+  Var weight_, a_q_, a_k_, bias_;
+};
+
+class Gat : public GraphModel {
+ public:
+  Gat(const Params& p, const GraphInput& g, uint64_t seed)
+      : gen_(seed), seed_(seed), policy_(adjacency_policy(g, true)) {
+    dropout_ = float(p.get_float("dropout"));
+    attn_dropout_ = float(p.get_float("attention_dropout"));
+    const int64_t hidden = p.get_int("hidden"), heads = p.get_int("heads"), layers = p.get_int("layers");
+    const int64_t out_heads = p.get_int("output_heads");
+    int64_t in = g.num_features;
+    for (int64_t l = 0; l < layers; ++l) {
+      const bool last = l + 1 == layers;
+      auto layer = std::make_shared<GatLayer>(in, last ? g.num_classes : hidden, last ? out_heads : heads, !last, gen_,
+                                              l == 0);
+      layers_.push_back(register_module(fmt::format("layer{}", l), layer));
+      in = hidden * heads;
+    }
+  }
+  Var forward(const GraphInput& g) override {
+    uint64_t s = mix_seed(seed_, calls_++);
+    Var x;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      x = layers_[l]->forward(g, x, policy_, dropout_, attn_dropout_, mix_seed(s, l));
+      if (l + 1 < layers_.size()) x = elu(x);
+    }
+    return x;
+  }
+
+ private:
+  Generator gen_;
+  uint64_t seed_, calls_ = 0;
+  float dropout_, attn_dropout_;
+  Policy policy_;
+  std::vector<std::shared_ptr<GatLayer>> layers_;
+};
+
+class GraphTransformer : public GraphModel {
+ public:
+  GraphTransformer(const Params& p, const GraphInput& g, uint64_t seed)
+      : gen_(seed), seed_(seed),
+        policy_(p.get_string("policy") == "full" ? Policy::full() : adjacency_policy(g, true)) {
+    dropout_ = float(p.get_float("dropout"));
+    const int64_t dim = p.get_int("hidden");
+    in_ = register_module("input", std::make_shared<InputLinear>(g.num_features, dim, gen_, true));
+    nn::MultiHeadAttentionOptions mo;
+    mo.dim = dim;
+    mo.heads = p.get_int("heads");
+    mo.attention_dropout = float(p.get_float("attention_dropout"));
+    for (int64_t l = 0; l < p.get_int("layers"); ++l) {
+      Block b;
+      b.ln1 = register_module(fmt::format("block{}.ln1", l), std::make_shared<nn::LayerNorm>(dim));
+      b.attn = register_module(fmt::format("block{}.attn", l),
+                               std::make_shared<nn::MultiHeadAttention>(mo, gen_, mix_seed(seed, 50 + l)));
+      b.ln2 = register_module(fmt::format("block{}.ln2", l), std::make_shared<nn::LayerNorm>(dim));
+      b.fc1 = register_module(fmt::format("block{}.fc1", l), std::make_shared<nn::Linear>(dim, 2 * dim, gen_));
+      b.fc2 = register_module(fmt::format("block{}.fc2", l), std::make_shared<nn::Linear>(2 * dim, dim, gen_));
+      blocks_.push_back(b);
+    }
+    norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(dim));
+    head_ = register_module("head", std::make_shared<nn::Linear>(dim, g.num_classes, gen_));
+  }
+  Var forward(const GraphInput& g) override {
+    uint64_t s = mix_seed(seed_, calls_++);
+    const int64_t n = g.num_nodes;
+    Var x = reshape(in_->forward(g, dropout_, s), {1, n, -1});
+    int k = 1;
+    for (auto& b : blocks_) {
+      x = add(x, dropout(b.attn->forward(b.ln1->forward(x), policy_), dropout_, is_training(), mix_seed(s, k++)));
+      Var m = b.fc2->forward(gelu(b.fc1->forward(b.ln2->forward(x))));
+      x = add(x, dropout(m, dropout_, is_training(), mix_seed(s, k++)));
+    }
+    return head_->forward(reshape(norm_->forward(x), {n, -1}));
+  }
+
+ private:
+  struct Block {
+    std::shared_ptr<nn::LayerNorm> ln1, ln2;
+    std::shared_ptr<nn::MultiHeadAttention> attn;
+    std::shared_ptr<nn::Linear> fc1, fc2;
+  };
+  Generator gen_;
+  uint64_t seed_, calls_ = 0;
+  float dropout_;
+  Policy policy_;
+  std::shared_ptr<InputLinear> in_;
+  std::vector<Block> blocks_;
+  std::shared_ptr<nn::LayerNorm> norm_;
+  std::shared_ptr<nn::Linear> head_;
+};
+}  // namespace
+
+CsrMatrix gcn_normalized_adjacency(const GraphInput& g) {
+  const int64_t n = g.num_nodes;
+  std::vector<int64_t> row_ptr{0};
+  std::vector<int32_t> cols;
+  std::vector<float> deg(n, 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    bool self = false;
+    for (int64_t e = g.row_ptr[i]; e < g.row_ptr[i + 1]; ++e) {
+      int64_t j = g.col_idx[e];
+      if (!self && j > i) {
+        cols.push_back(static_cast<int32_t>(i));
+        self = true;
+      }
+      if (j == i) self = true;
+      cols.push_back(static_cast<int32_t>(j));
+    }
+    if (!self) cols.push_back(static_cast<int32_t>(i));
+    row_ptr.push_back(static_cast<int64_t>(cols.size()));
+    deg[i] = float(row_ptr[i + 1] - row_ptr[i]);
+  }
+  std::vector<float> vals(cols.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) vals[e] = 1.0f / std::sqrt(deg[i] * deg[cols[e]]);
+  return CsrMatrix(n, n, std::move(row_ptr), std::move(cols), std::move(vals));
+}
+
+Schema mlp_schema() { return Schema{{hidden_spec(64), layers_spec(2), dropout_spec(0.5)}}; }
+Schema gcn_schema() { return Schema{{hidden_spec(16), layers_spec(2), dropout_spec(0.5)}}; }
+Schema gat_schema() {
+  return Schema{{hidden_spec(8),
+                 {"heads", ParamType::Int, int64_t{8}, "attention heads in hidden layers (concatenated)", 1.0, {}, {}},
+                 {"output_heads", ParamType::Int, int64_t{1}, "heads in the output layer (averaged)", 1.0, {}, {}},
+                 layers_spec(2), dropout_spec(0.6),
+                 {"attention_dropout", ParamType::Float, 0.6, "dropout on attention coefficients", 0.0, 0.95, {}}}};
+}
+Schema graph_transformer_schema() {
+  return Schema{{hidden_spec(64),
+                 {"heads", ParamType::Int, int64_t{4}, "attention heads (must divide hidden)", 1.0, {}, {}},
+                 layers_spec(2), dropout_spec(0.5),
+                 {"attention_dropout", ParamType::Float, 0.1, "dropout on attention probabilities", 0.0, 0.95, {}},
+                 {"policy", ParamType::String, std::string("graph"),
+                  "graph: attend over neighbours (+ self); full: over all nodes (adjacency ignored)", {}, {},
+                  {"graph", "full"}}}};
+}
+
+std::shared_ptr<GraphModel> make_mlp(const Params& p, const GraphInput& g, uint64_t seed) {
+  return std::make_shared<Mlp>(p, g, seed);
+}
+std::shared_ptr<GraphModel> make_gcn(const Params& p, const GraphInput& g, uint64_t seed) {
+  return std::make_shared<Gcn>(p, g, seed);
+}
+std::shared_ptr<GraphModel> make_gat(const Params& p, const GraphInput& g, uint64_t seed) {
+  return std::make_shared<Gat>(p, g, seed);
+}
+std::shared_ptr<GraphModel> make_graph_transformer(const Params& p, const GraphInput& g, uint64_t seed) {
+  RC_CHECK(p.get_int("hidden") % p.get_int("heads") == 0, "graph_transformer: heads {} does not divide hidden {}",
+           p.get_int("heads"), p.get_int("hidden"));
+  return std::make_shared<GraphTransformer>(p, g, seed);
+}
+
+}  // namespace rc::models

@@ -1,0 +1,25 @@
+#pragma once
+// Graph models for transductive node classification, all on one CSR skeleton:
+//   mlp                no neighbours (the baseline that tells how much the graph helps)
+//   gcn                Kipf & Welling 2017: H' = Â H W, Â = D^-1/2 (A + I) D^-1/2 (fixed neighbour weights)
+//   gat                Veličković et al. 2018: additive attention over the adjacency (learned weights)
+//   graph_transformer  dot-product attention blocks over the adjacency, or over all nodes (policy: full)
+#include "framework/core/params.hpp"
+#include "models/model.hpp"
+
+namespace rc::models {
+
+Schema mlp_schema();
+Schema gcn_schema();
+Schema gat_schema();
+Schema graph_transformer_schema();
+
+std::shared_ptr<GraphModel> make_mlp(const Params& p, const GraphInput& g, uint64_t seed);
+std::shared_ptr<GraphModel> make_gcn(const Params& p, const GraphInput& g, uint64_t seed);
+std::shared_ptr<GraphModel> make_gat(const Params& p, const GraphInput& g, uint64_t seed);
+std::shared_ptr<GraphModel> make_graph_transformer(const Params& p, const GraphInput& g, uint64_t seed);
+
+// Â = D^-1/2 (A + I) D^-1/2 as a CSR matrix (symmetric when A is).
+CsrMatrix gcn_normalized_adjacency(const GraphInput& g);
+
+}  // namespace rc::models

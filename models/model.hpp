@@ -1,0 +1,39 @@
+#pragma once
+// What every model is: a Module with a forward. Image models map a batch of images to class logits; graph
+// models map a whole graph (features + adjacency) to per-node logits.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "framework/autograd/var.hpp"
+#include "framework/nn/module.hpp"
+#include "framework/ops/sparse.hpp"
+
+namespace rc::models {
+
+struct ImageShape {
+  int64_t channels = 1, height = 28, width = 28, num_classes = 10;
+};
+
+class ImageModel : public nn::Module {
+ public:
+  // images: (B, C, H, W) -> logits (B, num_classes)
+  virtual Var forward(const Var& images) = 0;
+};
+
+// A graph as the models see it: node features (dense, or sparse CSR when mostly zero), and the adjacency as
+// CSR arrays without self-loops (models add them as they need).
+struct GraphInput {
+  int64_t num_nodes = 0, num_features = 0, num_classes = 0;
+  Tensor dense_features;          // (N, F), or undefined when sparse_features is used
+  const CsrMatrix* sparse_features = nullptr;
+  std::vector<int64_t> row_ptr, col_idx;  // adjacency, sorted per row, no self-loops
+};
+
+class GraphModel : public nn::Module {
+ public:
+  // -> logits (N, num_classes)
+  virtual Var forward(const GraphInput& graph) = 0;
+};
+
+}  // namespace rc::models

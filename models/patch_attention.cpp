@@ -1,0 +1,212 @@
+#include "models/patch_attention.hpp"
+
+#include <cmath>
+
+#include "framework/nn/init.hpp"
+#include "framework/nn/layers.hpp"
+#include "framework/nn/multihead_attention.hpp"
+#include "framework/ops/activation.hpp"
+#include "framework/ops/elementwise.hpp"
+#include "framework/ops/shape.hpp"
+
+namespace rc::models {
+
+Schema patch_attention_schema() {
+  Schema s;
+  s.params = {
+      {"patch_size", ParamType::Int, int64_t{4}, "patch side in pixels (the image side must be a multiple)", 1.0, {}, {}},
+      {"dim", ParamType::Int, int64_t{64}, "embedding dimension", 1.0, {}, {}},
+      {"depth", ParamType::Int, int64_t{4}, "number of transformer blocks", 1.0, {}, {}},
+      {"heads", ParamType::Int, int64_t{4}, "attention heads (must divide dim)", 1.0, {}, {}},
+      {"mlp_ratio", ParamType::Float, 2.0, "MLP hidden size / dim", 0.01, {}, {}},
+      {"pooling", ParamType::String, std::string("cls"), "class token or mean over patch tokens", {}, {}, {"cls", "mean"}},
+      {"position", ParamType::String, std::string("learned"),
+       "positional encoding; relative = learned 2-D relative-position bias in every attention layer", {}, {},
+       {"none", "sinusoidal", "learned", "relative"}},
+      {"policy.kind", ParamType::String, std::string("full"), "attention neighbourhood over the patch grid", {}, {},
+       {"full", "window2d", "window1d", "causal"}},
+      {"policy.kernel", ParamType::Int, int64_t{3}, "window2d: kernel side (odd or even) in patches", 1.0, {}, {}},
+      {"policy.dilation", ParamType::Int, int64_t{1}, "window2d: dilation in patches", 1.0, {}, {}},
+      {"policy.radius", ParamType::Int, int64_t{4}, "window1d: radius in tokens (raster order)", 0.0, {}, {}},
+      {"dropout", ParamType::Float, 0.0, "dropout on residual branches and embeddings", 0.0, 0.95, {}},
+      {"attention_dropout", ParamType::Float, 0.0, "dropout on attention probabilities", 0.0, 0.95, {}},
+  };
+  return s;
+}
+
+std::string check_patch_attention(const Params& p, const ImageShape& shape) {
+  const int64_t ps = p.get_int("patch_size");
+  if (shape.height % ps != 0 || shape.width % ps != 0)
+    return fmt::format("patch_size {} does not divide the {}×{} image", ps, shape.height, shape.width);
+  if (p.get_int("dim") % p.get_int("heads") != 0)
+    return fmt::format("heads {} does not divide dim {}", p.get_int("heads"), p.get_int("dim"));
+  const int64_t gh = shape.height / ps, gw = shape.width / ps;
+  if (p.get_string("policy.kind") == "window2d") {
+    const int64_t k = p.get_int("policy.kernel"), dil = p.get_int("policy.dilation");
+    if (k * dil > gh || k * dil > gw)
+      return fmt::format("policy.kernel {} × dilation {} is larger than the {}×{} patch grid", k, dil, gh, gw);
+  }
+  return "";
+}
+
+Policy patch_policy(const Params& p, int64_t gh, int64_t gw, bool class_token) {
+  const std::string kind = p.get_string("policy.kind");
+  const int64_t first = class_token ? 1 : 0;
+  Policy base = Policy::full();
+  if (kind == "window2d") {
+    Window2d w;
+    w.grid_h = gh;
+    w.grid_w = gw;
+    w.kernel_h = w.kernel_w = p.get_int("policy.kernel");
+    w.dilation_h = w.dilation_w = p.get_int("policy.dilation");
+    w.first = first;
+    base = Policy::window2d(w);
+    if (class_token) base = base | Policy::global(0, 1);
+  } else if (kind == "window1d") {
+    base = Policy::window1d(p.get_int("policy.radius"), p.get_int("policy.radius"));
+    if (class_token) base = base | Policy::global(0, 1);
+  } else if (kind == "causal") {
+    base = Policy::causal();
+  }
+  return base;
+}
+
+namespace {
+
+// 2-D sine-cosine table (N, E): a quarter of the channels each for sin/cos of row and column position.
+Tensor sincos_2d(int64_t gh, int64_t gw, int64_t dim) {
+  Tensor t = Tensor::zeros({gh * gw, dim});
+  const int64_t quarter = dim / 4;
+  for (int64_t r = 0; r < gh; ++r)
+    for (int64_t c = 0; c < gw; ++c)
+      for (int64_t k = 0; k < quarter; ++k) {
+        double omega = 1.0 / std::pow(10000.0, double(k) / std::max<int64_t>(quarter, 1));
+        float* row = t.data() + (r * gw + c) * dim;
+        row[k] = float(std::sin(r * omega));
+        row[quarter + k] = float(std::cos(r * omega));
+        row[2 * quarter + k] = float(std::sin(c * omega));
+        row[3 * quarter + k] = float(std::cos(c * omega));
+      }
+  return t;
+}
+
+class Block : public nn::Module {
+ public:
+  Block(const nn::MultiHeadAttentionOptions& mo, int64_t hidden, float dropout, Generator& gen, uint64_t seed) {
+    ln1_ = register_module("ln1", std::make_shared<nn::LayerNorm>(mo.dim));
+    attn_ = register_module("attn", std::make_shared<nn::MultiHeadAttention>(mo, gen, seed));
+    ln2_ = register_module("ln2", std::make_shared<nn::LayerNorm>(mo.dim));
+    fc1_ = register_module("fc1", std::make_shared<nn::Linear>(mo.dim, hidden, gen, true, true));
+    fc2_ = register_module("fc2", std::make_shared<nn::Linear>(hidden, mo.dim, gen, true, true));
+    drop_ = register_module("drop", std::make_shared<nn::Dropout>(dropout, seed + 7));
+  }
+  Var forward(const Var& x, const Policy& policy, AttentionWeights* weights) {
+    Var h = add(x, drop_->forward(attn_->forward(ln1_->forward(x), policy, weights)));
+    return add(h, drop_->forward(fc2_->forward(gelu(fc1_->forward(ln2_->forward(h))))));
+  }
+  nn::MultiHeadAttention& attention() { return *attn_; }
+
+ private:
+  std::shared_ptr<nn::LayerNorm> ln1_, ln2_;
+  std::shared_ptr<nn::MultiHeadAttention> attn_;
+  std::shared_ptr<nn::Linear> fc1_, fc2_;
+  std::shared_ptr<nn::Dropout> drop_;
+};
+
+class PatchAttention : public ImageModel {
+ public:
+  PatchAttention(const Params& p, const ImageShape& shape, uint64_t seed) : gen_(seed) {
+    std::string bad = check_patch_attention(p, shape);
+    RC_CHECK(bad.empty(), "patch_attention: {}", bad);
+    patch_ = p.get_int("patch_size");
+    dim_ = p.get_int("dim");
+    gh_ = shape.height / patch_;
+    gw_ = shape.width / patch_;
+    class_token_ = p.get_string("pooling") == "cls";
+    position_ = p.get_string("position");
+    const int64_t tokens = gh_ * gw_ + (class_token_ ? 1 : 0);
+    embed_ = register_module("embed", std::make_shared<nn::Conv2d>(shape.channels, dim_, patch_, gen_, patch_, 0, true));
+    if (class_token_) {
+      Tensor cls = Tensor::empty({1, 1, dim_});
+      nn::init::trunc_normal_(cls, gen_, 0.0f, 0.02f, -0.04f, 0.04f);
+      cls_ = register_parameter("cls_token", cls, true);
+    }
+    if (position_ == "learned") {
+      Tensor pos = Tensor::empty({1, tokens, dim_});
+      nn::init::trunc_normal_(pos, gen_, 0.0f, 0.02f, -0.04f, 0.04f);
+      pos_ = register_parameter("pos_embed", pos, true);
+    } else if (position_ == "sinusoidal") {
+      Tensor table = sincos_2d(gh_, gw_, dim_);
+      Tensor pos = Tensor::zeros({1, tokens, dim_});
+      std::copy(table.data(), table.data() + table.numel(), pos.data() + (class_token_ ? dim_ : 0));
+      pos_ = Var(pos, false);
+    }
+    policy_ = patch_policy(p, gh_, gw_, class_token_);
+    nn::MultiHeadAttentionOptions mo;
+    mo.dim = dim_;
+    mo.heads = p.get_int("heads");
+    mo.attention_dropout = float(p.get_float("attention_dropout"));
+    if (position_ == "relative") {
+      if (const Window2d* w = policy_.find_window2d()) {
+        mo.bias_table = (2 * w->kernel_h - 1) * (2 * w->kernel_w - 1);
+      } else {
+        mo.bias_grid = BiasGrid{gh_, gw_, class_token_ ? 1 : 0};
+        mo.bias_table = (2 * gh_ - 1) * (2 * gw_ - 1);
+      }
+    }
+    const int64_t hidden = std::max<int64_t>(1, std::llround(p.get_float("mlp_ratio") * dim_));
+    const float drop = float(p.get_float("dropout"));
+    blocks_ = register_module("blocks", std::make_shared<nn::ModuleList>());
+    for (int64_t i = 0; i < p.get_int("depth"); ++i)
+      blocks_->push_back(std::make_shared<Block>(mo, hidden, drop, gen_, mix_seed(seed, 100 + i)));
+    drop_ = register_module("drop", std::make_shared<nn::Dropout>(drop, seed + 3));
+    norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(dim_));
+    head_ = register_module("head", std::make_shared<nn::Linear>(dim_, shape.num_classes, gen_, true, true));
+  }
+
+  Var forward(const Var& images) override { return forward_with_weights(images, {}); }
+
+  // weights: one request per block (or empty)
+  Var forward_with_weights(const Var& images, std::vector<AttentionWeights*> weights) {
+    const int64_t b = images.dim(0);
+    // (B, E, gh, gw) -> (B, N, E)
+    Var x = transpose(reshape(embed_->forward(images), {b, dim_, gh_ * gw_}), 1, 2);
+    if (class_token_) x = concat({add(Var(Tensor::zeros({b, 1, dim_})), cls_), x}, 1);
+    if (pos_.defined()) x = add(x, pos_);
+    x = drop_->forward(x);
+    for (size_t i = 0; i < blocks_->size(); ++i) {
+      auto* blk = static_cast<Block*>((*blocks_)[i].get());
+      x = blk->forward(x, policy_, i < weights.size() ? weights[i] : nullptr);
+    }
+    x = norm_->forward(x);
+    const int64_t n = x.dim(1);
+    Var pooled = class_token_ ? reshape(slice(x, 1, 0, 1), {b, dim_})
+                              : mul_scalar(sum(x, 1), 1.0f / float(n));
+    return head_->forward(pooled);
+  }
+
+  const Policy& policy() const { return policy_; }
+  int64_t grid_h() const { return gh_; }
+  int64_t grid_w() const { return gw_; }
+
+ private:
+  Generator gen_;
+  int64_t patch_ = 4, dim_ = 64, gh_ = 7, gw_ = 7;
+  bool class_token_ = true;
+  std::string position_;
+  std::shared_ptr<nn::Conv2d> embed_;
+  Var cls_, pos_;
+  Policy policy_ = Policy::full();
+  std::shared_ptr<nn::ModuleList> blocks_;
+  std::shared_ptr<nn::Dropout> drop_;
+  std::shared_ptr<nn::LayerNorm> norm_;
+  std::shared_ptr<nn::Linear> head_;
+};
+
+}  // namespace
+
+std::shared_ptr<ImageModel> make_patch_attention(const Params& p, const ImageShape& shape, uint64_t seed) {
+  return std::make_shared<PatchAttention>(p, shape, seed);
+}
+
+}  // namespace rc::models

@@ -1,0 +1,20 @@
+#pragma once
+// Patch-attention image classifier (ViT-style): patch embedding, optional class token, positional encoding
+// (none | sinusoidal | learned | relative), `depth` pre-LayerNorm blocks [x + MHA(LN x); x + MLP(LN x)] whose
+// attention follows a configurable neighbourhood policy, then class-token or mean pooling and a linear head.
+// With policy window2d 3×3 and relative bias it is a convolution-like local self-attention network.
+#include "framework/attention/policy.hpp"
+#include "framework/core/params.hpp"
+#include "models/model.hpp"
+
+namespace rc::models {
+
+Schema patch_attention_schema();
+// "" or what is wrong with the combination (e.g. a window larger than the patch grid).
+std::string check_patch_attention(const Params& p, const ImageShape& shape);
+std::shared_ptr<ImageModel> make_patch_attention(const Params& p, const ImageShape& shape, uint64_t seed);
+
+// The attention policy over [class token?] + gh×gw patch tokens that the config describes.
+Policy patch_policy(const Params& p, int64_t grid_h, int64_t grid_w, bool class_token);
+
+}  // namespace rc::models
