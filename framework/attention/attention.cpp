@@ -187,31 +187,34 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
 
   const bool use_edges = options.kernel == AttentionKernel::Edges ||
                          (options.kernel == AttentionKernel::Auto && policy.kind() == PolicyKind::Graph);
-  std::shared_ptr<const Neighbours> nb;
+  std::shared_ptr<const attn::EdgeLists> edges;  // both memoized on the policy
   std::shared_ptr<const attn::TiledPlan> plan;
   if (use_edges)
-    nb = std::make_shared<const Neighbours>(policy.neighbours(N));
+    edges = attn::make_edge_lists(policy, N);
   else
     plan = attn::make_tiled_plan(policy, N);
 
-  Tensor out = Tensor::zeros(q.shape());
+  Tensor out = use_edges ? Tensor::empty(q.shape()) : Tensor::zeros(q.shape());  // edges write every row
   Tensor lse = Tensor::empty({B, H, N});
-  if (use_edges)
-    attn::edges_forward(p, *nb, out.data(), lse.data());
-  else
+  Tensor probs;  // edges: per-edge probabilities for backward
+  if (use_edges) {
+    probs = Tensor::empty({B, H, edges->rows.edges()});
+    attn::edges_forward(p, *edges, out.data(), lse.data(), probs.data());
+  } else {
     attn::tiled_forward(p, *plan, out.data(), lse.data());
+  }
   if (weights) fill_weights(p, lse, *weights);
 
   // backward needs: q, k, v (packed), eq/ek and a_q/a_k (additive), the table, the output and the row lse.
   // The Problem holds raw pointers into these tensors, so the closure keeps them all alive explicitly.
   struct Saved {
-    Tensor q, k, v, eq, ek, aq, ak, bias, out, lse;
+    Tensor q, k, v, eq, ek, aq, ak, bias, out, lse, probs;
     std::shared_ptr<const Policy> policy;
-    std::shared_ptr<const Neighbours> nb;
+    std::shared_ptr<const attn::EdgeLists> edges;
     std::shared_ptr<const attn::TiledPlan> plan;
     attn::Problem p;
   };
-  auto sv = std::make_shared<Saved>(Saved{qc, kc, vc, eq, ek, aq, ak, bias, out, lse, policy_ptr, nb, plan, p});
+  auto sv = std::make_shared<Saved>(Saved{qc, kc, vc, eq, ek, aq, ak, bias, out, lse, probs, policy_ptr, edges, plan, p});
   std::vector<Var> inputs{q, k, v};
   if (additive) inputs.push_back(options.a_q), inputs.push_back(options.a_k);
   if (has_bias) inputs.push_back(options.rel_bias);
@@ -228,8 +231,8 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
     g.dq = dq.data(), g.dk = dk.data(), g.dv = dv.data();
     if (p.bias) g.dbias = dbias.data();
     if (additive) g.deq = deq.data(), g.dek = dek.data();
-    if (sv->nb)
-      attn::edges_backward(p, *sv->nb, sv->out.data(), sv->lse.data(), dout.data(), g);
+    if (sv->edges)
+      attn::edges_backward(p, *sv->edges, sv->out.data(), sv->probs.data(), dout.data(), g);
     else
       attn::tiled_backward(p, *sv->plan, sv->out.data(), sv->lse.data(), dout.data(), g);
     if (additive) {

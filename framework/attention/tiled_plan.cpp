@@ -13,6 +13,7 @@ namespace {
 constexpr int64_t kBlockQ = kMaxBlockQ;                // queries per block (1-D policies)
 constexpr int64_t kPatch = 8;                          // window2d: query patches of kPatch x kPatch grid cells
 constexpr int64_t kMaskBudget = int64_t{32} << 20;     // bytes of cached partial-tile masks per plan
+constexpr int kMemoTag = 1;                            // Policy::memo tag of the plan
 
 // window2d alone: for each dilation residue class, cover its sub-grid with kPatch x kPatch query patches; the keys
 // of a patch are the rectangle spanned by the windows of its corner cells.
@@ -94,6 +95,11 @@ void tile_mask_transposed(const Policy& policy, const int64_t* queries, int64_t 
 }
 
 std::shared_ptr<const TiledPlan> make_tiled_plan(const Policy& policy, int64_t n) {
+  return std::static_pointer_cast<const TiledPlan>(
+      policy.memo(kMemoTag, n, [&]() -> Policy::MemoPtr { return build_plan(policy, n); }));
+}
+
+std::shared_ptr<const TiledPlan> build_plan(const Policy& policy, int64_t n) {
   auto plan = std::make_shared<TiledPlan>();
   if (const Window2d* w = policy.window2d_params()) {
     plan_window2d(*w, *plan);

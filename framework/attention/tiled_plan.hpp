@@ -37,6 +37,9 @@ struct TiledPlan {
 
 inline constexpr int64_t kBlockK = 128;  // keys per tile
 
+// Builds the plan (make_tiled_plan memoizes it on the policy).
+std::shared_ptr<const TiledPlan> build_plan(const Policy& policy, int64_t n);
+
 // maskT (n x mp) for queries x keys, from the policy (transposing its queries x keys answer).
 void tile_mask_transposed(const Policy& policy, const int64_t* queries, int64_t m, const int64_t* keys, int64_t n,
                           uint8_t* maskT, std::vector<uint8_t>& tmp);
