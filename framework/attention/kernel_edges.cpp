@@ -39,8 +39,43 @@ inline float dot(const float* a, const float* b, int64_t D) {
   return s;
 }
 
+// A row accumulator of D floats: in registers for the specialized D (DC > 0), in scratch memory otherwise.
+typedef float v8 __attribute__((vector_size(32)));
+template <int DC>
+struct RowAcc {
+  v8 x[DC / 8];
+  RowAcc(int64_t, float*) {
+    for (v8& v : x) v = v8{};
+  }
+  void add(float c, const float* src) {
+    for (int v = 0; v < DC / 8; ++v) {
+      v8 y;
+      std::memcpy(&y, src + 8 * v, sizeof(y));
+      x[v] += c * y;
+    }
+  }
+  void write(float* dst, float scale) const {
+    for (int v = 0; v < DC / 8; ++v) {
+      v8 y = x[v] * scale;
+      std::memcpy(dst + 8 * v, &y, sizeof(y));
+    }
+  }
+};
+template <>
+struct RowAcc<0> {
+  int64_t D;
+  float* m;
+  RowAcc(int64_t d, float* mem) : D(d), m(mem) { std::fill_n(m, D, 0.0f); }
+  void add(float c, const float* src) {
+    for (int64_t d = 0; d < D; ++d) m[d] += c * src[d];
+  }
+  void write(float* dst, float scale) const {
+    for (int64_t d = 0; d < D; ++d) dst[d] = scale * m[d];
+  }
+};
+
 struct Scratch {
-  std::vector<float> s, acc, acc2;
+  std::vector<float> s, acc, acc2, row, row2;
   static Scratch& get() {
     thread_local Scratch s;
     return s;
@@ -69,98 +104,88 @@ inline float leaky_grad(const Problem& p, int64_t bh, int64_t i, int64_t j) {
   return p.eq[bh * p.N + i] + p.ek[bh * p.N + j] > 0 ? 1.0f : p.slope;
 }
 
+// Rows [r0, r1) of head bh in flat phases over their edges [e0, e1) (independent per edge, so the CPU overlaps
+// them): scores, row max, exp, row sums and normalization, then the weighted sums of V rows.
 template <int DC>
-void forward_rows(const Problem& p, const Neighbours& nb, int64_t bh, int64_t r0, int64_t r1, float* out,
+void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0, int64_t r1, float* out,
                   float* row_lse, float* probs) {
+  const Neighbours& nb = el.rows;
   const int64_t D = DC ? DC : p.D, N = p.N, E = nb.edges(), off = p.bh_offset(bh);
-  const bool dot_score = p.score == ScoreKind::Dot;
   const float *q = p.q + off, *k = p.k + off, *v = p.v + off;
-  const int64_t *rp = nb.row_ptr.data(), *ci = nb.col_idx.data();
+  const int64_t *rp = nb.row_ptr.data(), *ci = nb.col_idx.data(), *er = el.e_row.data();
+  const int64_t e0 = rp[r0], e1 = rp[r1], ne = e1 - e0;
   Scratch& sc = Scratch::get();
-  float* qs = sized(sc.acc, D);
+  sized(sc.row, D), sized(sc.row2, D);
+  float* s = sized(sc.s, ne + 16) - e0;  // indexed by edge id
+  if (p.score == ScoreKind::Dot) {
+    float* qs = sized(sc.acc, (r1 - r0) * D) - r0 * D;  // scale * q rows
+    for (int64_t x = r0 * D; x < r1 * D; ++x) qs[x] = p.scale * q[x];
+    for (int64_t e = e0; e < e1; ++e) s[e] = dot(qs + er[e] * D, k + ci[e] * D, D);
+  } else {
+    const float *eq = p.eq + bh * N, *ek = p.ek + bh * N;
+    for (int64_t e = e0; e < e1; ++e) s[e] = leaky_relu(eq[er[e]] + ek[ci[e]], p.slope);
+  }
+  if (p.bias) {
+    const float* table = p.bias + (bh % p.H) * p.bias_index.table_size;
+    for (int64_t e = e0; e < e1; ++e) {
+      int64_t x = p.bias_index.index(er[e], ci[e]);
+      if (x >= 0) s[e] += table[x];
+    }
+  }
+  float* rmax = sized(sc.acc2, r1 - r0) - r0;
   for (int64_t i = r0; i < r1; ++i) {
-    const int64_t e0 = rp[i], deg = rp[i + 1] - e0;
-    const int64_t* cols = ci + e0;
-    float* oi = out + off + i * D;
-    if (deg == 0) {
-      std::fill_n(oi, D, 0.0f);
-      row_lse[bh * N + i] = kNegInf;
-      continue;
-    }
-    float* s = sized(sc.s, deg + 16);
-    if (dot_score) {
-      for (int64_t d = 0; d < D; ++d) qs[d] = p.scale * q[i * D + d];
-      for (int64_t t = 0; t < deg; ++t) s[t] = dot(qs, k + cols[t] * D, D);
-    } else {
-      const float eqi = p.eq[bh * N + i];
-      const float* ek = p.ek + bh * N;
-      for (int64_t t = 0; t < deg; ++t) s[t] = leaky_relu(eqi + ek[cols[t]], p.slope);
-    }
-    if (p.bias) {
-      const float* table = p.bias + (bh % p.H) * p.bias_index.table_size;
-      for (int64_t t = 0; t < deg; ++t) {
-        int64_t x = p.bias_index.index(i, cols[t]);
-        if (x >= 0) s[t] += table[x];
-      }
-    }
     float mx = kNegInf;
-    for (int64_t t = 0; t < deg; ++t) mx = std::max(mx, s[t]);
-    std::fill_n(s + deg, 16, kNegInf);  // padding lanes: exp gives 0
-    simd::f16v vsum{};
-    for (int64_t t = 0; t < deg; t += 16) {
-      simd::f16v e = simd::exp(simd::load(s + t) - mx);
-      simd::store(s + t, e);
-      vsum += e;
-    }
-    const float sum = simd::hsum(vsum), inv = 1.0f / sum;
-    float* pe = probs + bh * E + e0;
-    for (int64_t t = 0; t < deg; ++t) pe[t] = s[t] * inv;
-    float o[DC ? DC : 1];
-    float* acc = DC ? o : sized(sc.acc2, D);
-    std::fill_n(acc, D, 0.0f);
-    for (int64_t t = 0; t < deg; ++t) {
-      const float c = p.dropout > 0 ? pe[t] * p.keep_factor(bh, i, cols[t]) : pe[t];
-      const float* vj = v + cols[t] * D;
-      for (int64_t d = 0; d < D; ++d) acc[d] += c * vj[d];
-    }
-    std::copy_n(acc, D, oi);
-    row_lse[bh * N + i] = mx + std::log(sum);
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) mx = std::max(mx, s[e]);
+    rmax[i] = mx;
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) s[e] -= mx;
+  }
+  for (int64_t e = e0; e < e1; e += 16) simd::store(s + e, simd::exp(simd::load(s + e)));  // tail lanes unused
+  for (int64_t i = r0; i < r1; ++i) {
+    float sum = 0;
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) sum += s[e];
+    const float inv = 1.0f / sum;
+    float* pe = probs + bh * E;
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) pe[e] = s[e] * inv;
+    if (row_lse) row_lse[bh * N + i] = rp[i + 1] > rp[i] ? rmax[i] + std::log(sum) : kNegInf;
+  }
+  const float* pe = probs + bh * E;
+  for (int64_t i = r0; i < r1; ++i) {
+    RowAcc<DC> acc(D, sc.row.data());
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e)
+      acc.add(p.dropout > 0 ? pe[e] * p.keep_factor(bh, i, ci[e]) : pe[e], v + ci[e] * D);
+    acc.write(out + off + i * D, 1.0f);
   }
 }
 
-// pass 1 (queries): dS per edge, dq (dot) or deq (additive)
+// pass 1 (queries), flat over the edges of rows [r0, r1): dS per edge, then dq (dot) or deq (additive) per row
 template <int DC>
-void backward_rows(const Problem& p, const Neighbours& nb, int64_t bh, int64_t r0, int64_t r1, const float* out,
+void backward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0, int64_t r1, const float* out,
                    const float* probs, const float* dout, const Grads& g, float* dscore) {
+  const Neighbours& nb = el.rows;
   const int64_t D = DC ? DC : p.D, N = p.N, E = nb.edges(), off = p.bh_offset(bh);
-  const bool dot_score = p.score == ScoreKind::Dot;
-  const float *k = p.k + off, *v = p.v + off;
-  const int64_t *rp = nb.row_ptr.data(), *ci = nb.col_idx.data();
+  const float *k = p.k + off, *v = p.v + off, *dob = dout + off;
+  const int64_t *rp = nb.row_ptr.data(), *ci = nb.col_idx.data(), *er = el.e_row.data();
   Scratch& sc = Scratch::get();
-  float buf[DC ? DC : 1];
-  float* acc = DC ? buf : sized(sc.acc, D);
-  for (int64_t i = r0; i < r1; ++i) {
-    const int64_t e0 = rp[i], deg = rp[i + 1] - e0;
-    const int64_t* cols = ci + e0;
-    const float* doi = dout + off + i * D;
-    const float delta = dot(doi, out + off + i * D, D);
-    const float* pe = probs + bh * E + e0;
-    float* ds = dscore + bh * E + e0;
-    for (int64_t t = 0; t < deg; ++t) {
-      const float keep = p.dropout > 0 ? p.keep_factor(bh, i, cols[t]) : 1.0f;
-      ds[t] = pe[t] * (keep * dot(doi, v + cols[t] * D, D) - delta);
+  sized(sc.row, D), sized(sc.row2, D);
+  float* delta = sized(sc.acc2, r1 - r0) - r0;
+  for (int64_t i = r0; i < r1; ++i) delta[i] = dot(dob + i * D, out + off + i * D, D);
+  const float* pe = probs + bh * E;
+  float* ds = dscore + bh * E;
+  for (int64_t e = rp[r0]; e < rp[r1]; ++e) {
+    const int64_t i = er[e], j = ci[e];
+    const float keep = p.dropout > 0 ? p.keep_factor(bh, i, j) : 1.0f;
+    ds[e] = pe[e] * (keep * dot(dob + i * D, v + j * D, D) - delta[i]);
+  }
+  if (p.score == ScoreKind::Dot) {
+    for (int64_t i = r0; i < r1; ++i) {
+      RowAcc<DC> acc(D, sc.row.data());
+      for (int64_t e = rp[i]; e < rp[i + 1]; ++e) acc.add(ds[e], k + ci[e] * D);
+      acc.write(g.dq + off + i * D, p.scale);
     }
-    if (dot_score) {
-      std::fill_n(acc, D, 0.0f);
-      for (int64_t t = 0; t < deg; ++t) {
-        const float* kj = k + cols[t] * D;
-        for (int64_t d = 0; d < D; ++d) acc[d] += ds[t] * kj[d];
-      }
-      float* dqi = g.dq + off + i * D;
-      for (int64_t d = 0; d < D; ++d) dqi[d] = p.scale * acc[d];
-    } else {
+  } else {
+    for (int64_t i = r0; i < r1; ++i) {
       float deq = 0;
-      for (int64_t t = 0; t < deg; ++t) deq += ds[t] * leaky_grad(p, bh, i, cols[t]);
+      for (int64_t e = rp[i]; e < rp[i + 1]; ++e) deq += ds[e] * leaky_grad(p, bh, i, ci[e]);
       g.deq[bh * N + i] = deq;
     }
   }
@@ -174,29 +199,25 @@ void backward_keys(const Problem& p, const EdgeLists& el, int64_t bh, int64_t j0
   const bool dot_score = p.score == ScoreKind::Dot;
   const float* q = p.q + off;
   Scratch& sc = Scratch::get();
-  float b1[DC ? DC : 1], b2[DC ? DC : 1];
-  float* dv = DC ? b1 : sized(sc.acc, D);
-  float* dk = DC ? b2 : sized(sc.acc2, D);
+  sized(sc.row, D), sized(sc.row2, D);
   const float *pe = probs + bh * E, *ds = dscore + bh * E;
   for (int64_t j = j0; j < j1; ++j) {
-    std::fill_n(dv, D, 0.0f);
-    std::fill_n(dk, D, 0.0f);
+    RowAcc<DC> dv(D, sc.row.data()), dk(D, sc.row2.data());
     float dek = 0;
     for (int64_t s = el.t_ptr[j]; s < el.t_ptr[j + 1]; ++s) {
       const int64_t e = el.t_edge[s], i = el.t_row[s];
       const float c = p.dropout > 0 ? pe[e] * p.keep_factor(bh, i, j) : pe[e];
       const float* doi = dout + off + i * D;
-      for (int64_t d = 0; d < D; ++d) dv[d] += c * doi[d];
+      dv.add(c, doi);
       if (dot_score) {
-        const float* qi = q + i * D;
-        for (int64_t d = 0; d < D; ++d) dk[d] += ds[e] * qi[d];
+        dk.add(ds[e], q + i * D);
       } else {
         dek += ds[e] * leaky_grad(p, bh, i, j);
       }
     }
-    std::copy_n(dv, D, g.dv + off + j * D);
+    dv.write(g.dv + off + j * D, 1.0f);
     if (dot_score)
-      for (int64_t d = 0; d < D; ++d) g.dk[off + j * D + d] = p.scale * dk[d];
+      dk.write(g.dk + off + j * D, p.scale);
     else
       g.dek[bh * N + j] = dek;
   }
@@ -225,6 +246,8 @@ std::shared_ptr<const EdgeLists> make_edge_lists(const Policy& policy, int64_t n
     for (int64_t c : nb.col_idx) ++el->t_ptr[c + 1];
     for (int64_t j = 0; j < n; ++j) el->t_ptr[j + 1] += el->t_ptr[j];
     std::vector<int64_t> fill(el->t_ptr.begin(), el->t_ptr.end() - 1);
+    el->e_row.resize(nb.col_idx.size());
+    for (int64_t i = 0; i < n; ++i) std::fill(el->e_row.begin() + nb.row_ptr[i], el->e_row.begin() + nb.row_ptr[i + 1], i);
     el->t_edge.resize(nb.col_idx.size());
     el->t_row.resize(nb.col_idx.size());
     for (int64_t i = 0; i < n; ++i)
@@ -239,7 +262,7 @@ std::shared_ptr<const EdgeLists> make_edge_lists(const Policy& policy, int64_t n
 
 void edges_forward(const Problem& p, const EdgeLists& el, float* out, float* row_lse, float* probs) {
   dispatch_d(p.D, [&]<int DC>() {
-    for_rows(p, [&](int64_t bh, int64_t r0, int64_t r1) { forward_rows<DC>(p, el.rows, bh, r0, r1, out, row_lse, probs); });
+    for_rows(p, [&](int64_t bh, int64_t r0, int64_t r1) { forward_rows<DC>(p, el, bh, r0, r1, out, row_lse, probs); });
   });
 }
 
@@ -249,7 +272,7 @@ void edges_backward(const Problem& p, const EdgeLists& el, const float* out, con
   std::vector<float> dscore(static_cast<size_t>(BH * E));
   dispatch_d(p.D, [&]<int DC>() {
     for_rows(p, [&](int64_t bh, int64_t r0, int64_t r1) {
-      backward_rows<DC>(p, el.rows, bh, r0, r1, out, probs, dout, g, dscore.data());
+      backward_rows<DC>(p, el, bh, r0, r1, out, probs, dout, g, dscore.data());
     });
     for_rows(p, [&](int64_t bh, int64_t j0, int64_t j1) {
       backward_keys<DC>(p, el, bh, j0, j1, probs, dout, g, dscore.data());

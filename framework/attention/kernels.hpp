@@ -73,6 +73,7 @@ void tiled_backward(const Problem& p, const TiledPlan& plan, const float* out, c
 struct EdgeLists {
   Neighbours rows;
   std::vector<int64_t> t_ptr, t_edge, t_row;  // t_ptr: N + 1; t_edge, t_row: edges
+  std::vector<int64_t> e_row;                 // the query of each edge
 };
 std::shared_ptr<const EdgeLists> make_edge_lists(const Policy& policy, int64_t n);
 
