@@ -49,13 +49,18 @@ void check_finite(const Tensor& t, const char* name) {
 Tensor additive_terms(const Tensor& x, const Tensor& a, int64_t H) {
   const int64_t BH = x.dim(0) * x.dim(1), N = x.dim(2), D = x.dim(3);
   Tensor e = Tensor::empty({x.dim(0), x.dim(1), N});
+  const float *xp = x.data(), *ap = a.data();
+  float* ep = e.data();
   parallel_for(BH, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t bh = b0; bh < b1; ++bh)
+    for (int64_t bh = b0; bh < b1; ++bh) {
+      const float* ah = ap + (bh % H) * D;
       for (int64_t i = 0; i < N; ++i) {
+        const float* xi = xp + (bh * N + i) * D;
         float s = 0;
-        for (int64_t d = 0; d < D; ++d) s += a.data()[(bh % H) * D + d] * x.data()[(bh * N + i) * D + d];
-        e.data()[bh * N + i] = s;
+        for (int64_t d = 0; d < D; ++d) s += ah[d] * xi[d];
+        ep[bh * N + i] = s;
       }
+    }
   });
   return e;
 }
@@ -65,17 +70,27 @@ void additive_backward(const Tensor& x, const Tensor& a, const Tensor& de, int64
   const int64_t B = x.dim(0), N = x.dim(2), D = x.dim(3);
   dx = Tensor::empty(x.shape());
   da = Tensor::zeros(a.shape());
+  const float *xp = x.data(), *ap = a.data(), *dep = de.data();
+  float *dxp = dx.data(), *dap = da.data();
   parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
-    for (int64_t h = h0; h < h1; ++h)
-      for (int64_t b = 0; b < B; ++b)
+    std::vector<float> acc(static_cast<size_t>(D));
+    for (int64_t h = h0; h < h1; ++h) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      const float* ah = ap + h * D;
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t bh = b * H + h;
         for (int64_t i = 0; i < N; ++i) {
-          const int64_t bh = b * H + h;
-          const float g = de.data()[bh * N + i];
+          const float g = dep[bh * N + i];
+          const float* xi = xp + (bh * N + i) * D;
+          float* dxi = dxp + (bh * N + i) * D;
           for (int64_t d = 0; d < D; ++d) {
-            dx.data()[(bh * N + i) * D + d] = g * a.data()[h * D + d];
-            da.data()[h * D + d] += g * x.data()[(bh * N + i) * D + d];
+            dxi[d] = g * ah[d];
+            acc[d] += g * xi[d];
           }
         }
+      }
+      std::copy(acc.begin(), acc.end(), dap + h * D);
+    }
   });
 }
 
