@@ -119,11 +119,11 @@ void BM_sgemm_probe(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_sgemm_probe)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_case1_full_B128_N50)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_case2_full_N4096)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_case3_window1d_r64_N4096)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_case4_window2d_56x56_k7)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_case5_cora_dot)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_case5_cora_additive)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_sgemm_probe)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case1_full_B128_N50)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case2_full_N4096)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case3_window1d_r64_N4096)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case4_window2d_56x56_k7)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case5_cora_dot)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case5_cora_additive)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK_MAIN();

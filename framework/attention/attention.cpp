@@ -49,13 +49,18 @@ void check_finite(const Tensor& t, const char* name) {
 Tensor additive_terms(const Tensor& x, const Tensor& a, int64_t H) {
   const int64_t BH = x.dim(0) * x.dim(1), N = x.dim(2), D = x.dim(3);
   Tensor e = Tensor::empty({x.dim(0), x.dim(1), N});
+  const float *xp = x.data(), *ap = a.data();
+  float* ep = e.data();
   parallel_for(BH, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t bh = b0; bh < b1; ++bh)
+    for (int64_t bh = b0; bh < b1; ++bh) {
+      const float* ah = ap + (bh % H) * D;
       for (int64_t i = 0; i < N; ++i) {
+        const float* xi = xp + (bh * N + i) * D;
         float s = 0;
-        for (int64_t d = 0; d < D; ++d) s += a.data()[(bh % H) * D + d] * x.data()[(bh * N + i) * D + d];
-        e.data()[bh * N + i] = s;
+        for (int64_t d = 0; d < D; ++d) s += ah[d] * xi[d];
+        ep[bh * N + i] = s;
       }
+    }
   });
   return e;
 }
@@ -65,17 +70,27 @@ void additive_backward(const Tensor& x, const Tensor& a, const Tensor& de, int64
   const int64_t B = x.dim(0), N = x.dim(2), D = x.dim(3);
   dx = Tensor::empty(x.shape());
   da = Tensor::zeros(a.shape());
+  const float *xp = x.data(), *ap = a.data(), *dep = de.data();
+  float *dxp = dx.data(), *dap = da.data();
   parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
-    for (int64_t h = h0; h < h1; ++h)
-      for (int64_t b = 0; b < B; ++b)
+    std::vector<float> acc(static_cast<size_t>(D));
+    for (int64_t h = h0; h < h1; ++h) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      const float* ah = ap + h * D;
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t bh = b * H + h;
         for (int64_t i = 0; i < N; ++i) {
-          const int64_t bh = b * H + h;
-          const float g = de.data()[bh * N + i];
+          const float g = dep[bh * N + i];
+          const float* xi = xp + (bh * N + i) * D;
+          float* dxi = dxp + (bh * N + i) * D;
           for (int64_t d = 0; d < D; ++d) {
-            dx.data()[(bh * N + i) * D + d] = g * a.data()[h * D + d];
-            da.data()[h * D + d] += g * x.data()[(bh * N + i) * D + d];
+            dxi[d] = g * ah[d];
+            acc[d] += g * xi[d];
           }
         }
+      }
+      std::copy(acc.begin(), acc.end(), dap + h * D);
+    }
   });
 }
 
@@ -187,31 +202,34 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
 
   const bool use_edges = options.kernel == AttentionKernel::Edges ||
                          (options.kernel == AttentionKernel::Auto && policy.kind() == PolicyKind::Graph);
-  std::shared_ptr<const Neighbours> nb;
+  std::shared_ptr<const attn::EdgeLists> edges;  // both memoized on the policy
   std::shared_ptr<const attn::TiledPlan> plan;
   if (use_edges)
-    nb = std::make_shared<const Neighbours>(policy.neighbours(N));
+    edges = attn::make_edge_lists(policy, N);
   else
     plan = attn::make_tiled_plan(policy, N);
 
-  Tensor out = Tensor::zeros(q.shape());
+  Tensor out = use_edges ? Tensor::empty(q.shape()) : Tensor::zeros(q.shape());  // edges write every row
   Tensor lse = Tensor::empty({B, H, N});
-  if (use_edges)
-    attn::edges_forward(p, *nb, out.data(), lse.data());
-  else
+  Tensor probs;  // edges: per-edge probabilities for backward
+  if (use_edges) {
+    probs = Tensor::empty({B, H, edges->rows.edges()});
+    attn::edges_forward(p, *edges, out.data(), lse.data(), probs.data());
+  } else {
     attn::tiled_forward(p, *plan, out.data(), lse.data());
+  }
   if (weights) fill_weights(p, lse, *weights);
 
   // backward needs: q, k, v (packed), eq/ek and a_q/a_k (additive), the table, the output and the row lse.
   // The Problem holds raw pointers into these tensors, so the closure keeps them all alive explicitly.
   struct Saved {
-    Tensor q, k, v, eq, ek, aq, ak, bias, out, lse;
+    Tensor q, k, v, eq, ek, aq, ak, bias, out, lse, probs;
     std::shared_ptr<const Policy> policy;
-    std::shared_ptr<const Neighbours> nb;
+    std::shared_ptr<const attn::EdgeLists> edges;
     std::shared_ptr<const attn::TiledPlan> plan;
     attn::Problem p;
   };
-  auto sv = std::make_shared<Saved>(Saved{qc, kc, vc, eq, ek, aq, ak, bias, out, lse, policy_ptr, nb, plan, p});
+  auto sv = std::make_shared<Saved>(Saved{qc, kc, vc, eq, ek, aq, ak, bias, out, lse, probs, policy_ptr, edges, plan, p});
   std::vector<Var> inputs{q, k, v};
   if (additive) inputs.push_back(options.a_q), inputs.push_back(options.a_k);
   if (has_bias) inputs.push_back(options.rel_bias);
@@ -228,8 +246,8 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
     g.dq = dq.data(), g.dk = dk.data(), g.dv = dv.data();
     if (p.bias) g.dbias = dbias.data();
     if (additive) g.deq = deq.data(), g.dek = dek.data();
-    if (sv->nb)
-      attn::edges_backward(p, *sv->nb, sv->out.data(), sv->lse.data(), dout.data(), g);
+    if (sv->edges)
+      attn::edges_backward(p, *sv->edges, sv->out.data(), sv->probs.data(), dout.data(), g);
     else
       attn::tiled_backward(p, *sv->plan, sv->out.data(), sv->lse.data(), dout.data(), g);
     if (additive) {

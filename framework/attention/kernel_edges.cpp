@@ -1,49 +1,91 @@
 // Edge (CSR gather) attention kernel for graphs and very sparse policies: O(B*H*edges) time and memory.
 //
-// Forward, per query i over its key list: s_e = score + bias, lse_i = log sum_e exp(s_e),
-//   out_i = sum_e exp(s_e - lse_i) keep_e v_j.
+// Forward, per query i over its key list: s_e = score + bias, p_e = exp(s_e - max) / sum (simd::exp),
+//   out_i = sum_e p_e keep_e v_j; p_e is saved per edge (B*H*E floats) so backward never recomputes scores.
 // Backward in two passes so that no gradient row is written by two work items:
-//   queries: p_e = exp(s_e - lse_i), dS_e = p_e (keep_e dO_i . v_j - dO_i . O_i), dq_i += scale sum_e dS_e k_j
-//            (saves dropout(p_e) and dS_e per edge);
-//   keys (over the transposed lists, in query order): dk_j += scale sum_e dS_e q_i, dv_j += sum_e dropout(p_e) dO_i.
+//   queries: dS_e = p_e (keep_e dO_i . v_j - dO_i . O_i), dq_i = scale sum_e dS_e k_j   (saves dS_e per edge);
+//   keys (over the transposed lists, in query order): dk_j = scale sum_e dS_e q_i, dv_j = sum_e keep_e p_e dO_i.
+// Rows are processed in fixed chunks and every sum runs in a fixed order, so results are thread-count independent.
+// The head dimension is a template parameter for D = 8, 16, 32, 64 (unrolled, vectorized loops), runtime otherwise.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "framework/attention/kernels.hpp"
+#include "framework/attention/simd.hpp"
 #include "framework/core/parallel.hpp"
 
 namespace rc::attn {
 
 namespace {
 
-constexpr int64_t kRowsPerItem = 256;
+constexpr int64_t kRowsPerItem = 128;
+constexpr int kMemoTag = 2;  // Policy::memo tag of the edge lists
 
-inline float dotn(const float* a, const float* b, int64_t n) {
-  float s = 0;
-  for (int64_t d = 0; d < n; ++d) s += a[d] * b[d];
+// a . b with 8 partial sums combined in a fixed tree, then the tail
+inline float dot(const float* a, const float* b, int64_t D) {
+  typedef float v8 __attribute__((vector_size(32)));
+  v8 acc{};
+  int64_t d = 0;
+  for (; d + 8 <= D; d += 8) {
+    v8 x, y;
+    std::memcpy(&x, a + d, sizeof(x));
+    std::memcpy(&y, b + d, sizeof(y));
+    acc += x * y;
+  }
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; d < D; ++d) s += a[d] * b[d];
   return s;
 }
 
-// The transposed lists: for key j, the edge ids e (and their queries) in increasing query order.
-struct Transposed {
-  std::vector<int64_t> ptr, edge, row;
-};
-Transposed transpose(const Neighbours& nb) {
-  Transposed t;
-  t.ptr.assign(static_cast<size_t>(nb.n + 1), 0);
-  for (int64_t c : nb.col_idx) ++t.ptr[c + 1];
-  for (int64_t j = 0; j < nb.n; ++j) t.ptr[j + 1] += t.ptr[j];
-  std::vector<int64_t> fill(t.ptr.begin(), t.ptr.end() - 1);
-  t.edge.resize(nb.col_idx.size());
-  t.row.resize(nb.col_idx.size());
-  for (int64_t i = 0; i < nb.n; ++i)
-    for (int64_t e = nb.row_ptr[i]; e < nb.row_ptr[i + 1]; ++e) {
-      int64_t slot = fill[nb.col_idx[e]]++;
-      t.edge[slot] = e;
-      t.row[slot] = i;
+// A row accumulator of D floats: in registers for the specialized D (DC > 0), in scratch memory otherwise.
+typedef float v8 __attribute__((vector_size(32)));
+template <int DC>
+struct RowAcc {
+  v8 x[DC / 8];
+  RowAcc(int64_t, float*) {
+    for (v8& v : x) v = v8{};
+  }
+  void add(float c, const float* src) {
+    for (int v = 0; v < DC / 8; ++v) {
+      v8 y;
+      std::memcpy(&y, src + 8 * v, sizeof(y));
+      x[v] += c * y;
     }
-  return t;
+  }
+  void write(float* dst, float scale) const {
+    for (int v = 0; v < DC / 8; ++v) {
+      v8 y = x[v] * scale;
+      std::memcpy(dst + 8 * v, &y, sizeof(y));
+    }
+  }
+};
+template <>
+struct RowAcc<0> {
+  int64_t D;
+  float* m;
+  RowAcc(int64_t d, float* mem) : D(d), m(mem) { std::fill_n(m, D, 0.0f); }
+  void add(float c, const float* src) {
+    for (int64_t d = 0; d < D; ++d) m[d] += c * src[d];
+  }
+  void write(float* dst, float scale) const {
+    for (int64_t d = 0; d < D; ++d) dst[d] = scale * m[d];
+  }
+};
+
+struct Scratch {
+  std::vector<float> s, acc, acc2, row, row2;
+  static Scratch& get() {
+    thread_local Scratch s;
+    return s;
+  }
+};
+
+template <class V>
+auto* sized(V& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+  return v.data();
 }
 
 // Calls body(bh, row_begin, row_end) over (head, chunk of rows) work items.
@@ -58,95 +100,187 @@ void for_rows(const Problem& p, F&& body) {
   });
 }
 
+inline float leaky_grad(const Problem& p, int64_t bh, int64_t i, int64_t j) {
+  return p.eq[bh * p.N + i] + p.ek[bh * p.N + j] > 0 ? 1.0f : p.slope;
+}
+
+// Rows [r0, r1) of head bh in flat phases over their edges [e0, e1) (independent per edge, so the CPU overlaps
+// them): scores, row max, exp, row sums and normalization, then the weighted sums of V rows.
+template <int DC>
+void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0, int64_t r1, float* out,
+                  float* row_lse, float* probs) {
+  const Neighbours& nb = el.rows;
+  const int64_t D = DC ? DC : p.D, N = p.N, E = nb.edges(), off = p.bh_offset(bh);
+  const float *q = p.q + off, *k = p.k + off, *v = p.v + off;
+  const int64_t *rp = nb.row_ptr.data(), *ci = nb.col_idx.data(), *er = el.e_row.data();
+  const int64_t e0 = rp[r0], e1 = rp[r1], ne = e1 - e0;
+  Scratch& sc = Scratch::get();
+  sized(sc.row, D), sized(sc.row2, D);
+  float* s = sized(sc.s, ne + 16) - e0;  // indexed by edge id
+  if (p.score == ScoreKind::Dot) {
+    float* qs = sized(sc.acc, (r1 - r0) * D) - r0 * D;  // scale * q rows
+    for (int64_t x = r0 * D; x < r1 * D; ++x) qs[x] = p.scale * q[x];
+    for (int64_t e = e0; e < e1; ++e) s[e] = dot(qs + er[e] * D, k + ci[e] * D, D);
+  } else {
+    const float *eq = p.eq + bh * N, *ek = p.ek + bh * N;
+    for (int64_t e = e0; e < e1; ++e) s[e] = leaky_relu(eq[er[e]] + ek[ci[e]], p.slope);
+  }
+  if (p.bias) {
+    const float* table = p.bias + (bh % p.H) * p.bias_index.table_size;
+    for (int64_t e = e0; e < e1; ++e) {
+      int64_t x = p.bias_index.index(er[e], ci[e]);
+      if (x >= 0) s[e] += table[x];
+    }
+  }
+  float* rmax = sized(sc.acc2, r1 - r0) - r0;
+  for (int64_t i = r0; i < r1; ++i) {
+    float mx = kNegInf;
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) mx = std::max(mx, s[e]);
+    rmax[i] = mx;
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) s[e] -= mx;
+  }
+  for (int64_t e = e0; e < e1; e += 16) simd::store(s + e, simd::exp(simd::load(s + e)));  // tail lanes unused
+  for (int64_t i = r0; i < r1; ++i) {
+    float sum = 0;
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) sum += s[e];
+    const float inv = 1.0f / sum;
+    float* pe = probs + bh * E;
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) pe[e] = s[e] * inv;
+    if (row_lse) row_lse[bh * N + i] = rp[i + 1] > rp[i] ? rmax[i] + std::log(sum) : kNegInf;
+  }
+  const float* pe = probs + bh * E;
+  for (int64_t i = r0; i < r1; ++i) {
+    RowAcc<DC> acc(D, sc.row.data());
+    for (int64_t e = rp[i]; e < rp[i + 1]; ++e)
+      acc.add(p.dropout > 0 ? pe[e] * p.keep_factor(bh, i, ci[e]) : pe[e], v + ci[e] * D);
+    acc.write(out + off + i * D, 1.0f);
+  }
+}
+
+// pass 1 (queries), flat over the edges of rows [r0, r1): dS per edge, then dq (dot) or deq (additive) per row
+template <int DC>
+void backward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0, int64_t r1, const float* out,
+                   const float* probs, const float* dout, const Grads& g, float* dscore) {
+  const Neighbours& nb = el.rows;
+  const int64_t D = DC ? DC : p.D, N = p.N, E = nb.edges(), off = p.bh_offset(bh);
+  const float *k = p.k + off, *v = p.v + off, *dob = dout + off;
+  const int64_t *rp = nb.row_ptr.data(), *ci = nb.col_idx.data(), *er = el.e_row.data();
+  Scratch& sc = Scratch::get();
+  sized(sc.row, D), sized(sc.row2, D);
+  float* delta = sized(sc.acc2, r1 - r0) - r0;
+  for (int64_t i = r0; i < r1; ++i) delta[i] = dot(dob + i * D, out + off + i * D, D);
+  const float* pe = probs + bh * E;
+  float* ds = dscore + bh * E;
+  for (int64_t e = rp[r0]; e < rp[r1]; ++e) {
+    const int64_t i = er[e], j = ci[e];
+    const float keep = p.dropout > 0 ? p.keep_factor(bh, i, j) : 1.0f;
+    ds[e] = pe[e] * (keep * dot(dob + i * D, v + j * D, D) - delta[i]);
+  }
+  if (p.score == ScoreKind::Dot) {
+    for (int64_t i = r0; i < r1; ++i) {
+      RowAcc<DC> acc(D, sc.row.data());
+      for (int64_t e = rp[i]; e < rp[i + 1]; ++e) acc.add(ds[e], k + ci[e] * D);
+      acc.write(g.dq + off + i * D, p.scale);
+    }
+  } else {
+    for (int64_t i = r0; i < r1; ++i) {
+      float deq = 0;
+      for (int64_t e = rp[i]; e < rp[i + 1]; ++e) deq += ds[e] * leaky_grad(p, bh, i, ci[e]);
+      g.deq[bh * N + i] = deq;
+    }
+  }
+}
+
+// pass 2 (keys): dk, dv (or dek) from the transposed lists
+template <int DC>
+void backward_keys(const Problem& p, const EdgeLists& el, int64_t bh, int64_t j0, int64_t j1, const float* probs,
+                   const float* dout, const Grads& g, const float* dscore) {
+  const int64_t D = DC ? DC : p.D, N = p.N, E = el.rows.edges(), off = p.bh_offset(bh);
+  const bool dot_score = p.score == ScoreKind::Dot;
+  const float* q = p.q + off;
+  Scratch& sc = Scratch::get();
+  sized(sc.row, D), sized(sc.row2, D);
+  const float *pe = probs + bh * E, *ds = dscore + bh * E;
+  for (int64_t j = j0; j < j1; ++j) {
+    RowAcc<DC> dv(D, sc.row.data()), dk(D, sc.row2.data());
+    float dek = 0;
+    for (int64_t s = el.t_ptr[j]; s < el.t_ptr[j + 1]; ++s) {
+      const int64_t e = el.t_edge[s], i = el.t_row[s];
+      const float c = p.dropout > 0 ? pe[e] * p.keep_factor(bh, i, j) : pe[e];
+      const float* doi = dout + off + i * D;
+      dv.add(c, doi);
+      if (dot_score) {
+        dk.add(ds[e], q + i * D);
+      } else {
+        dek += ds[e] * leaky_grad(p, bh, i, j);
+      }
+    }
+    dv.write(g.dv + off + j * D, 1.0f);
+    if (dot_score)
+      dk.write(g.dk + off + j * D, p.scale);
+    else
+      g.dek[bh * N + j] = dek;
+  }
+}
+
+// Runs f.template operator()<DC>() with DC = D for the specialized sizes, 0 (runtime D) otherwise.
+template <class F>
+void dispatch_d(int64_t D, F&& f) {
+  switch (D) {
+    case 8: f.template operator()<8>(); break;
+    case 16: f.template operator()<16>(); break;
+    case 32: f.template operator()<32>(); break;
+    case 64: f.template operator()<64>(); break;
+    default: f.template operator()<0>(); break;
+  }
+}
+
 }  // namespace
 
-void edges_forward(const Problem& p, const Neighbours& nb, float* out, float* row_lse) {
-  const int64_t N = p.N, D = p.D;
-  for_rows(p, [&](int64_t bh, int64_t r0, int64_t r1) {
-    std::vector<float> w;
-    const float* v = p.v + p.bh_offset(bh);
-    float* o = out + p.bh_offset(bh);
-    for (int64_t i = r0; i < r1; ++i) {
-      const int64_t e0 = nb.row_ptr[i], deg = nb.row_ptr[i + 1] - e0;
-      float* oi = o + i * D;
-      std::fill_n(oi, D, 0.0f);
-      if (deg == 0) {
-        row_lse[bh * N + i] = kNegInf;
-        continue;
+std::shared_ptr<const EdgeLists> make_edge_lists(const Policy& policy, int64_t n) {
+  return std::static_pointer_cast<const EdgeLists>(policy.memo(kMemoTag, n, [&]() -> Policy::MemoPtr {
+    auto el = std::make_shared<EdgeLists>();
+    el->rows = policy.neighbours(n);
+    const Neighbours& nb = el->rows;
+    el->t_ptr.assign(static_cast<size_t>(n + 1), 0);
+    for (int64_t c : nb.col_idx) ++el->t_ptr[c + 1];
+    for (int64_t j = 0; j < n; ++j) el->t_ptr[j + 1] += el->t_ptr[j];
+    std::vector<int64_t> fill(el->t_ptr.begin(), el->t_ptr.end() - 1);
+    el->e_row.resize(nb.col_idx.size());
+    for (int64_t i = 0; i < n; ++i) std::fill(el->e_row.begin() + nb.row_ptr[i], el->e_row.begin() + nb.row_ptr[i + 1], i);
+    el->t_edge.resize(nb.col_idx.size());
+    el->t_row.resize(nb.col_idx.size());
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t e = nb.row_ptr[i]; e < nb.row_ptr[i + 1]; ++e) {
+        int64_t slot = fill[nb.col_idx[e]]++;
+        el->t_edge[slot] = e;
+        el->t_row[slot] = i;
       }
-      w.resize(static_cast<size_t>(deg));
-      float mx = kNegInf;
-      for (int64_t t = 0; t < deg; ++t) mx = std::max(mx, w[t] = p.pair_score(bh, i, nb.col_idx[e0 + t]));
-      float sum = 0;
-      for (int64_t t = 0; t < deg; ++t) sum += (w[t] = std::exp(w[t] - mx));
-      const float inv = 1.0f / sum;
-      for (int64_t t = 0; t < deg; ++t) {
-        const int64_t j = nb.col_idx[e0 + t];
-        const float c = w[t] * inv * p.keep_factor(bh, i, j);
-        if (c == 0) continue;
-        for (int64_t d = 0; d < D; ++d) oi[d] += c * v[j * D + d];
-      }
-      row_lse[bh * N + i] = mx + std::log(sum);
-    }
+    return el;
+  }));
+}
+
+void edges_forward(const Problem& p, const EdgeLists& el, float* out, float* row_lse, float* probs) {
+  dispatch_d(p.D, [&]<int DC>() {
+    for_rows(p, [&](int64_t bh, int64_t r0, int64_t r1) { forward_rows<DC>(p, el, bh, r0, r1, out, row_lse, probs); });
   });
 }
 
-void edges_backward(const Problem& p, const Neighbours& nb, const float* out, const float* row_lse,
-                    const float* dout, const Grads& g) {
-  const int64_t N = p.N, D = p.D, E = nb.edges(), BH = p.B * p.H;
-  const bool dot = p.score == ScoreKind::Dot;
-  std::vector<float> pdrop(static_cast<size_t>(BH * E)), dscore(static_cast<size_t>(BH * E));
-  // pass 1: queries
-  for_rows(p, [&](int64_t bh, int64_t r0, int64_t r1) {
-    const int64_t off = p.bh_offset(bh);
-    for (int64_t i = r0; i < r1; ++i) {
-      const float* doi = dout + off + i * D;
-      const float delta = dotn(doi, out + off + i * D, D);
-      const float lse = row_lse[bh * N + i];
-      float deq = 0;
-      for (int64_t e = nb.row_ptr[i]; e < nb.row_ptr[i + 1]; ++e) {
-        const int64_t j = nb.col_idx[e];
-        const float pe = lse == kNegInf ? 0.0f : std::exp(p.pair_score(bh, i, j) - lse);
-        const float keep = p.keep_factor(bh, i, j);
-        const float ds = pe * (keep * dotn(doi, p.v + off + j * D, D) - delta);
-        pdrop[bh * E + e] = pe * keep;
-        dscore[bh * E + e] = ds;
-        if (dot) {
-          float* dqi = g.dq + off + i * D;
-          const float* kj = p.k + off + j * D;
-          for (int64_t d = 0; d < D; ++d) dqi[d] += p.scale * ds * kj[d];
-        } else {
-          deq += ds * (p.eq[bh * N + i] + p.ek[bh * N + j] > 0 ? 1.0f : p.slope);
-        }
-      }
-      if (!dot) g.deq[bh * N + i] = deq;
-    }
-  });
-  // pass 2: keys, over the transposed lists
-  const Transposed tr = transpose(nb);
-  for_rows(p, [&](int64_t bh, int64_t j0, int64_t j1) {
-    const int64_t off = p.bh_offset(bh);
-    for (int64_t j = j0; j < j1; ++j) {
-      float* dvj = g.dv + off + j * D;
-      float dek = 0;
-      for (int64_t s = tr.ptr[j]; s < tr.ptr[j + 1]; ++s) {
-        const int64_t e = tr.edge[s], i = tr.row[s];
-        const float pe = pdrop[bh * E + e], ds = dscore[bh * E + e];
-        const float* doi = dout + off + i * D;
-        for (int64_t d = 0; d < D; ++d) dvj[d] += pe * doi[d];
-        if (dot) {
-          float* dkj = g.dk + off + j * D;
-          const float* qi = p.q + off + i * D;
-          for (int64_t d = 0; d < D; ++d) dkj[d] += p.scale * ds * qi[d];
-        } else {
-          dek += ds * (p.eq[bh * N + i] + p.ek[bh * N + j] > 0 ? 1.0f : p.slope);
-        }
-      }
-      if (!dot) g.dek[bh * N + j] = dek;
-    }
+void edges_backward(const Problem& p, const EdgeLists& el, const float* out, const float* probs, const float* dout,
+                    const Grads& g) {
+  const int64_t N = p.N, E = el.rows.edges(), BH = p.B * p.H;
+  std::vector<float> dscore(static_cast<size_t>(BH * E));
+  dispatch_d(p.D, [&]<int DC>() {
+    for_rows(p, [&](int64_t bh, int64_t r0, int64_t r1) {
+      backward_rows<DC>(p, el, bh, r0, r1, out, probs, dout, g, dscore.data());
+    });
+    for_rows(p, [&](int64_t bh, int64_t j0, int64_t j1) {
+      backward_keys<DC>(p, el, bh, j0, j1, probs, dout, g, dscore.data());
+    });
   });
   // bias: per head in edge order, heads of different batches summed in batch order
   if (p.bias) {
+    const Neighbours& nb = el.rows;
     const int64_t T = p.bias_index.table_size;
     for (int64_t bh = 0; bh < BH; ++bh) {
       float* db = g.dbias + (bh % p.H) * T;

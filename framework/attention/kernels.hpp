@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <vector>
 
 #include "framework/attention/policy.hpp"
 #include "framework/attention/score.hpp"
@@ -68,9 +69,19 @@ std::shared_ptr<const TiledPlan> make_tiled_plan(const Policy& policy, int64_t n
 // out: (B, H, N, D) zero-filled; row_lse: (B, H, N) receives log-sum-exp (-inf for rows without keys).
 void tiled_forward(const Problem& p, const TiledPlan& plan, float* out, float* row_lse);
 void tiled_backward(const Problem& p, const TiledPlan& plan, const float* out, const float* row_lse, const float* dout, const Grads& g);
-void edges_forward(const Problem& p, const Neighbours& nb, float* out, float* row_lse);
-void edges_backward(const Problem& p, const Neighbours& nb, const float* out, const float* row_lse,
-                    const float* dout, const Grads& g);
+// The edge kernel's lists: per-query keys (CSR) and their transpose (for key j, its edges in query order).
+struct EdgeLists {
+  Neighbours rows;
+  std::vector<int64_t> t_ptr, t_edge, t_row;  // t_ptr: N + 1; t_edge, t_row: edges
+  std::vector<int64_t> e_row;                 // the query of each edge
+};
+std::shared_ptr<const EdgeLists> make_edge_lists(const Policy& policy, int64_t n);
+
+// probs: (B, H, E) receives p_e = softmax weight of edge e (before dropout); backward reads it instead of
+// recomputing scores.
+void edges_forward(const Problem& p, const EdgeLists& el, float* out, float* row_lse, float* probs);
+void edges_backward(const Problem& p, const EdgeLists& el, const float* out, const float* probs, const float* dout,
+                    const Grads& g);
 
 inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 

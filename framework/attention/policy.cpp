@@ -4,10 +4,22 @@
 
 #include <algorithm>
 #include <limits>
+#include <mutex>
 
 #include "framework/core/error.hpp"
 
 namespace rc {
+
+// Derived data memoized on a policy (see Policy::memo), shared by all copies of the policy value.
+struct PolicyMemo {
+  struct Entry {
+    int tag;
+    int64_t n;
+    Policy::MemoPtr value;
+  };
+  std::mutex mutex;
+  std::vector<Entry> entries;
+};
 
 struct Policy::Impl {
   PolicyKind kind = PolicyKind::Full;
@@ -20,6 +32,7 @@ struct Policy::Impl {
   Predicate pred;
   std::string name;
   std::vector<Policy> parts;  // union / intersection
+  std::shared_ptr<PolicyMemo> memo = std::make_shared<PolicyMemo>();
 };
 
 namespace {
@@ -408,6 +421,22 @@ Neighbours Policy::neighbours(int64_t n) const {
     g.row_ptr.push_back(g.edges());
   }
   return g;
+}
+
+Policy::MemoPtr Policy::memo(int tag, int64_t n, const std::function<MemoPtr()>& make) const {
+  PolicyMemo& m = *impl_->memo;
+  {
+    std::lock_guard<std::mutex> lock(m.mutex);
+    for (const PolicyMemo::Entry& e : m.entries)
+      if (e.tag == tag && e.n == n) return e.value;
+  }
+  MemoPtr value = make();  // outside the lock: make() may run parallel work; a concurrent duplicate is harmless
+  std::lock_guard<std::mutex> lock(m.mutex);
+  for (const PolicyMemo::Entry& e : m.entries)
+    if (e.tag == tag && e.n == n) return e.value;
+  if (static_cast<int>(m.entries.size()) >= kMemoEntries) m.entries.erase(m.entries.begin());
+  m.entries.push_back({tag, n, value});
+  return value;
 }
 
 std::string Policy::describe() const {

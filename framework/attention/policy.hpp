@@ -92,6 +92,13 @@ class Policy {
 
   std::string describe() const;  // e.g. "window1d(left=64, right=64, causal=false)"
 
+  // Memoizes data derived from this policy for sequence length n (a kernel's plan, transposed key lists): make()
+  // runs once per (tag, n) and its result is shared by every copy of the policy; thread-safe. At most
+  // kMemoEntries results are kept per policy (the oldest is dropped).
+  using MemoPtr = std::shared_ptr<const void>;
+  static constexpr int kMemoEntries = 4;
+  MemoPtr memo(int tag, int64_t n, const std::function<MemoPtr()>& make) const;
+
   // Accessors for kernels and relative-position bias.
   const Window2d* window2d_params() const;  // non-null for kind() == Window2d
   std::pair<int64_t, int64_t> window1d_radii() const;  // (left, right) for Window1d

@@ -1,0 +1,74 @@
+#pragma once
+// 16-float SIMD vectors (GCC/Clang vector extensions: one zmm register with AVX-512, two ymm with AVX2, plain
+// code elsewhere) and the vectorized exp shared by every attention kernel, forward and backward, so that a
+// probability recomputed in backward is bit-identical to the one used in forward.
+#include <cstdint>
+#include <cstring>
+
+namespace rc::simd {
+
+constexpr int kWidth = 16;
+typedef float f16v __attribute__((vector_size(64)));
+typedef int32_t i16v __attribute__((vector_size(64)));
+
+inline f16v load(const float* p) {
+  f16v v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline void store(float* p, f16v v) { std::memcpy(p, &v, sizeof(v)); }
+inline f16v splat(float x) { return f16v{} + x; }
+inline f16v vmax(f16v a, f16v b) { return a > b ? a : b; }
+inline f16v bits_to_float(i16v x) {
+  f16v r;
+  std::memcpy(&r, &x, sizeof(r));
+  return r;
+}
+inline i16v float_to_bits(f16v x) {
+  i16v r;
+  std::memcpy(&r, &x, sizeof(r));
+  return r;
+}
+
+// exp(x) lane by lane, Cephes expf scheme: x = n ln2 + r with |r| <= ln2/2 (n by round-to-nearest through the
+// 1.5 * 2^23 trick, ln2 split in two so n ln2 is exact), exp(r) by a degree-6 polynomial, times 2^n built in the
+// exponent bits. About 1 ulp on [-87.3, 88.7]; below gives 0 (also for -inf), above +inf; NaN gives NaN.
+inline f16v exp(f16v x) {
+  const f16v hi = splat(88.72283935546875f), lo = splat(-87.33654022216797f);
+  const f16v magic = splat(12582912.0f);  // 1.5 * 2^23
+  f16v xc = x > hi ? hi : x;
+  xc = xc < lo ? lo : xc;
+  f16v t = xc * 1.44269504088896341f + magic;
+  f16v n = t - magic;  // round(x / ln2), exact
+  i16v ni = float_to_bits(t) - float_to_bits(magic);
+  f16v r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  f16v p = splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  // 2^n for n in [-126, 128]: split into two factors so that n = 128 (x near the top) stays finite
+  i16v n1 = ni >> 1, n2 = ni - n1;
+  f16v s1 = bits_to_float((n1 + 127) << 23), s2 = bits_to_float((n2 + 127) << 23);
+  f16v y = p * s1 * s2;
+  y = x < lo ? splat(0.0f) : y;
+  y = x > hi ? splat(__builtin_inff()) : y;
+  return x != x ? x : y;
+}
+
+// Scalar exp with the same arithmetic as the vector one (lane 0 of a splat).
+inline float exp1(float x) { return exp(splat(x))[0]; }
+
+// Horizontal sum in a fixed order (pairwise halves), the same on every thread.
+inline float hsum(f16v v) {
+  float s[16];
+  store(s, v);
+  for (int w = 8; w >= 1; w /= 2)
+    for (int i = 0; i < w; ++i) s[i] += s[i + w];
+  return s[0];
+}
+
+}  // namespace rc::simd
