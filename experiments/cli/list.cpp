@@ -1,27 +1,57 @@
 #include <fmt/format.h>
 
 #include "experiments/cli/commands.hpp"
+#include "experiments/config/experiment.hpp"
+#include "experiments/train/settings.hpp"
+#include "framework/attention/policy.hpp"
 #include "framework/core/catalog.hpp"
+#include "models/registry.hpp"
 
 namespace rc::cli {
 
+namespace {
+std::vector<CatalogParam> params_of(const Schema& s, const std::string& only_prefix = "") {
+  std::vector<CatalogParam> out;
+  for (const auto& p : s.params) {
+    std::string doc = p.doc;
+    if (!p.choices.empty()) doc += fmt::format(" [{}]", fmt::join(p.choices, " | "));
+    out.push_back({p.name, param_value_str(p.default_value), doc});
+  }
+  (void)only_prefix;
+  return out;
+}
+}  // namespace
+
 void register_everything() {
-  // Sections fill up as models, datasets and policies land; each registers itself here.
+  for (const auto& t : models::model_types())
+    catalog_add("models", {t.type, fmt::format("({}) {}", t.domain == models::Domain::Image ? "image" : "graph",
+                                               t.description),
+                           params_of(t.schema)});
+  catalog_add("datasets", {"fashion-mnist", "Fashion-MNIST (IDX, gzip), /usr/share/datasets/fashion-mnist by default", {}});
+  catalog_add("datasets", {"image-folder", "root/<class>/*.png|jpg, decoded with OpenCV and resized", {}});
+  catalog_add("datasets", {"cora", "Cora citation graph (LINQS format; Planetoid split file beside it)", {}});
+  catalog_add("datasets", {"citeseer", "CiteSeer citation graph (LINQS format; Planetoid split file beside it)", {}});
+  catalog_add("datasets", {"karate", "Zachary's karate club (built in; 34 nodes, 2 factions)", {}});
+  catalog_add("datasets", {"csbm", "contextual stochastic block model (built in, seeded)", {}});
+  catalog_add("dataset options", {"dataset", "keys of a config's `dataset:` section", params_of(exp::dataset_schema())});
+  catalog_add("training options", {"train", "keys of a config's `train:` section (or a model's `train:`)",
+                                   params_of(exp::train_schema())});
+  register_policies();
 }
 
 void print_list() {
   register_everything();
   const auto& cat = catalog();
-  for (const char* section : {"models", "datasets", "policies"}) {
+  for (const char* section : {"models", "datasets", "policies", "dataset options", "training options"}) {
     fmt::print("{}:\n", section);
     auto it = cat.find(section);
     if (it == cat.end() || it->second.empty()) {
-      fmt::print("  (none registered yet)\n");
+      fmt::print("  (none registered)\n");
       continue;
     }
     for (const auto& e : it->second) {
       fmt::print("  {:<20} {}\n", e.name, e.description);
-      for (const auto& p : e.params) fmt::print("      {:<18} = {:<10} {}\n", p.name, p.default_value, p.doc);
+      for (const auto& p : e.params) fmt::print("      {:<24} = {:<12} {}\n", p.name, p.default_value, p.doc);
     }
   }
 }

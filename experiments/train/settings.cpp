@@ -14,7 +14,9 @@ Schema train_schema() {
       {"steps", ParamType::Int, int64_t{0}, "fixed budget of optimizer steps; 0 = use epochs", 0.0, {}, {}},
       {"batch_size", ParamType::Int, int64_t{128}, "training batch size (image datasets)", 1.0, {}, {}},
       {"eval_batch_size", ParamType::Int, int64_t{500}, "batch size for evaluation", 1.0, {}, {}},
-      {"optimizer", ParamType::String, std::string("adamw"), "optimizer", {}, {}, {"adamw", "sgd"}},
+      {"optimizer", ParamType::String, std::string("adamw"),
+       "adamw (decoupled weight decay), adam (L2 weight decay, as the GCN/GAT papers), sgd", {}, {},
+       {"adamw", "adam", "sgd"}},
       {"lr", ParamType::Float, 1e-3, "peak learning rate", 0.0, {}, {}},
       {"momentum", ParamType::Float, 0.9, "SGD momentum", 0.0, 1.0, {}},
       {"nesterov", ParamType::Bool, false, "SGD Nesterov momentum", {}, {}, {}},
@@ -71,6 +73,7 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainSettings& s, const n
   optim::AdamWOptions o;
   o.lr = float(s.lr);
   o.weight_decay = float(s.weight_decay);
+  o.decoupled = s.optimizer == "adamw";
   return std::make_unique<optim::AdamW>(std::move(groups), o);
 }
 

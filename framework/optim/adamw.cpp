@@ -35,7 +35,8 @@ void AdamW::update(Tensor& param, const Tensor& grad, ParamState& state, float l
   const float b2 = options_.beta2, eps = options_.eps;
   const float step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, t)));
   const float bc2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, t)));
-  const bool decays = weight_decay != 0.0f;
+  const bool decays = weight_decay != 0.0f && options_.decoupled;
+  const bool l2 = weight_decay != 0.0f && !options_.decoupled;
   float* p = param.data();
   float* m = m_t.data();
   float* v = v_t.data();
@@ -47,7 +48,10 @@ void AdamW::update(Tensor& param, const Tensor& grad, ParamState& state, float l
     for (int64_t t0 = b; t0 < e; t0 += kTile) {
       const int64_t len = std::min(kTile, e - t0);
       Eigen::Map<Eigen::ArrayXf> P(p + t0, len), M(m + t0, len), V(v + t0, len);
-      Eigen::Map<const Eigen::ArrayXf> G(gp + t0, len);
+      Eigen::Map<const Eigen::ArrayXf> G0(gp + t0, len);
+      Eigen::ArrayXf G_l2;
+      if (l2) G_l2 = G0 + weight_decay * P;  // Adam: L2 term joins the gradient
+      const Eigen::Ref<const Eigen::ArrayXf> G = l2 ? Eigen::Ref<const Eigen::ArrayXf>(G_l2) : Eigen::Ref<const Eigen::ArrayXf>(G0);
       if (decays) P *= decay;
       if (w1 < 0.5f)  // lerp(m, g, w1) as PyTorch evaluates it
         M += w1 * (G - M);

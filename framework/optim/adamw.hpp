@@ -15,6 +15,9 @@ struct AdamWOptions {
   float beta1 = 0.9f, beta2 = 0.999f;
   float eps = 1e-8f;
   float weight_decay = 1e-2f;
+  // false: Adam with L2 weight decay (torch.optim.Adam): g = g + weight_decay * p before the moments, and no
+  // decoupled decay. The GCN and GAT papers train this way.
+  bool decoupled = true;
 };
 
 class AdamW : public Optimizer {

@@ -39,7 +39,12 @@ struct AdamWRefState {
 // t += 1; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; m_hat = m / (1 - b1^t); v_hat = v / (1 - b2^t);
 // p = p (1 - lr wd) - lr m_hat / (sqrt(v_hat) + eps)
 template <class T>
-void adamw_step(RefTensor<T>& p, const RefTensor<T>& g, AdamWRefState<T>& st, T lr, T beta1, T beta2, T eps, T wd) {
+void adamw_step(RefTensor<T>& p, const RefTensor<T>& g_in, AdamWRefState<T>& st, T lr, T beta1, T beta2, T eps, T wd,
+                bool decoupled = true) {
+  RefTensor<T> g = g_in;
+  if (!decoupled)
+    for (int64_t i = 0; i < p.numel(); ++i) g[i] += wd * p[i];  // Adam with L2: the decay joins the gradient
+  if (!decoupled) wd = T(0);
   if (st.step == 0) st.m = RefTensor<T>(p.shape), st.v = RefTensor<T>(p.shape);
   ++st.step;
   const T bc1 = T(1) - std::pow(beta1, static_cast<T>(st.step));

@@ -76,9 +76,19 @@ TEST_CASE("AdamW: hand-computed steps with decoupled weight decay and bias corre
   CHECK(values(p)[0] == Approx(0.8118787219).epsilon(1e-6));
 }
 
+TEST_CASE("Adam with L2 weight decay: hand-computed step") {
+  // p = 1, lr 0.1, weight decay 0.1, g = 0.5: g' = 0.5 + 0.1 * 1 = 0.6; m_hat = 0.6, v_hat = 0.36
+  // p = 1 - 0.1 * 0.6 / (0.6 + 1e-8) = 0.9 (no decoupled shrink)
+  Var p = param({1}, {1.0f});
+  AdamW opt({p}, {.lr = 0.1f, .weight_decay = 0.1f, .decoupled = false});
+  set_grad(p, {0.5f});
+  opt.step();
+  CHECK(values(p)[0] == Approx(0.9).epsilon(1e-6));
+}
+
 TEST_CASE("optimizers: fast float steps match the double reference on random shapes") {
   for (Shape shape : {Shape{1}, Shape{7, 3}, Shape{5, 4, 3, 3}, Shape{40001}}) {
-    for (int variant = 0; variant < 4; ++variant) {
+    for (int variant = 0; variant < 5; ++variant) {
       Tensor p0 = random_tensor(shape, 10 + variant);
       Var p(p0.clone(), true);
       RefD pr = ref::to_ref<double>(p0);
@@ -92,7 +102,8 @@ TEST_CASE("optimizers: fast float steps match the double reference on random sha
                                     SGDOptions{.lr = lr, .momentum = mom, .dampening = damp, .weight_decay = wd,
                                                .nesterov = nesterov});
       else
-        opt = std::make_unique<AdamW>(std::vector<Var>{p}, AdamWOptions{.lr = lr, .weight_decay = wd});
+        opt = std::make_unique<AdamW>(std::vector<Var>{p},
+                                      AdamWOptions{.lr = lr, .weight_decay = wd, .decoupled = variant == 3});
       for (int s = 0; s < 5; ++s) {
         Tensor g = random_tensor(shape, 100 + s);
         p.grad() = g.clone();
@@ -101,7 +112,7 @@ TEST_CASE("optimizers: fast float steps match the double reference on random sha
         if (variant < 3)
           ref::sgd_step<double>(pr, gr, sgd_state, lr, mom, damp, wd, nesterov);
         else
-          ref::adamw_step<double>(pr, gr, adam_state, lr, 0.9, 0.999, 1e-8, wd);
+          ref::adamw_step<double>(pr, gr, adam_state, lr, 0.9, 0.999, 1e-8, wd, variant == 3);
       }
       INFO("variant " << variant << " shape " << shape_str(shape));
       CHECK(rel_error(p.value(), pr) < 1e-6);
