@@ -74,16 +74,15 @@ class Cnn : public ImageModel {
     pool_ = p.get_string("pool");
     residual_ = p.get_bool("residual");
     int64_t in = shape.channels, h = shape.height, w = shape.width;
+    auto stages = register_module("stages", std::make_shared<nn::ModuleList>());  // stages.<s>.<block>.conv...
     for (size_t s = 0; s < channels.size(); ++s) {
+      auto stage = stages->push_back(std::make_shared<nn::ModuleList>());
       for (int64_t b = 0; b < blocks[s]; ++b) {
-        std::string name = fmt::format("stage{}.{}", s, b);
         if (residual_) {
-          auto blk = std::make_shared<ResidualBlock>(in, channels[s], gen_);
-          register_module(name, blk);
+          auto blk = stage->push_back(std::make_shared<ResidualBlock>(in, channels[s], gen_));
           layers_.push_back([blk](const Var& x) { return blk->forward(x); });
         } else {
-          auto blk = std::make_shared<ConvBlock>(in, channels[s], gen_);
-          register_module(name, blk);
+          auto blk = stage->push_back(std::make_shared<ConvBlock>(in, channels[s], gen_));
           layers_.push_back([blk](const Var& x) { return blk->forward(x); });
         }
         in = channels[s];

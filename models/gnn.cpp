@@ -16,7 +16,9 @@
 namespace rc::models {
 
 namespace {
-ParamSpec hidden_spec(int64_t d) { return {"hidden", ParamType::Int, d, "hidden units per layer (per head for gat)", 1.0, {}, {}}; }
+ParamSpec hidden_spec(int64_t d, const char* doc = "hidden units per layer") {
+  return {"hidden", ParamType::Int, d, doc, 1.0, {}, {}};
+}
 ParamSpec dropout_spec(double d) { return {"dropout", ParamType::Float, d, "dropout on every layer's input", 0.0, 0.95, {}}; }
 ParamSpec layers_spec(int64_t d) { return {"layers", ParamType::Int, d, "number of layers (including the output layer)", 1.0, {}, {}}; }
 
@@ -205,16 +207,9 @@ class GraphTransformer : public GraphModel {
     mo.dim = dim;
     mo.heads = p.get_int("heads");
     mo.attention_dropout = float(p.get_float("attention_dropout"));
-    for (int64_t l = 0; l < p.get_int("layers"); ++l) {
-      Block b;
-      b.ln1 = register_module(fmt::format("block{}.ln1", l), std::make_shared<nn::LayerNorm>(dim));
-      b.attn = register_module(fmt::format("block{}.attn", l),
-                               std::make_shared<nn::MultiHeadAttention>(mo, gen_, mix_seed(seed, 50 + l)));
-      b.ln2 = register_module(fmt::format("block{}.ln2", l), std::make_shared<nn::LayerNorm>(dim));
-      b.fc1 = register_module(fmt::format("block{}.fc1", l), std::make_shared<nn::Linear>(dim, 2 * dim, gen_));
-      b.fc2 = register_module(fmt::format("block{}.fc2", l), std::make_shared<nn::Linear>(2 * dim, dim, gen_));
-      blocks_.push_back(b);
-    }
+    auto blocks = register_module("blocks", std::make_shared<nn::ModuleList>());
+    for (int64_t l = 0; l < p.get_int("layers"); ++l)
+      blocks_.push_back(blocks->push_back(std::make_shared<Block>(mo, gen_, mix_seed(seed, 50 + l))));
     norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(dim));
     head_ = register_module("head", std::make_shared<nn::Linear>(dim, g.num_classes, gen_));
   }
@@ -224,15 +219,23 @@ class GraphTransformer : public GraphModel {
     Var x = reshape(in_->forward(g, dropout_, s), {1, n, -1});
     int k = 1;
     for (auto& b : blocks_) {
-      x = add(x, dropout(b.attn->forward(b.ln1->forward(x), policy_), dropout_, is_training(), mix_seed(s, k++)));
-      Var m = b.fc2->forward(gelu(b.fc1->forward(b.ln2->forward(x))));
+      x = add(x, dropout(b->attn->forward(b->ln1->forward(x), policy_), dropout_, is_training(), mix_seed(s, k++)));
+      Var m = b->fc2->forward(gelu(b->fc1->forward(b->ln2->forward(x))));
       x = add(x, dropout(m, dropout_, is_training(), mix_seed(s, k++)));
     }
     return head_->forward(reshape(norm_->forward(x), {n, -1}));
   }
 
  private:
-  struct Block {
+  // pre-LayerNorm block: x + MHA(LN x), then x + MLP(LN x)
+  struct Block : nn::Module {
+    Block(const nn::MultiHeadAttentionOptions& mo, Generator& gen, uint64_t seed) {
+      ln1 = register_module("ln1", std::make_shared<nn::LayerNorm>(mo.dim));
+      attn = register_module("attn", std::make_shared<nn::MultiHeadAttention>(mo, gen, seed));
+      ln2 = register_module("ln2", std::make_shared<nn::LayerNorm>(mo.dim));
+      fc1 = register_module("fc1", std::make_shared<nn::Linear>(mo.dim, 2 * mo.dim, gen));
+      fc2 = register_module("fc2", std::make_shared<nn::Linear>(2 * mo.dim, mo.dim, gen));
+    }
     std::shared_ptr<nn::LayerNorm> ln1, ln2;
     std::shared_ptr<nn::MultiHeadAttention> attn;
     std::shared_ptr<nn::Linear> fc1, fc2;
@@ -242,7 +245,7 @@ class GraphTransformer : public GraphModel {
   float dropout_;
   Policy policy_;
   std::shared_ptr<InputLinear> in_;
-  std::vector<Block> blocks_;
+  std::vector<std::shared_ptr<Block>> blocks_;
   std::shared_ptr<nn::LayerNorm> norm_;
   std::shared_ptr<nn::Linear> head_;
 };
@@ -277,14 +280,14 @@ CsrMatrix gcn_normalized_adjacency(const GraphInput& g) {
 Schema mlp_schema() { return Schema{{hidden_spec(64), layers_spec(2), dropout_spec(0.5)}}; }
 Schema gcn_schema() { return Schema{{hidden_spec(16), layers_spec(2), dropout_spec(0.5)}}; }
 Schema gat_schema() {
-  return Schema{{hidden_spec(8),
+  return Schema{{hidden_spec(8, "hidden units per head"),
                  {"heads", ParamType::Int, int64_t{8}, "attention heads in hidden layers (concatenated)", 1.0, {}, {}},
                  {"output_heads", ParamType::Int, int64_t{1}, "heads in the output layer (averaged)", 1.0, {}, {}},
                  layers_spec(2), dropout_spec(0.6),
                  {"attention_dropout", ParamType::Float, 0.6, "dropout on attention coefficients", 0.0, 0.95, {}}}};
 }
 Schema graph_transformer_schema() {
-  return Schema{{hidden_spec(64),
+  return Schema{{hidden_spec(64, "model width (attention and MLP blocks)"),
                  {"heads", ParamType::Int, int64_t{4}, "attention heads (must divide hidden)", 1.0, {}, {}},
                  layers_spec(2), dropout_spec(0.5),
                  {"attention_dropout", ParamType::Float, 0.1, "dropout on attention probabilities", 0.0, 0.95, {}},

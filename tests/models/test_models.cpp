@@ -1,0 +1,158 @@
+#include "datasets/graph/synthetic.hpp"
+#include "experiments/train/graph_trainer.hpp"
+#include "framework/ops/loss.hpp"
+#include "models/gnn.hpp"
+#include "models/registry.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace rc;
+using namespace rc::models;
+using namespace rc::test;
+
+namespace {
+Params with(const Schema& s, std::initializer_list<std::pair<const char*, ParamValue>> kv) {
+  Params p = s.defaults();
+  for (const auto& [k, v] : kv) p.set(k, v);
+  return p;
+}
+// every parameter receives a finite, non-zero gradient (except those named in `may_be_zero`)
+void check_gradients_flow(nn::Module& m, const Var& loss, const std::string& may_be_zero = "") {
+  backward(loss);
+  int64_t with_grad = 0, total = 0;
+  for (const auto& p : m.named_parameters()) {
+    ++total;
+    INFO(p.name);
+    REQUIRE(p.var.grad().defined());
+    auto g = p.var.grad().to_vector();
+    bool nonzero = false, finite = true;
+    for (float x : g) {
+      finite = finite && std::isfinite(x);
+      nonzero = nonzero || x != 0.0f;
+    }
+    REQUIRE(finite);
+    if (!may_be_zero.empty() && p.name == may_be_zero) {
+      --total;
+      continue;
+    }
+    with_grad += nonzero;
+  }
+  CHECK(with_grad == total);
+}
+}  // namespace
+
+TEST_CASE("models: registry lists every type and suggests near misses") {
+  std::vector<std::string> names;
+  for (const auto& t : model_types()) names.push_back(t.type);
+  CHECK(names == std::vector<std::string>{"cnn", "patch_attention", "mlp", "gcn", "gat", "graph_transformer"});
+  CHECK_THROWS_WITH(model_type("patch_atention"), Catch::Contains("did you mean 'patch_attention'"));
+}
+
+TEST_CASE("cnn: the benchmark architecture has 140 458 parameters and trains end to end") {
+  // conv 1->32, 32->32, 32->64, 64->64, 64->128 (3x3, no bias): 288 + 9216 + 18432 + 36864 + 73728 = 138528
+  // batch norms 2 * (32 + 32 + 64 + 64 + 128) = 640; head 128 * 10 + 10 = 1290; total 140458
+  const auto& t = model_type("cnn");
+  auto m = t.make_image(t.schema.defaults(), ImageShape{1, 28, 28, 10}, 1);
+  CHECK(m->num_parameters() == 140458);
+  Var x(random_tensor({4, 1, 28, 28}, 5));
+  Var logits = m->forward(x);
+  CHECK(logits.shape() == Shape{4, 10});
+  check_gradients_flow(*m, cross_entropy(logits, {0, 3, 9, 3}));
+  auto r = t.make_image(with(t.schema, {{"residual", true}, {"channels", std::vector<int64_t>{8, 16}},
+                                        {"blocks", std::vector<int64_t>{1}}}),
+                        ImageShape{3, 12, 12, 5}, 2);
+  Var y = r->forward(Var(random_tensor({2, 3, 12, 12}, 6)));
+  CHECK(y.shape() == Shape{2, 5});
+  check_gradients_flow(*r, cross_entropy(y, {1, 4}));
+}
+
+TEST_CASE("patch attention: shapes, gradients, and every positional encoding") {
+  const auto& t = model_type("patch_attention");
+  for (const char* pos : {"none", "sinusoidal", "learned", "relative"})
+    for (const char* policy : {"full", "window2d"})
+      for (const char* pooling : {"cls", "mean"}) {
+        INFO(pos << " " << policy << " " << pooling);
+        Params p = with(t.schema, {{"position", std::string(pos)}, {"policy.kind", std::string(policy)},
+                                   {"pooling", std::string(pooling)}, {"dim", int64_t{16}}, {"depth", int64_t{2}},
+                                   {"heads", int64_t{2}}});
+        auto m = t.make_image(p, ImageShape{1, 12, 16, 3}, 3);
+        Var y = m->forward(Var(random_tensor({2, 1, 12, 16}, 7)));
+        CHECK(y.shape() == Shape{2, 3});
+        // with class-token pooling only the class token's output in the last block matters, and the class token
+        // is off the patch grid, so it gets no relative bias: that table's gradient is exactly zero
+        const bool cls_relative = std::string(pos) == "relative" && std::string(pooling) == "cls";
+        check_gradients_flow(*m, cross_entropy(y, {2, 0}), cls_relative ? "blocks.1.attn.rel_bias" : "");
+      }
+}
+
+TEST_CASE("patch attention: a window2d that covers the grid is full attention") {
+  const auto& t = model_type("patch_attention");
+  Params full = with(t.schema, {{"dim", int64_t{16}}, {"depth", int64_t{2}}, {"heads", int64_t{2}}});
+  Params window = full;
+  window.set("policy.kind", std::string("window2d"));
+  window.set("policy.kernel", int64_t{4});  // 16x16 image, patch 4 -> 4x4 grid
+  auto a = t.make_image(full, ImageShape{1, 16, 16, 4}, 9), b = t.make_image(window, ImageShape{1, 16, 16, 4}, 9);
+  Var x(random_tensor({3, 1, 16, 16}, 8));
+  a->eval();
+  b->eval();
+  CHECK(rel_error(a->forward(x).value().to_vector(), b->forward(x).value().to_vector()) < 1e-6);
+}
+
+TEST_CASE("patch attention: impossible combinations are rejected with the values") {
+  const auto& t = model_type("patch_attention");
+  Params p = with(t.schema, {{"policy.kind", std::string("window2d")}, {"policy.kernel", int64_t{9}}});
+  CHECK_THAT(t.check_image(p, ImageShape{1, 28, 28, 10}), Catch::Contains("kernel 9") && Catch::Contains("7×7"));
+  p = with(t.schema, {{"patch_size", int64_t{5}}});
+  CHECK_THAT(t.check_image(p, ImageShape{1, 28, 28, 10}), Catch::Contains("patch_size 5"));
+  CHECK_THROWS_WITH(t.make_image(p, ImageShape{1, 28, 28, 10}, 0), Catch::Contains("patch_size 5"));
+}
+
+TEST_CASE("gcn: normalised adjacency by hand on a path 0-1-2") {
+  GraphInput g;
+  g.num_nodes = 3;
+  g.row_ptr = {0, 1, 3, 4};
+  g.col_idx = {1, 0, 2, 1};
+  CsrMatrix a = gcn_normalized_adjacency(g);
+  // degrees with self-loops: 2, 3, 2; entry (i, j) = 1 / sqrt(d_i d_j)
+  Tensor d = a.to_dense();
+  CHECK(d.at({0, 0}) == Approx(0.5));
+  CHECK(d.at({0, 1}) == Approx(1 / std::sqrt(6.0)));
+  CHECK(d.at({1, 1}) == Approx(1 / 3.0));
+  CHECK(d.at({0, 2}) == 0.0f);
+  CHECK(d.at({2, 1}) == Approx(1 / std::sqrt(6.0)));
+}
+
+TEST_CASE("graph models: every type trains on karate club (loss falls, gradients flow)") {
+  data::GraphDataset karate = data::karate_club();
+  exp::GraphTask task = exp::make_graph_task(karate, karate.split);
+  for (const char* type : {"mlp", "gcn", "gat", "graph_transformer"}) {
+    INFO(type);
+    const auto& t = model_type(type);
+    Params p = t.schema.defaults();
+    p.set("dropout", 0.0);
+    auto m = t.make_graph(p, task.input, 4);
+    CrossEntropyOptions ce;
+    ce.mask = std::vector<uint8_t>(34, 1);
+    Var logits = m->forward(task.input);
+    CHECK(logits.shape() == Shape{34, 2});
+    check_gradients_flow(*m, cross_entropy(logits, task.labels, ce));
+    m->zero_grad();
+    exp::TrainSettings s;
+    s.epochs = 30;
+    s.lr = 0.01;
+    s.weight_decay = 0;
+    s.schedule = "constant";
+    s.progress = false;
+    data::Split all;
+    for (int64_t i = 0; i < 34; ++i) all.train.push_back(i);
+    exp::GraphTask fit = task;
+    fit.split = all;
+    auto dir = std::filesystem::temp_directory_path() / ("receptive_models_" + std::to_string(::getpid()));
+    double before = cross_entropy(m->forward(task.input), task.labels, ce).value().item();
+    auto out = exp::train_graph_model(*m, fit, s, dir, type);
+    m->eval();
+    double after = cross_entropy(m->forward(task.input), task.labels, ce).value().item();
+    CHECK(after < before * 0.8);
+    CHECK(out.epochs_run == 30);
+    std::filesystem::remove_all(dir);
+  }
+}
