@@ -59,6 +59,7 @@ namespace {
 const std::vector<std::string> kTopKeys{"name", "dataset", "train", "models", "sweep"};
 
 std::string fmt_size(double v) {
+  if (v == 0) return "split";
   if (v == std::floor(v) && v >= 1) return fmt::format("{}", int64_t(v));
   return fmt::format("{:g}", v);
 }
@@ -128,17 +129,17 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
 
   // sweep
   const YAML::Node sweep = root["sweep"];
-  std::vector<double> sizes{graph ? 20.0 : 1.0};
+  std::vector<double> sizes{graph ? 0.0 : 1.0};  // graphs: 0 = the dataset's own split
   std::vector<int64_t> seeds{0};
   std::vector<GridAxis> grid;
   if (sweep) {
     Schema ss;
-    ss.params = {{"train_size", ParamType::FloatList, std::vector<double>{1.0}, "", 0.0, {}, {}},
+    ss.params = {{"train_size", ParamType::FloatList, std::vector<double>{1.0}, "", {}, {}, {}},
                  {"seeds", ParamType::IntList, std::vector<int64_t>{0}, "", 0.0, {}, {}}};
     Params sp = config::read_params(sweep, ss, file, "sweep", {"grid"});
     if (sweep["train_size"]) sizes = sp.get_float_list("train_size");
     seeds = sp.get_int_list("seeds");
-    for (double v : sizes) {
+    for (double v : sweep["train_size"] ? sizes : std::vector<double>{}) {
       const bool ok = graph ? (v >= 1 && v == std::floor(v)) : (v > 0 && (v <= 1 || v == std::floor(v)));
       if (!ok)
         throw ConfigError(fmt::format("{}: expected {}, got {}", location(file, sweep["train_size"], "sweep.train_size"),

@@ -1,0 +1,151 @@
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+#include "experiments/config/experiment.hpp"
+#include "experiments/config/yaml_params.hpp"
+#include "experiments/results.hpp"
+#include "experiments/runner.hpp"
+
+using namespace rc;
+using namespace rc::exp;
+namespace fs = std::filesystem;
+
+namespace {
+Experiment parse(const std::string& yaml) { return parse_experiment(YAML::Load(yaml), "test.yaml"); }
+
+fs::path temp_dir(const std::string& tag) {
+  fs::path d = fs::temp_directory_path() / ("receptive_exp_" + tag + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+const char* kImage = R"(
+name: t
+dataset: {name: fashion-mnist}
+train: {epochs: 2}
+models:
+  cnn: {type: cnn, channels: [8, 16]}
+  local: {type: patch_attention, position: relative, policy: {kind: window2d, kernel: 3}, train: {lr: 0.01}}
+sweep:
+  train_size: [0.01, 0.1, 1.0]
+  seeds: [0, 1]
+  grid: {models.local.policy.kernel: [3, 5], train.batch_size: [64, 128]}
+)";
+}  // namespace
+
+TEST_CASE("experiment: models x grid x sizes x seeds expand into resolved runs") {
+  Experiment e = parse(kImage);
+  // cnn: 2 variants (batch size) x 3 sizes x 2 seeds; local: 4 variants x 3 x 2
+  CHECK(e.runs.size() == 12 + 24);
+  const RunSpec* r = nullptr;
+  for (const auto& x : e.runs)
+    if (x.model == "local[policy.kernel=5,train.batch_size=128]" && x.train_size == 0.1 && x.seed == 1) r = &x;
+  REQUIRE(r);
+  CHECK(r->model_params.get_int("policy.kernel") == 5);
+  CHECK(r->model_params.get_string("policy.kind") == "window2d");
+  CHECK(r->train_params.get_int("batch_size") == 128);
+  CHECK(r->train_params.get_float("lr") == 0.01);  // the model's own train section
+  CHECK(r->train_params.get_int("epochs") == 2);   // the global train section
+  CHECK(r->id == "local_policy.kernel_5_train.batch_size_128___0.1__s1");
+  CHECK(r->resolved["model_resolved"]["policy.kernel"].as<std::string>() == "5");
+}
+
+TEST_CASE("experiment: bad configs fail before training with path, value and expectation") {
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn, chanels: [8]}}"),
+                    Catch::Contains("models.a.chanels") && Catch::Contains("did you mean 'channels'"));
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnnn}}"),
+                    Catch::Contains("unknown model type 'cnnn'") && Catch::Contains("did you mean 'cnn'"));
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn}}\ntrain: {epochs: many}"),
+                    Catch::Contains("train.epochs: expected int, got 'many'"));
+  CHECK_THROWS_WITH(
+      parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: patch_attention, policy: {kind: window2d, kernel: 9}}}"),
+      Catch::Contains("models.a") && Catch::Contains("kernel 9") && Catch::Contains("7×7 patch grid"));
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn}}\nsweep: {train_size: [0.5, -1]}"),
+                    Catch::Contains("sweep.train_size") && Catch::Contains("fraction in (0, 1]"));
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn}}\nsweep: {train_size: [1.5]}"),
+                    Catch::Contains("got 1.5"));
+  CHECK_THROWS_WITH(parse("dataset: {name: cora}\nmodels: {a: {type: gcn}}\nsweep: {train_size: [5]}"),
+                    Catch::Contains("dataset.split: random"));
+  CHECK_THROWS_WITH(parse("dataset: {name: cora}\nmodels: {a: {type: cnn}}"),
+                    Catch::Contains("'cnn' is for image data"));
+  CHECK_THROWS_WITH(parse("dataset: {name: mnist}\nmodels: {a: {type: cnn}}"),
+                    Catch::Contains("dataset.name") && Catch::Contains("fashion-mnist"));
+  CHECK_THROWS_WITH(parse("datset: {name: cora}\nmodels: {a: {type: gcn}}"), Catch::Contains("did you mean 'dataset'"));
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn}}\nsweep: {grid: {models.b.x: [1]}}"),
+                    Catch::Contains("models.<name>.<parameter>"));
+}
+
+TEST_CASE("runner: a graph experiment writes results, summary, metrics and configs; a rerun resumes") {
+  fs::path out = temp_dir("karate");
+  Experiment e = parse(R"(
+name: karate_test
+dataset: {name: karate}
+train: {epochs: 20, lr: 0.01, progress: false}
+models:
+  gcn: {type: gcn}
+  gat: {type: gat, hidden: 4, heads: 2}
+sweep: {seeds: [0, 1]}
+)");
+  RunnerOptions o;
+  o.out_dir = out;
+  CHECK(run_experiment(e, o) == 0);
+  ResultsTable t(out);
+  REQUIRE(t.rows().size() == 4);
+  for (const auto& row : t.rows()) {
+    CHECK(row.get("dataset") == "karate");
+    CHECK(row.get("train_size") == "2");
+    CHECK(row.get("epochs") == "20");
+    CHECK(row.get("status") == "ok");
+    double acc = std::stod(row.get("test_accuracy"));
+    CHECK(acc >= 0.0);
+    CHECK(acc <= 1.0);
+    fs::path run = out / "runs" / row.get("run");
+    CHECK(fs::exists(run / "config.yaml"));
+    std::ifstream m(run / "metrics.jsonl");
+    int lines = 0;
+    for (std::string l; std::getline(m, l);) ++lines;
+    CHECK(lines == 20);
+  }
+  CHECK(fs::exists(out / "summary.md"));
+  // the same command again trains nothing and keeps the rows
+  CHECK(run_experiment(e, o) == 0);
+  CHECK(ResultsTable(out).rows().size() == 4);
+  fs::remove_all(out);
+}
+
+TEST_CASE("runner: an image-folder experiment trains a CNN and a patch-attention model") {
+  fs::path root = temp_dir("folder_data"), out = temp_dir("folder_out");
+  // two classes: bright top half vs bright bottom half, 12 images each
+  for (int c = 0; c < 2; ++c) {
+    fs::create_directories(root / std::to_string(c));
+    for (int i = 0; i < 12; ++i) {
+      cv::Mat m(8, 8, CV_8UC1, cv::Scalar(20 + i));
+      m(cv::Rect(0, c * 4, 8, 4)).setTo(200 - i);
+      cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(), m);
+    }
+  }
+  Experiment e = parse(R"(
+name: folder_test
+dataset: {name: image-folder, root: ")" + root.string() + R"(", height: 8, width: 8, grayscale: true, test_fraction: 0.25}
+train: {epochs: 2, batch_size: 4, progress: false}
+models:
+  cnn: {type: cnn, channels: [4, 8], blocks: [1]}
+  vit: {type: patch_attention, patch_size: 2, dim: 8, depth: 1, heads: 2}
+)");
+  RunnerOptions o;
+  o.out_dir = out;
+  CHECK(run_experiment(e, o) == 0);
+  ResultsTable t(out);
+  REQUIRE(t.rows().size() == 2);
+  for (const auto& row : t.rows()) {
+    CHECK(row.get("train_size") == "16");  // 18 training images per run, 10 % per class held out for validation
+    CHECK(fs::exists(out / "runs" / row.get("run") / "best.safetensors"));
+  }
+  fs::remove_all(root);
+  fs::remove_all(out);
+}
