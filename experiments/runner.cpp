@@ -134,43 +134,44 @@ void save_resolved(const RunSpec& r, const fs::path& run_dir) {
 }
 }  // namespace
 
-int run_experiment(const Experiment& e, const RunnerOptions& opt) {
-  const std::string dataset = e.dataset.get_string("name");
+namespace {
+// The runs of one dataset (one part of the config): loads the data once, trains what is not yet in `table`.
+// Returns the number of runs that did not finish.
+int run_part(const std::vector<const RunSpec*>& runs, ResultsTable& table, const RunnerOptions& opt,
+             size_t& counter, size_t total) {
+  const Params& ds = runs.front()->dataset;
+  const std::string dataset = ds.get_string("name");
   const bool graph = is_graph_dataset(dataset);
-  ResultsTable table(opt.out_dir, {"run", "model_type", "size_spec", "steps", "best_epoch", "items_per_second", "status"});
   std::vector<const RunSpec*> todo;
-  for (const auto& r : e.runs)
-    if (!table.has_run(r.id)) todo.push_back(&r);
-  fmt::print("{}: {} runs, {} already in {}, {} to train\n", e.name, e.runs.size(), e.runs.size() - todo.size(),
-             table.path().string(), todo.size());
+  for (const RunSpec* r : runs)
+    if (!table.has_run(r->id)) todo.push_back(r);
+  if (todo.empty() && !opt.dry_run) return 0;
 
   std::optional<ImageData> images;
   std::optional<data::GraphDataset> graph_data;
-  if (!todo.empty() || opt.dry_run) {
-    if (graph) graph_data = load_graph(e.dataset);
-    else images = load_images(e.dataset);
-  }
+  if (graph) graph_data = load_graph(ds);
+  else images = load_images(ds);
 
   if (opt.dry_run) {
-    fmt::print("{:<48} {:>10} {:>5} {:>10}\n", "run", "train_size", "seed", "params");
-    for (const auto& r : e.runs) {
-      const auto& mt = models::model_type(r.model_type);
+    for (const RunSpec* r : runs) {
+      const auto& mt = models::model_type(r->model_type);
       int64_t params = 0;
       if (graph) {
         GraphTask t = make_graph_task(*graph_data, graph_data->split);
-        params = mt.make_graph(r.model_params, t.input, 0)->num_parameters();
+        params = mt.make_graph(r->model_params, t.input, 0)->num_parameters();
       } else {
-        params = mt.make_image(r.model_params, images->shape, 0)->num_parameters();
+        params = mt.make_image(r->model_params, images->shape, 0)->num_parameters();
       }
-      fmt::print("{:<48} {:>10} {:>5} {:>10}{}\n", r.id, num(r.train_size), r.seed, params,
-                 table.has_run(r.id) ? "  (done)" : "");
+      fmt::print("{:<56} {:>10} {:>5} {:>10}{}\n", r->id, r->train_size == 0 ? "split" : num(r->train_size), r->seed,
+                 params, table.has_run(r->id) ? "  (done)" : "");
     }
     return 0;
   }
 
   int unfinished = 0;
-  for (size_t k = 0; k < todo.size(); ++k) {
-    const RunSpec& r = *todo[k];
+  for (const RunSpec* rp : todo) {
+    const RunSpec& r = *rp;
+    ++counter;
     if (stop_requested()) {
       ++unfinished;
       continue;
@@ -178,15 +179,16 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
     const fs::path run_dir = opt.out_dir / "runs" / r.id;
     save_resolved(r, run_dir);
     const TrainSettings ts = TrainSettings::from(r.train_params);
-    const std::string label = fmt::format("[{}/{}] {}", k + 1, todo.size(), r.id);
+    const std::string label = fmt::format("[{}/{}] {}", counter, total, r.id);
     const auto& mt = models::model_type(r.model_type);
     RunOutcome o;
     int64_t used = 0;
     if (graph) {
       data::Split split = graph_data->split;
-      if (e.dataset.get_string("split") == "random")
-        split = data::random_split(graph_data->labels, graph_data->num_classes(), std::llround(r.train_size),
-                                   e.dataset.get_int("num_val"), e.dataset.get_int("num_test"), uint64_t(r.seed));
+      if (ds.get_string("split") == "random")
+        split = data::random_split(graph_data->labels, graph_data->num_classes(),
+                                   std::max<int64_t>(1, std::llround(r.train_size == 0 ? 20 : r.train_size)),
+                                   ds.get_int("num_val"), ds.get_int("num_test"), uint64_t(r.seed));
       RC_CHECK(!split.train.empty(), "dataset {}: no split (set dataset.split: random)", dataset);
       GraphTask task = make_graph_task(*graph_data, split);
       manual_seed(uint64_t(r.seed));
@@ -196,7 +198,7 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
     } else {
       data::SubsetSpec spec;
       spec.seed = uint64_t(r.seed);
-      spec.val_fraction = e.dataset.get_float("val_fraction");
+      spec.val_fraction = ds.get_float("val_fraction");
       if (r.train_size <= 1.0) spec.fraction = r.train_size;
       else spec.per_class = std::max<int64_t>(1, std::llround(r.train_size / images->shape.num_classes));
       auto sub = data::stratified_subset(images->train.labels, images->shape.num_classes, spec);
@@ -205,7 +207,7 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
       task.test = &images->test;
       task.train_idx = sub.train;
       task.val_idx = sub.val;
-      task.augment = augment_of(e.dataset);
+      task.augment = augment_of(ds);
       task.normalize = images->normalize;
       manual_seed(uint64_t(r.seed));
       auto model = mt.make_image(r.model_params, images->shape, uint64_t(r.seed));
@@ -223,6 +225,30 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
                100 * o.test_accuracy, 100 * o.best_val_accuracy, o.best_epoch, o.train_seconds, o.params,
                o.status == "ok" ? "" : "  [" + o.status + "]");
   }
+  return unfinished;
+}
+}  // namespace
+
+int run_experiment(const Experiment& e, const RunnerOptions& opt) {
+  ResultsTable table(opt.out_dir, {"run", "model_type", "size_spec", "steps", "best_epoch", "items_per_second", "status"});
+  size_t done = 0;
+  for (const auto& r : e.runs) done += table.has_run(r.id);
+  fmt::print("{}: {} runs, {} already in {}, {} to train\n", e.name, e.runs.size(), done, table.path().string(),
+             e.runs.size() - done);
+  if (opt.dry_run) fmt::print("{:<56} {:>10} {:>5} {:>10}\n", "run", "train_size", "seed", "params");
+  // parts in config order
+  std::vector<std::string> parts;
+  for (const auto& r : e.runs)
+    if (std::find(parts.begin(), parts.end(), r.part) == parts.end()) parts.push_back(r.part);
+  int unfinished = 0;
+  size_t counter = 0;
+  for (const auto& part : parts) {
+    std::vector<const RunSpec*> runs;
+    for (const auto& r : e.runs)
+      if (r.part == part) runs.push_back(&r);
+    unfinished += run_part(runs, table, opt, counter, e.runs.size() - done);
+  }
+  if (opt.dry_run) return 0;
   const std::string summary = summary_markdown(table, e.name);
   write_file_atomic(opt.out_dir / "summary.md", summary);
   fmt::print("\n{}\nresults: {}\n", summary, table.path().string());

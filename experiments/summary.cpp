@@ -14,11 +14,11 @@ std::string summary_markdown(const ResultsTable& table, const std::string& title
     std::string params;
   };
   // keep models in order of first appearance, sizes numerically
-  std::vector<std::string> models;
+  std::vector<std::string> models;  // "dataset\tmodel"
   std::map<std::pair<std::string, double>, Cell> cells;
   for (const auto& r : table.rows()) {
     if (!r.get("status").empty() && r.get("status") != "ok") continue;
-    const std::string m = r.get("model");
+    const std::string m = r.get("dataset") + "\t" + r.get("model");
     if (std::find(models.begin(), models.end(), m) == models.end()) models.push_back(m);
     Cell& c = cells[{m, std::stod(r.get("train_size"))}];
     c.acc.push_back(std::stod(r.get("test_accuracy")));
@@ -26,8 +26,8 @@ std::string summary_markdown(const ResultsTable& table, const std::string& title
     c.params = r.get("params");
   }
   std::string out = fmt::format("# {}\n\nTest accuracy (%), mean ± std over seeds.\n\n", title);
-  out += "| model | train size | test accuracy (%) | seeds | params | seconds per run |\n";
-  out += "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+  out += "| dataset | model | train size | test accuracy (%) | seeds | params | seconds per run |\n";
+  out += "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
   for (const auto& m : models)
     for (const auto& [key, c] : cells) {
       if (key.first != m) continue;
@@ -38,8 +38,9 @@ std::string summary_markdown(const ResultsTable& table, const std::string& title
       sd = c.acc.size() > 1 ? std::sqrt(sd / (c.acc.size() - 1)) : 0.0;
       for (double s : c.secs) secs += s;
       secs /= c.secs.size();
-      out += fmt::format("| {} | {} | {:.2f} ± {:.2f} | {} | {} | {:.1f} |\n", m, key.second, 100 * mean, 100 * sd,
-                         c.acc.size(), c.params, secs);
+      const size_t tab = m.find('\t');
+      out += fmt::format("| {} | {} | {} | {:.2f} ± {:.2f} | {} | {} | {:.1f} |\n", m.substr(0, tab), m.substr(tab + 1),
+                         key.second, 100 * mean, 100 * sd, c.acc.size(), c.params, secs);
     }
   size_t failed = 0;
   for (const auto& r : table.rows()) failed += !r.get("status").empty() && r.get("status") != "ok";

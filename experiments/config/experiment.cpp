@@ -102,30 +102,39 @@ std::vector<std::string> split_dots(const std::string& s) {
 }
 }  // namespace
 
-Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
-  Experiment e;
-  e.file = file;
-  e.root = root;
-  if (!root.IsMap()) throw ConfigError(fmt::format("{}: the config must be a mapping with keys {}", file, fmt::join(kTopKeys, ", ")));
+namespace {
+void check_top_keys(const YAML::Node& root, const std::string& file, const std::string& path,
+                    const std::vector<std::string>& allowed) {
+  if (!root.IsMap())
+    throw ConfigError(fmt::format("{}: expected a mapping with keys {}",
+                                  location(file, root, path.empty() ? "config" : path), fmt::join(allowed, ", ")));
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();
-    if (std::find(kTopKeys.begin(), kTopKeys.end(), key) == kTopKeys.end()) {
-      std::string hint = did_you_mean(key, kTopKeys);
-      throw ConfigError(fmt::format("{}: unknown top-level key '{}'{}; expected one of: {}", location(file, kv.first, key),
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string hint = did_you_mean(key, allowed);
+      const std::string key_path = path.empty() ? key : path + "." + key;
+      throw ConfigError(fmt::format("{}: unknown key '{}'{}; expected one of: {}", location(file, kv.first, key_path),
                                     key, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
-                                    fmt::join(kTopKeys, ", ")));
+                                    fmt::join(allowed, ", ")));
     }
   }
-  e.name = root["name"] ? root["name"].as<std::string>() : std::filesystem::path(file).stem().string();
-  e.dataset = config::read_params(root["dataset"], dataset_schema(), file, "dataset");
-  const std::string dataset_name = e.dataset.get_string("name");
+}
+
+// One dataset's part of an experiment: appends its runs to e.runs. `part` prefixes run ids ("" for a
+// single-dataset config); `path` prefixes key paths in messages ("experiments.1").
+void parse_part(const YAML::Node& root, const std::string& file, const std::string& path, const std::string& part,
+                Experiment& e) {
+  auto at = [&](const std::string& key) { return path.empty() ? key : path + "." + key; };
+  check_top_keys(root, file, path, kTopKeys);
+  Params dataset = config::read_params(root["dataset"], dataset_schema(), file, at("dataset"));
+  const std::string dataset_name = dataset.get_string("name");
   const bool graph = is_graph_dataset(dataset_name);
-  const Params train_defaults = config::read_params(root["train"], train_schema(), file, "train");
+  (void)config::read_params(root["train"], train_schema(), file, at("train"));  // validated once up front
 
   const YAML::Node models = root["models"];
   if (!models || !models.IsMap() || models.size() == 0)
     throw ConfigError(fmt::format("{}: models: expected a mapping of model names to sections (e.g. models: {{cnn: "
-                                  "{{type: cnn}}}})", location(file, models, "models")));
+                                  "{{type: cnn}}}})", location(file, models, at("models"))));
 
   // sweep
   const YAML::Node sweep = root["sweep"];
@@ -136,25 +145,25 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
     Schema ss;
     ss.params = {{"train_size", ParamType::FloatList, std::vector<double>{1.0}, "", {}, {}, {}},
                  {"seeds", ParamType::IntList, std::vector<int64_t>{0}, "", 0.0, {}, {}}};
-    Params sp = config::read_params(sweep, ss, file, "sweep", {"grid"});
+    Params sp = config::read_params(sweep, ss, file, at("sweep"), {"grid"});
     if (sweep["train_size"]) sizes = sp.get_float_list("train_size");
     seeds = sp.get_int_list("seeds");
     for (double v : sweep["train_size"] ? sizes : std::vector<double>{}) {
       const bool ok = graph ? (v >= 1 && v == std::floor(v)) : (v > 0 && (v <= 1 || v == std::floor(v)));
       if (!ok)
-        throw ConfigError(fmt::format("{}: expected {}, got {}", location(file, sweep["train_size"], "sweep.train_size"),
+        throw ConfigError(fmt::format("{}: expected {}, got {}", location(file, sweep["train_size"], at("sweep.train_size")),
                                       graph ? "labelled nodes per class (an integer >= 1)"
                                             : "a fraction in (0, 1] or a count of examples (an integer > 1)",
                                       v));
     }
-    if (graph && sweep["train_size"] && e.dataset.get_string("split") == "planetoid")
+    if (graph && sweep["train_size"] && dataset.get_string("split") == "planetoid")
       throw ConfigError(fmt::format("{}: a labels-per-class sweep needs dataset.split: random (the planetoid split "
                                     "fixes the training nodes)",
-                                    location(file, sweep["train_size"], "sweep.train_size")));
+                                    location(file, sweep["train_size"], at("sweep.train_size"))));
     if (sweep["grid"]) {
       if (!sweep["grid"].IsMap())
         throw ConfigError(fmt::format("{}: expected a mapping of key paths to lists",
-                                      location(file, sweep["grid"], "sweep.grid")));
+                                      location(file, sweep["grid"], at("sweep.grid"))));
       for (const auto& kv : sweep["grid"]) {
         GridAxis ax;
         ax.key = kv.first.as<std::string>();
@@ -164,7 +173,7 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
         if (!model_key && !train_key)
           throw ConfigError(fmt::format("{}: grid keys are models.<name>.<parameter> (a model in `models`) or "
                                         "train.<parameter>, got '{}'",
-                                        location(file, kv.first, "sweep.grid"), ax.key));
+                                        location(file, kv.first, at("sweep.grid")), ax.key));
         if (kv.second.IsSequence())
           for (const auto& v : kv.second) ax.values.push_back(v);
         else
@@ -177,7 +186,7 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
   // model variants: the cartesian product of the grid axes that touch each model (train.* axes touch all)
   for (const auto& mkv : models) {
     const std::string mname = mkv.first.as<std::string>();
-    const std::string mpath = "models." + mname;
+    const std::string mpath = at("models." + mname);
     const YAML::Node section = mkv.second;
     if (!section.IsMap() || !section["type"])
       throw ConfigError(fmt::format("{}: expected a section with a `type` (one of the types `receptive list` shows)",
@@ -210,7 +219,7 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
         else set_path(msec, parts, 2, v);
         YAML::Emitter em;
         em << YAML::Flow << v;
-        labels.push_back(fmt::format("{}={}", parts[0] == "train" ? axes[a]->key : axes[a]->key.substr(mpath.size() + 1),
+        labels.push_back(fmt::format("{}={}", parts[0] == "train" ? axes[a]->key : axes[a]->key.substr(std::string("models." + mname).size() + 1),
                                      em.c_str()));
       }
       // per-model train overrides on top of the (grid-adjusted) global train section
@@ -221,9 +230,9 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
       if (!graph && mt->check_image) {
         models::ImageShape shape;
         if (dataset_name == "image-folder") {
-          shape.channels = e.dataset.get_bool("grayscale") ? 1 : 3;
-          shape.height = e.dataset.get_int("height");
-          shape.width = e.dataset.get_int("width");
+          shape.channels = dataset.get_bool("grayscale") ? 1 : 3;
+          shape.height = dataset.get_int("height");
+          shape.width = dataset.get_int("width");
         }
         std::string bad = mt->check_image(mp, shape);
         if (!bad.empty())
@@ -235,16 +244,18 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
         for (int64_t seed : seeds) {
           RunSpec r;
           r.model = variant;
+          r.part = part;
+          r.dataset = dataset;
           r.model_type = type;
           r.model_params = mp;
           r.train_params = tp;
           r.train_size = size;
           r.seed = seed;
-          r.id = safe(fmt::format("{}__{}__s{}", variant, fmt_size(size), seed));
+          r.id = safe(fmt::format("{}{}__{}__s{}", part.empty() ? "" : part + "__", variant, fmt_size(size), seed));
           YAML::Node res;
-          res["name"] = e.name;
+          res["name"] = part.empty() ? e.name : part;
           res["dataset"] = clone(root["dataset"] ? root["dataset"] : YAML::Node(YAML::NodeType::Map));
-          for (const auto& [k, v] : e.dataset.values()) res["dataset_resolved"][k] = param_value_str(v);
+          for (const auto& [k, v] : dataset.values()) res["dataset_resolved"][k] = param_value_str(v);
           msec.remove("train");
           res["model"] = msec;
           res["model"]["name"] = variant;
@@ -263,6 +274,38 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
       if (a == axes.size()) break;
     }
   }
+}
+}  // namespace
+
+Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
+  Experiment e;
+  e.file = file;
+  e.root = root;
+  const std::string stem = std::filesystem::path(file).stem().string();
+  if (root.IsMap() && root["experiments"]) {
+    // several datasets in one config: experiments: [{name, dataset, train, models, sweep}, ...]
+    check_top_keys(root, file, "", {"name", "experiments"});
+    e.name = root["name"] ? root["name"].as<std::string>() : stem;
+    const YAML::Node parts = root["experiments"];
+    if (!parts.IsSequence() || parts.size() == 0)
+      throw ConfigError(fmt::format("{}: expected a list of experiments (each with name, dataset, models, ...)",
+                                    location(file, parts, "experiments")));
+    std::vector<std::string> seen;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const std::string path = fmt::format("experiments.{}", i);
+      if (!parts[i].IsMap() || !parts[i]["name"])
+        throw ConfigError(fmt::format("{}: each experiment needs a `name`", location(file, parts[i], path)));
+      const std::string name = parts[i]["name"].as<std::string>();
+      if (std::find(seen.begin(), seen.end(), name) != seen.end())
+        throw ConfigError(fmt::format("{}: the name '{}' is used twice",
+                                      location(file, parts[i]["name"], path + ".name"), name));
+      seen.push_back(name);
+      parse_part(parts[i], file, path, safe(name), e);
+    }
+    return e;
+  }
+  e.name = root.IsMap() && root["name"] ? root["name"].as<std::string>() : stem;
+  parse_part(root, file, "", "", e);
   return e;
 }
 

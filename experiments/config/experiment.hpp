@@ -13,6 +13,9 @@
 //                                    graphs: labelled nodes per class (random split)
 //     seeds: [0, 1, 2]
 //     grid: {models.local.policy.kernel: [3, 5, 7], train.lr: [1e-3, 3e-4]}
+//
+// Several datasets in one config: `name` plus `experiments:`, a list of sections shaped like the above (each
+// with its own name); their runs share one results folder and their ids start with the section's name.
 #include <yaml-cpp/yaml.h>
 
 #include <string>
@@ -26,7 +29,9 @@ Schema dataset_schema();
 bool is_graph_dataset(const std::string& name);
 
 struct RunSpec {
-  std::string id;           // unique, filesystem-safe: <model>__<size>__s<seed>
+  std::string id;           // unique, filesystem-safe: [<part>__]<model>__<size>__s<seed>
+  std::string part;         // the experiment's name in a multi-dataset config, else ""
+  Params dataset;           // the dataset section, resolved
   std::string model;        // model name from the config, with the grid variant: "local[policy.kernel=5]"
   std::string model_type;
   Params model_params, train_params;
@@ -38,7 +43,6 @@ struct RunSpec {
 struct Experiment {
   std::string name, file;
   YAML::Node root;          // after --set overrides
-  Params dataset;
   std::vector<RunSpec> runs;
 };
 
