@@ -6,7 +6,7 @@
 namespace rc::cli {
 
 void register_everything();  // fills the catalog from models/, datasets/ and the attention policies
-void print_list();           // `receptive list`
+void print_list(bool markdown = false);  // `receptive list [--markdown]`
 
 struct RunArgs {
   std::string config, out;

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
 
   auto* list = app.add_subcommand("list", "print the registered models, datasets, attention policies and options");
+  bool markdown = false;
+  list->add_flag("--markdown", markdown, "print the lists as Markdown tables (the README's reference)");
 
   rc::cli::RunArgs run_args;
   auto* run = app.add_subcommand("run", "train the runs of an experiment config and write results.csv, summary.md");
@@ -31,7 +33,7 @@ int main(int argc, char** argv) {
   }
   try {
     rc::set_num_threads(threads);
-    if (*list) rc::cli::print_list();
+    if (*list) rc::cli::print_list(markdown);
     if (*run) return rc::cli::run(run_args);
   } catch (const std::exception& e) {
     fmt::print(stderr, "receptive: error: {}\n", e.what());
