@@ -146,3 +146,37 @@ models:
     CHECK(fs::exists(out / "runs" / row.get("run") / "best.safetensors"));
   }
 }
+
+TEST_CASE("runner: a diverging run stops with the epoch and step, keeps its metrics and records the reason") {
+  rc::test::TempDir root_dir("nan_data"), out_dir("nan_out");
+  const fs::path& root = root_dir.path;
+  for (int c = 0; c < 2; ++c) {
+    fs::create_directories(root / std::to_string(c));
+    for (int i = 0; i < 10; ++i) {
+      cv::Mat m(8, 8, CV_8UC1, cv::Scalar(30 * c + 3 * i));
+      cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(), m);
+    }
+  }
+  // an absurd learning rate without clipping: the loss overflows within a few steps of the second epoch
+  Experiment e = parse(R"(
+name: nan_test
+dataset: {name: image-folder, root: ")" + root.string() + R"(", height: 8, width: 8, grayscale: true, test_fraction: 0.2}
+train: {epochs: 5, batch_size: 4, lr: 1.0e+30, schedule: constant, weight_decay: 0, progress: false}
+models:
+  mlpish: {type: cnn, channels: [4], blocks: [1], pool: none}
+)");
+  RunnerOptions o;
+  o.out_dir = out_dir.path;
+  CHECK(run_experiment(e, o) == 1);  // one run did not finish normally
+  ResultsTable t(out_dir.path);
+  REQUIRE(t.rows().size() == 1);
+  const std::string status = t.rows()[0].get("status");
+  CHECK_THAT(status, Catch::Contains("loss became") && Catch::Contains("epoch") && Catch::Contains("step"));
+  const fs::path run = out_dir.path / "runs" / t.rows()[0].get("run");
+  CHECK(fs::exists(run / "config.yaml"));
+  // epochs that finished before the loss diverged are kept, with their checkpoint
+  if (t.rows()[0].get("epochs") != "0") {
+    CHECK(fs::exists(run / "metrics.jsonl"));
+    CHECK(fs::exists(run / "last.safetensors"));
+  }
+}
