@@ -1,6 +1,7 @@
 #include "datasets/graph/graph.hpp"
 
 #include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/breadth_first_search.hpp>
 #include <boost/graph/connected_components.hpp>
 
 #include <algorithm>
@@ -60,6 +61,35 @@ std::vector<int64_t> degrees(const CsrGraph& g) {
   std::vector<int64_t> d(boost::num_vertices(g));
   for (size_t u = 0; u < d.size(); ++u) d[u] = static_cast<int64_t>(boost::out_degree(static_cast<uint32_t>(u), g));
   return d;
+}
+
+namespace {
+// Records BFS distances and stops expanding past `hops` by not discovering beyond it.
+struct HopRecorder : boost::default_bfs_visitor {
+  std::vector<int64_t>* dist;
+  template <class Edge, class Graph>
+  void tree_edge(Edge e, const Graph& g) const {
+    (*dist)[boost::target(e, g)] = (*dist)[boost::source(e, g)] + 1;
+  }
+};
+}  // namespace
+
+std::vector<int64_t> k_hop_neighbourhood(const CsrGraph& g, int64_t source, int64_t hops) {
+  const int64_t n = static_cast<int64_t>(boost::num_vertices(g));
+  RC_CHECK(source >= 0 && source < n, "k_hop_neighbourhood: source {} is outside [0, {})", source, n);
+  RC_CHECK(hops >= 0, "k_hop_neighbourhood: hops must be >= 0, got {}", hops);
+  std::vector<int64_t> dist(n, -1);
+  dist[source] = 0;
+  HopRecorder rec;
+  rec.dist = &dist;
+  std::vector<boost::default_color_type> color(n, boost::white_color);
+  boost::breadth_first_search(
+      g, static_cast<uint32_t>(source),
+      boost::visitor(rec).color_map(boost::make_iterator_property_map(color.begin(), boost::get(boost::vertex_index, g))));
+  std::vector<int64_t> out;
+  for (int64_t v = 0; v < n; ++v)
+    if (dist[v] >= 0 && dist[v] <= hops) out.push_back(v);
+  return out;
 }
 
 int64_t connected_components(const CsrGraph& g, std::vector<int64_t>* component) {

@@ -50,6 +50,8 @@ CsrGraph build_graph(int64_t n, std::vector<std::pair<uint32_t, uint32_t>> edges
 void row_normalize(Tensor& x);
 
 std::vector<int64_t> degrees(const CsrGraph& g);           // out-degree per node
+// Nodes within `hops` edges of `source` (breadth-first search with Boost.Graph), sorted, source included.
+std::vector<int64_t> k_hop_neighbourhood(const CsrGraph& g, int64_t source, int64_t hops);
 int64_t connected_components(const CsrGraph& g, std::vector<int64_t>* component = nullptr);
 
 }  // namespace rc::data

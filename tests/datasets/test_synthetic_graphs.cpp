@@ -19,6 +19,12 @@ TEST_CASE("karate club: 34 nodes, 78 undirected edges, two factions of 17") {
   CHECK(g.labels[0] == 0);
   CHECK(g.labels[33] == 1);
   CHECK(connected_components(g.graph) == 1);
+  // node 11 knows only Mr. Hi (0); within two hops it reaches 0's 16 friends
+  CHECK(k_hop_neighbourhood(g.graph, 11, 0) == std::vector<int64_t>{11});
+  CHECK(k_hop_neighbourhood(g.graph, 11, 1) == std::vector<int64_t>{0, 11});
+  CHECK(k_hop_neighbourhood(g.graph, 11, 2).size() == 17);
+  CHECK(k_hop_neighbourhood(g.graph, 11, 10).size() == 34);
+  CHECK_THROWS_WITH(k_hop_neighbourhood(g.graph, 34, 1), Catch::Contains("source 34"));
 }
 
 TEST_CASE("csbm: size, degree, homophily and signal follow the options") {
