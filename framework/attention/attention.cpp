@@ -210,11 +210,12 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
     plan = attn::make_tiled_plan(policy, N);
 
   Tensor out = use_edges ? Tensor::empty(q.shape()) : Tensor::zeros(q.shape());  // edges write every row
-  Tensor lse = Tensor::empty({B, H, N});
+  // the tiled backward needs the row log-sum-exp; the edge kernel only when weights are requested
+  Tensor lse = !use_edges || weights ? Tensor::empty({B, H, N}) : Tensor();
   Tensor probs;  // edges: per-edge probabilities for backward
   if (use_edges) {
     probs = Tensor::empty({B, H, edges->rows.edges()});
-    attn::edges_forward(p, *edges, out.data(), lse.data(), probs.data());
+    attn::edges_forward(p, *edges, out.data(), lse.defined() ? lse.data() : nullptr, probs.data());
   } else {
     attn::tiled_forward(p, *plan, out.data(), lse.data());
   }
@@ -238,12 +239,18 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
     const attn::Problem& p = sv->p;
     const bool additive = p.score == ScoreKind::Additive;
     Tensor dout = dout_in.contiguous();
-    Tensor dq = Tensor::zeros(sv->q.shape()), dk = Tensor::zeros(sv->q.shape()), dv = Tensor::zeros(sv->q.shape());
+    // the edge kernel writes every row of its outputs; the tiled one accumulates. Additive scores leave dq, dk
+    // to additive_backward.
+    auto grad_buffer = [&](bool needed) {
+      return !needed ? Tensor() : sv->edges ? Tensor::empty(sv->q.shape()) : Tensor::zeros(sv->q.shape());
+    };
+    Tensor dq = grad_buffer(!additive), dk = grad_buffer(!additive), dv = grad_buffer(true);
     Tensor dbias = p.bias ? Tensor::zeros(sv->bias.shape()) : Tensor();
     Tensor deq = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
     Tensor dek = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
     attn::Grads g;
-    g.dq = dq.data(), g.dk = dk.data(), g.dv = dv.data();
+    if (!additive) g.dq = dq.data(), g.dk = dk.data();
+    g.dv = dv.data();
     if (p.bias) g.dbias = dbias.data();
     if (additive) g.deq = deq.data(), g.dek = dek.data();
     if (sv->edges)

@@ -75,7 +75,7 @@ struct RowAcc<0> {
 };
 
 struct Scratch {
-  std::vector<float> s, acc, acc2, row, row2;
+  std::vector<float> s, w, acc, acc2, row, row2;
   static Scratch& get() {
     thread_local Scratch s;
     return s;
@@ -100,9 +100,10 @@ void for_rows(const Problem& p, F&& body) {
   });
 }
 
-inline float leaky_grad(const Problem& p, int64_t bh, int64_t i, int64_t j) {
-  return p.eq[bh * p.N + i] + p.ek[bh * p.N + j] > 0 ? 1.0f : p.slope;
-}
+// LeakyReLU and its derivative without branches (the sign of a GAT pre-activation is a coin flip, so a branch
+// mispredicts on every other edge). Equal to the bit to x > 0 ? x : slope * x.
+inline float leaky(float x, float slope) { return std::max(x, 0.0f) + slope * std::min(x, 0.0f); }
+inline float leaky_slope_at(float x, float slope) { return x > 0 ? 1.0f : slope; }  // compiles to a blend
 
 // Rows [r0, r1) of head bh in flat phases over their edges [e0, e1) (independent per edge, so the CPU overlaps
 // them): scores, row max, exp, row sums and normalization, then the weighted sums of V rows.
@@ -123,7 +124,7 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
     for (int64_t e = e0; e < e1; ++e) s[e] = dot(qs + er[e] * D, k + ci[e] * D, D);
   } else {
     const float *eq = p.eq + bh * N, *ek = p.ek + bh * N;
-    for (int64_t e = e0; e < e1; ++e) s[e] = leaky_relu(eq[er[e]] + ek[ci[e]], p.slope);
+    for (int64_t e = e0; e < e1; ++e) s[e] = leaky(eq[er[e]] + ek[ci[e]], p.slope);
   }
   if (p.bias) {
     const float* table = p.bias + (bh % p.H) * p.bias_index.table_size;
@@ -132,23 +133,31 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
       if (x >= 0) s[e] += table[x];
     }
   }
-  float* rmax = sized(sc.acc2, r1 - r0) - r0;
+  // softmax per row into w (16 floats of slack, like s): rows of up to 16 keys (almost all graph rows) as one
+  // masked vector, longer rows in loops. Vector stores spill past the row into scratch that later rows rewrite.
+  float* w = sized(sc.w, ne + 16) - e0;
   for (int64_t i = r0; i < r1; ++i) {
-    float mx = kNegInf;
-    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) mx = std::max(mx, s[e]);
-    rmax[i] = mx;
-    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) s[e] -= mx;
+    const int64_t a = rp[i], deg = rp[i + 1] - a;
+    float mx, sum;
+    if (deg <= simd::kWidth) {
+      const simd::f16v x = simd::lanes_below(deg) ? simd::load(s + a) : simd::splat(kNegInf);
+      mx = simd::hmax(x);
+      const simd::f16v ex = simd::exp(x - mx);  // masked lanes: exp(-inf) = 0
+      sum = simd::hsum(ex);
+      simd::store(w + a, ex * (1.0f / sum));
+    } else {
+      mx = kNegInf;
+      for (int64_t e = a; e < a + deg; ++e) mx = std::max(mx, s[e]);
+      for (int64_t e = a; e < a + deg; e += 16) simd::store(w + e, simd::exp(simd::load(s + e) - mx));
+      sum = 0;
+      for (int64_t e = a; e < a + deg; ++e) sum += w[e];
+      const float inv = 1.0f / sum;
+      for (int64_t e = a; e < a + deg; ++e) w[e] *= inv;
+    }
+    if (row_lse) row_lse[bh * N + i] = deg > 0 ? mx + std::log(sum) : kNegInf;
   }
-  for (int64_t e = e0; e < e1; e += 16) simd::store(s + e, simd::exp(simd::load(s + e)));  // tail lanes unused
-  for (int64_t i = r0; i < r1; ++i) {
-    float sum = 0;
-    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) sum += s[e];
-    const float inv = 1.0f / sum;
-    float* pe = probs + bh * E;
-    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) pe[e] = s[e] * inv;
-    if (row_lse) row_lse[bh * N + i] = rp[i + 1] > rp[i] ? rmax[i] + std::log(sum) : kNegInf;
-  }
-  const float* pe = probs + bh * E;
+  float* pe = probs + bh * E;
+  std::copy(w + e0, w + e1, pe + e0);
   for (int64_t i = r0; i < r1; ++i) {
     RowAcc<DC> acc(D, sc.row.data());
     for (int64_t e = rp[i]; e < rp[i + 1]; ++e)
@@ -170,22 +179,26 @@ void backward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0
   float* delta = sized(sc.acc2, r1 - r0) - r0;
   for (int64_t i = r0; i < r1; ++i) delta[i] = dot(dob + i * D, out + off + i * D, D);
   const float* pe = probs + bh * E;
-  float* ds = dscore + bh * E;
+  float* ds = dscore + bh * E;  // dot: dS; additive: dS leaky'(pre) (and dS itself in ds_bias for the bias)
+  const bool additive = p.score == ScoreKind::Additive;
+  float* ds_raw = additive && p.bias ? ds + p.B * p.H * E : ds;
   for (int64_t e = rp[r0]; e < rp[r1]; ++e) {
     const int64_t i = er[e], j = ci[e];
     const float keep = p.dropout > 0 ? p.keep_factor(bh, i, j) : 1.0f;
-    ds[e] = pe[e] * (keep * dot(dob + i * D, v + j * D, D) - delta[i]);
+    ds_raw[e] = pe[e] * (keep * dot(dob + i * D, v + j * D, D) - delta[i]);
   }
-  if (p.score == ScoreKind::Dot) {
+  if (!additive) {
     for (int64_t i = r0; i < r1; ++i) {
       RowAcc<DC> acc(D, sc.row.data());
       for (int64_t e = rp[i]; e < rp[i + 1]; ++e) acc.add(ds[e], k + ci[e] * D);
       acc.write(g.dq + off + i * D, p.scale);
     }
   } else {
+    const float *eq = p.eq + bh * N, *ek = p.ek + bh * N;
+    for (int64_t e = rp[r0]; e < rp[r1]; ++e) ds[e] = ds_raw[e] * leaky_slope_at(eq[er[e]] + ek[ci[e]], p.slope);
     for (int64_t i = r0; i < r1; ++i) {
       float deq = 0;
-      for (int64_t e = rp[i]; e < rp[i + 1]; ++e) deq += ds[e] * leaky_grad(p, bh, i, ci[e]);
+      for (int64_t e = rp[i]; e < rp[i + 1]; ++e) deq += ds[e];
       g.deq[bh * N + i] = deq;
     }
   }
@@ -209,11 +222,10 @@ void backward_keys(const Problem& p, const EdgeLists& el, int64_t bh, int64_t j0
       const float c = p.dropout > 0 ? pe[e] * p.keep_factor(bh, i, j) : pe[e];
       const float* doi = dout + off + i * D;
       dv.add(c, doi);
-      if (dot_score) {
+      if (dot_score)
         dk.add(ds[e], q + i * D);
-      } else {
-        dek += ds[e] * leaky_grad(p, bh, i, j);
-      }
+      else
+        dek += ds[e];
     }
     dv.write(g.dv + off + j * D, 1.0f);
     if (dot_score)
@@ -269,13 +281,17 @@ void edges_forward(const Problem& p, const EdgeLists& el, float* out, float* row
 void edges_backward(const Problem& p, const EdgeLists& el, const float* out, const float* probs, const float* dout,
                     const Grads& g) {
   const int64_t N = p.N, E = el.rows.edges(), BH = p.B * p.H;
-  std::vector<float> dscore(static_cast<size_t>(BH * E));
+  // per-edge dS (dot) or dS leaky'(pre) (additive; then dS itself follows when there is a bias), never zero-filled
+  const bool two = p.score == ScoreKind::Additive && p.bias;
+  std::unique_ptr<float[]> dscore_mem(new float[static_cast<size_t>(BH * E * (two ? 2 : 1))]);
+  float* dscore = dscore_mem.get();
+  const float* ds_raw = two ? dscore + BH * E : dscore;
   dispatch_d(p.D, [&]<int DC>() {
     for_rows(p, [&](int64_t bh, int64_t r0, int64_t r1) {
-      backward_rows<DC>(p, el, bh, r0, r1, out, probs, dout, g, dscore.data());
+      backward_rows<DC>(p, el, bh, r0, r1, out, probs, dout, g, dscore);
     });
     for_rows(p, [&](int64_t bh, int64_t j0, int64_t j1) {
-      backward_keys<DC>(p, el, bh, j0, j1, probs, dout, g, dscore.data());
+      backward_keys<DC>(p, el, bh, j0, j1, probs, dout, g, dscore);
     });
   });
   // bias: per head in edge order, heads of different batches summed in batch order
@@ -287,7 +303,7 @@ void edges_backward(const Problem& p, const EdgeLists& el, const float* out, con
       for (int64_t i = 0; i < N; ++i)
         for (int64_t e = nb.row_ptr[i]; e < nb.row_ptr[i + 1]; ++e) {
           int64_t x = p.bias_index.index(i, nb.col_idx[e]);
-          if (x >= 0) db[x] += dscore[bh * E + e];
+          if (x >= 0) db[x] += ds_raw[bh * E + e];
         }
     }
   }

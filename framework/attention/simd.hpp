@@ -59,6 +59,12 @@ inline f16v exp(f16v x) {
   return x != x ? x : y;
 }
 
+// Lanes 0 .. n-1 set (a mask for `mask ? a : b`).
+inline i16v lanes_below(int64_t n) {
+  const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  return iota < static_cast<int32_t>(n);
+}
+
 // Scalar exp with the same arithmetic as the vector one (lane 0 of a splat).
 inline float exp1(float x) { return exp(splat(x))[0]; }
 
@@ -68,6 +74,15 @@ inline float hsum(f16v v) {
   store(s, v);
   for (int w = 8; w >= 1; w /= 2)
     for (int i = 0; i < w; ++i) s[i] += s[i + w];
+  return s[0];
+}
+
+// Horizontal max in the same fixed order.
+inline float hmax(f16v v) {
+  float s[16];
+  store(s, v);
+  for (int w = 8; w >= 1; w /= 2)
+    for (int i = 0; i < w; ++i) s[i] = s[i] > s[i + w] ? s[i] : s[i + w];
   return s[0];
 }
 
