@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <sys/resource.h>
 
+#include <cstdlib>
 #include <random>
 
 #include "framework/attention/attention.hpp"
@@ -66,8 +67,14 @@ Policy cora_like() {
   return Policy::graph({n, row_ptr.data(), col_idx.data()}, true);
 }
 
+// 2 threads unless RC_BENCH_THREADS says otherwise (to compare 1 and 2 threads)
+int bench_threads() {
+  const char* s = std::getenv("RC_BENCH_THREADS");
+  return s ? std::atoi(s) : 2;
+}
+
 void run_case(benchmark::State& state, const Case& c) {
-  set_num_threads(2);
+  set_num_threads(bench_threads());
   Generator gen(1);
   Shape s{c.B, c.H, c.N, c.D};
   Var q(randn(s, gen), true), k(randn(s, gen), true), v(randn(s, gen), true);

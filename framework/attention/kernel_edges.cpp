@@ -103,7 +103,10 @@ void for_rows(const Problem& p, F&& body) {
 // LeakyReLU and its derivative without branches (the sign of a GAT pre-activation is a coin flip, so a branch
 // mispredicts on every other edge). Equal to the bit to x > 0 ? x : slope * x.
 inline float leaky(float x, float slope) { return std::max(x, 0.0f) + slope * std::min(x, 0.0f); }
-inline float leaky_slope_at(float x, float slope) { return x > 0 ? 1.0f : slope; }  // compiles to a blend
+inline float leaky_slope_at(float x, float slope) {  // a two-entry table: GCC turns a ?: here into a branch
+  const float f[2] = {slope, 1.0f};
+  return f[x > 0];
+}
 
 // Rows [r0, r1) of head bh in flat phases over their edges [e0, e1) (independent per edge, so the CPU overlaps
 // them): scores, row max, exp, row sums and normalization, then the weighted sums of V rows.
