@@ -68,22 +68,23 @@ inline i16v lanes_below(int64_t n) {
 // Scalar exp with the same arithmetic as the vector one (lane 0 of a splat).
 inline float exp1(float x) { return exp(splat(x))[0]; }
 
-// Horizontal sum in a fixed order (pairwise halves), the same on every thread.
-inline float hsum(f16v v) {
-  float s[16];
-  store(s, v);
-  for (int w = 8; w >= 1; w /= 2)
-    for (int i = 0; i < w; ++i) s[i] += s[i + w];
-  return s[0];
+// Horizontal sum and max in a fixed order (lane i with lane i + w for w = 8, 4, 2, 1), in registers.
+typedef float f8v __attribute__((vector_size(32)));
+typedef float f4v __attribute__((vector_size(16)));
+typedef float f2v __attribute__((vector_size(8)));
+template <class Op>
+inline float fold(f16v v, Op op) {
+  f8v a = op(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7),
+             __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
+  f4v b = op(__builtin_shufflevector(a, a, 0, 1, 2, 3), __builtin_shufflevector(a, a, 4, 5, 6, 7));
+  f2v c = op(__builtin_shufflevector(b, b, 0, 1), __builtin_shufflevector(b, b, 2, 3));
+  return op(f2v{c[0], 0}, f2v{c[1], 0})[0];
 }
-
-// Horizontal max in the same fixed order.
+inline float hsum(f16v v) {
+  return fold(v, [](auto x, auto y) { return x + y; });
+}
 inline float hmax(f16v v) {
-  float s[16];
-  store(s, v);
-  for (int w = 8; w >= 1; w /= 2)
-    for (int i = 0; i < w; ++i) s[i] = s[i] > s[i + w] ? s[i] : s[i + w];
-  return s[0];
+  return fold(v, [](auto x, auto y) { return x > y ? x : y; });
 }
 
 }  // namespace rc::simd
