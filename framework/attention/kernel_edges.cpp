@@ -75,7 +75,7 @@ struct RowAcc<0> {
 };
 
 struct Scratch {
-  std::vector<float> s, w, acc, acc2, row, row2;
+  std::vector<float> s, w, u, acc, acc2, row, row2;
   static Scratch& get() {
     thread_local Scratch s;
     return s;
@@ -136,31 +136,46 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
       if (x >= 0) s[e] += table[x];
     }
   }
-  // softmax per row into w (16 floats of slack, like s): rows of up to 16 keys (almost all graph rows) as one
-  // masked vector, longer rows in loops. Vector stores spill past the row into scratch that later rows rewrite.
+  // softmax in three phases so that exp runs on 16 edges at a time rather than once per (short) row:
+  //   w_e = s_e - max of its row;  w_e = exp(w_e) flat over the edges;  u_e = w_e / sum of its row.
+  // Rows of up to 16 keys (almost all graph rows) are one masked vector per phase, longer rows loops. w and u have
+  // 16 floats of slack past the last edge; a row's vector store spills into the next row's slots, which that row
+  // rewrites afterwards (rows run in increasing order).
   float* w = sized(sc.w, ne + 16) - e0;
+  float* u = sized(sc.u, ne + 16) - e0;
+  float* rmax = row_lse ? sized(sc.acc2, r1 - r0) - r0 : nullptr;
   for (int64_t i = r0; i < r1; ++i) {
     const int64_t a = rp[i], deg = rp[i + 1] - a;
-    float mx, sum;
+    float mx;
     if (deg <= simd::kWidth) {
       const simd::f16v x = simd::lanes_below(deg) ? simd::load(s + a) : simd::splat(kNegInf);
       mx = simd::hmax(x);
-      const simd::f16v ex = simd::exp(x - mx);  // masked lanes: exp(-inf) = 0
-      sum = simd::hsum(ex);
-      simd::store(w + a, ex * (1.0f / sum));
+      simd::store(w + a, x - mx);
     } else {
       mx = kNegInf;
       for (int64_t e = a; e < a + deg; ++e) mx = std::max(mx, s[e]);
-      for (int64_t e = a; e < a + deg; e += 16) simd::store(w + e, simd::exp(simd::load(s + e) - mx));
+      for (int64_t e = a; e < a + deg; ++e) w[e] = s[e] - mx;
+    }
+    if (rmax) rmax[i] = mx;
+  }
+  for (int64_t e = e0; e < e1; e += simd::kWidth) simd::store(w + e, simd::exp(simd::load(w + e)));
+  for (int64_t i = r0; i < r1; ++i) {
+    const int64_t a = rp[i], deg = rp[i + 1] - a;
+    float sum;
+    if (deg <= simd::kWidth) {
+      const simd::f16v x = simd::lanes_below(deg) ? simd::load(w + a) : simd::splat(0.0f);
+      sum = simd::hsum(x);
+      simd::store(u + a, x * (1.0f / sum));
+    } else {
       sum = 0;
       for (int64_t e = a; e < a + deg; ++e) sum += w[e];
       const float inv = 1.0f / sum;
-      for (int64_t e = a; e < a + deg; ++e) w[e] *= inv;
+      for (int64_t e = a; e < a + deg; ++e) u[e] = w[e] * inv;
     }
-    if (row_lse) row_lse[bh * N + i] = deg > 0 ? mx + std::log(sum) : kNegInf;
+    if (row_lse) row_lse[bh * N + i] = deg > 0 ? rmax[i] + std::log(sum) : kNegInf;
   }
   float* pe = probs + bh * E;
-  std::copy(w + e0, w + e1, pe + e0);
+  std::copy(u + e0, u + e1, pe + e0);
   for (int64_t i = r0; i < r1; ++i) {
     RowAcc<DC> acc(D, sc.row.data());
     for (int64_t e = rp[i]; e < rp[i + 1]; ++e)
