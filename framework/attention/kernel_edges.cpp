@@ -23,21 +23,7 @@ namespace {
 constexpr int64_t kRowsPerItem = 128;
 constexpr int kMemoTag = 2;  // Policy::memo tag of the edge lists
 
-// a . b with 8 partial sums combined in a fixed tree, then the tail
-inline float dot(const float* a, const float* b, int64_t D) {
-  typedef float v8 __attribute__((vector_size(32)));
-  v8 acc{};
-  int64_t d = 0;
-  for (; d + 8 <= D; d += 8) {
-    v8 x, y;
-    std::memcpy(&x, a + d, sizeof(x));
-    std::memcpy(&y, b + d, sizeof(y));
-    acc += x * y;
-  }
-  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; d < D; ++d) s += a[d] * b[d];
-  return s;
-}
+using simd::dot;
 
 // A row accumulator of D floats: in registers for the specialized D (DC > 0), in scratch memory otherwise.
 typedef float v8 __attribute__((vector_size(32)));

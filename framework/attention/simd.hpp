@@ -59,6 +59,22 @@ inline f16v exp(f16v x) {
   return x != x ? x : y;
 }
 
+// a . b over D floats: 8 partial sums combined in a fixed tree, then the tail (the same order on every thread).
+inline float dot(const float* a, const float* b, int64_t D) {
+  typedef float v8 __attribute__((vector_size(32)));
+  v8 acc{};
+  int64_t d = 0;
+  for (; d + 8 <= D; d += 8) {
+    v8 x, y;
+    std::memcpy(&x, a + d, sizeof(x));
+    std::memcpy(&y, b + d, sizeof(y));
+    acc += x * y;
+  }
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; d < D; ++d) s += a[d] * b[d];
+  return s;
+}
+
 // Lanes 0 .. n-1 set (a mask for `mask ? a : b`).
 inline i16v lanes_below(int64_t n) {
   const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
