@@ -4,6 +4,7 @@
 #include "bench/bench_common.hpp"
 
 #include "framework/ops/conv.hpp"
+#include "framework/ops/conv_ref.hpp"
 
 using namespace rc;
 using rc::bench::set_gflops;
@@ -42,6 +43,17 @@ void BM_Conv2d_ForwardBackward(benchmark::State& state) {
   set_gflops(state, 3 * conv_flops(kChannels, k));  // y, dx, dw
 }
 BENCHMARK(BM_Conv2d_ForwardBackward)->ArgName("k")->Arg(3)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// the reference loops (float) on 2 images of the same layer, for scale
+void BM_Conv2d_Reference_Forward(benchmark::State& state) {
+  Generator gen(1);
+  const Conv2dOptions opt{{1, 1}, {1, 1}, {1, 1}};
+  auto x = ref::to_ref<float>(randn({2, kChannels, kSize, kSize}, gen));
+  auto w = ref::to_ref<float>(randn({kChannels, kChannels, 3, 3}, gen)), b = ref::to_ref<float>(randn({kChannels}, gen));
+  for (auto _ : state) benchmark::DoNotOptimize(ref::conv2d(x, w, b, opt).data.data());
+  set_gflops(state, conv_flops(kChannels, 3) * 2 / kBatch);
+}
+BENCHMARK(BM_Conv2d_Reference_Forward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // the ceiling: one 1024³ sgemm call with OpenBLAS's own threads (1 or 2)
 void BM_Cblas1024(benchmark::State& state) { rc::bench::cblas_ceiling(state, 1024, static_cast<int>(state.range(0))); }

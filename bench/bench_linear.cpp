@@ -8,6 +8,7 @@
 
 #include "framework/core/gemm.hpp"
 #include "framework/ops/matmul.hpp"
+#include "framework/ops/matmul_ref.hpp"
 #include "framework/ops/sparse.hpp"
 
 using namespace rc;
@@ -37,6 +38,16 @@ void BM_Linear_ForwardBackward(benchmark::State& state) {
   set_gflops(state, 3 * 2.0 * kRows * kIn * kOut);  // y, dx, dw
 }
 BENCHMARK(BM_Linear_ForwardBackward)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// the reference loops (float) on 1/50 of the rows, for scale
+void BM_Linear_Reference_Forward(benchmark::State& state) {
+  Generator gen(1);
+  auto x = ref::to_ref<float>(randn({kRows / 50, kIn}, gen));
+  auto w = ref::to_ref<float>(randn({kOut, kIn}, gen)), b = ref::to_ref<float>(randn({kOut}, gen));
+  for (auto _ : state) benchmark::DoNotOptimize(ref::linear(x, w, b).data.data());
+  set_gflops(state, 2.0 * (kRows / 50) * kIn * kOut);
+}
+BENCHMARK(BM_Linear_Reference_Forward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // Cora-like bag of words: 2708 × 1433 at 1.3 % density -> 64
 constexpr int64_t kNodes = 2708, kFeatures = 1433, kHidden = 64;

@@ -1,12 +1,13 @@
 #pragma once
 // Subcommands of the `receptive` CLI, one function each.
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace rc::cli {
 
 void register_everything();  // fills the catalog from models/, datasets/ and the attention policies
-void print_list();           // `receptive list`
+void print_list(bool markdown = false);  // `receptive list [--markdown]`
 
 struct RunArgs {
   std::string config, out;
@@ -14,5 +15,15 @@ struct RunArgs {
   bool dry_run = false, resume = false;
 };
 int run(const RunArgs& args);  // `receptive run`; returns the process exit code
+
+struct AttentionArgs {
+  std::string policy = "full", score = "dot", dump;
+  int64_t batch = 1, heads = 2, tokens = 16, dim = 8;
+  int64_t left = 4, right = 4, grid_h = 4, grid_w = 4, kernel = 3, dilation = 1, degree = 4;
+  bool causal = false, self_loops = true, bias = false;
+  double scale = 0;
+  uint64_t seed = 0;
+};
+int attention_dump(const AttentionArgs& args);  // `receptive attention --dump DIR`
 
 }  // namespace rc::cli

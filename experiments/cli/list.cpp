@@ -39,9 +39,27 @@ void register_everything() {
   register_policies();
 }
 
-void print_list() {
+void print_list(bool markdown) {
   register_everything();
   const auto& cat = catalog();
+  if (markdown) {
+    for (const char* section : {"models", "datasets", "policies", "dataset options", "training options"}) {
+      auto it = cat.find(section);
+      if (it == cat.end()) continue;
+      fmt::print("### {}\n\n", section);
+      for (const auto& e : it->second) {
+        if (e.params.empty()) {
+          fmt::print("- `{}`: {}\n", e.name, e.description);
+          continue;
+        }
+        fmt::print("\n**`{}`**: {}\n\n| key | default | meaning |\n| --- | --- | --- |\n", e.name, e.description);
+        for (const auto& p : e.params) fmt::print("| `{}` | `{}` | {} |\n", p.name, p.default_value, p.doc);
+        fmt::print("\n");
+      }
+      fmt::print("\n");
+    }
+    return;
+  }
   for (const char* section : {"models", "datasets", "policies", "dataset options", "training options"}) {
     fmt::print("{}:\n", section);
     auto it = cat.find(section);

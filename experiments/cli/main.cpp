@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
 
   auto* list = app.add_subcommand("list", "print the registered models, datasets, attention policies and options");
+  bool markdown = false;
+  list->add_flag("--markdown", markdown, "print the lists as Markdown tables (the README's reference)");
 
   rc::cli::RunArgs run_args;
   auto* run = app.add_subcommand("run", "train the runs of an experiment config and write results.csv, summary.md");
@@ -24,6 +26,30 @@ int main(int argc, char** argv) {
   run->add_flag("--resume", run_args.resume, "continue in --out: skip runs already in results.csv (the default)");
   run->add_flag("--dry-run", run_args.dry_run, "print the expanded runs and parameter counts; train nothing");
 
+  rc::cli::AttentionArgs att;
+  auto* attn = app.add_subcommand(
+      "attention", "run the attention operator once on seeded random inputs and dump q, k, v, out and gradients as .npy");
+  attn->add_option("--policy", att.policy, "full | causal | window1d | window2d | graph")
+      ->check(CLI::IsMember({"full", "causal", "window1d", "window2d", "graph"}));
+  attn->add_option("--score", att.score, "dot | additive")->check(CLI::IsMember({"dot", "additive"}));
+  attn->add_option("--dump", att.dump, "output folder")->required();
+  attn->add_option("--batch", att.batch, "B");
+  attn->add_option("--heads", att.heads, "H");
+  attn->add_option("--tokens", att.tokens, "N (window2d: grid-h × grid-w)");
+  attn->add_option("--dim", att.dim, "D");
+  attn->add_option("--left", att.left, "window1d: keys before");
+  attn->add_option("--right", att.right, "window1d: keys after");
+  attn->add_flag("--causal", att.causal, "window1d: causal");
+  attn->add_option("--grid-h", att.grid_h, "window2d: grid rows");
+  attn->add_option("--grid-w", att.grid_w, "window2d: grid columns");
+  attn->add_option("--kernel", att.kernel, "window2d: kernel side");
+  attn->add_option("--dilation", att.dilation, "window2d: dilation");
+  attn->add_option("--degree", att.degree, "graph: random neighbours per node");
+  attn->add_option("--self-loops", att.self_loops, "graph: add (i, i)");
+  attn->add_flag("--bias", att.bias, "learned relative-position bias (random table)");
+  attn->add_option("--scale", att.scale, "dot: score scale (default 1/sqrt(D))");
+  attn->add_option("--seed", att.seed, "random seed");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -31,8 +57,9 @@ int main(int argc, char** argv) {
   }
   try {
     rc::set_num_threads(threads);
-    if (*list) rc::cli::print_list();
+    if (*list) rc::cli::print_list(markdown);
     if (*run) return rc::cli::run(run_args);
+    if (*attn) return rc::cli::attention_dump(att);
   } catch (const std::exception& e) {
     fmt::print(stderr, "receptive: error: {}\n", e.what());
     return 1;

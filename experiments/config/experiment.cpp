@@ -89,17 +89,6 @@ void set_path(YAML::Node root, const std::vector<std::string>& parts, size_t fro
   cur[parts.back()] = value;
 }
 
-std::vector<std::string> split_dots(const std::string& s) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t d = s.find('.', start);
-    parts.push_back(s.substr(start, d - start));
-    if (d == std::string::npos) break;
-    start = d + 1;
-  }
-  return parts;
-}
 }  // namespace
 
 namespace {
@@ -167,7 +156,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
       for (const auto& kv : sweep["grid"]) {
         GridAxis ax;
         ax.key = kv.first.as<std::string>();
-        auto parts = split_dots(ax.key);
+        auto parts = config::split_key_path(ax.key);
         const bool model_key = parts.size() >= 3 && parts[0] == "models" && models[parts[1]];
         const bool train_key = parts.size() == 2 && parts[0] == "train";
         if (!model_key && !train_key)
@@ -204,7 +193,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
                                     graph ? "image" : "graph", dataset_name, graph ? "a graph" : "images"));
     std::vector<const GridAxis*> axes;
     for (const auto& ax : grid) {
-      auto parts = split_dots(ax.key);
+      auto parts = config::split_key_path(ax.key);
       if (parts[0] == "train" || parts[1] == mname) axes.push_back(&ax);
     }
     std::vector<size_t> pick(axes.size(), 0);
@@ -213,7 +202,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
       YAML::Node tsec = root["train"] ? clone(root["train"]) : YAML::Node(YAML::NodeType::Map);
       std::vector<std::string> labels;
       for (size_t a = 0; a < axes.size(); ++a) {
-        auto parts = split_dots(axes[a]->key);
+        auto parts = config::split_key_path(axes[a]->key);
         const YAML::Node& v = axes[a]->values[pick[a]];
         if (parts[0] == "train") set_path(tsec, parts, 1, v);
         else set_path(msec, parts, 2, v);

@@ -170,6 +170,18 @@ void read_into(Params& p, const YAML::Node& node, const Schema& schema, const st
   }
 }
 
+std::vector<std::string> split_key_path(const std::string& key) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = key.find('.', start);
+    parts.push_back(key.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
 void apply_override(YAML::Node& root, const std::string& assignment) {
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
@@ -181,14 +193,7 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
   } catch (const YAML::Exception& e) {
     throw ConfigError(fmt::format("--set '{}': cannot parse the value: {}", assignment, e.what()));
   }
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t dot = key.find('.', start);
-    parts.push_back(key.substr(start, dot - start));
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
+  const std::vector<std::string> parts = split_key_path(key);
   // yaml-cpp nodes are handles: walk with reset() so that assignment does not overwrite parents
   YAML::Node cur;
   cur.reset(root);

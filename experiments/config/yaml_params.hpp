@@ -33,6 +33,9 @@ void read_into(Params& p, const YAML::Node& node, const Schema& schema, const st
                const std::string& path, const std::string& prefix, const std::vector<std::string>& known,
                const std::set<std::string>& extra_keys);
 
+// "a.b.c" -> {"a", "b", "c"}
+std::vector<std::string> split_key_path(const std::string& key);
+
 // Applies "a.b.c=value" to root (value parsed as YAML, so `[3, 5]` is a list); creates missing maps.
 void apply_override(YAML::Node& root, const std::string& assignment);
 

@@ -64,6 +64,7 @@ RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, c
   Progress progress(label, epochs, s.progress);
   const auto t0 = std::chrono::steady_clock::now();
   int64_t since_best = 0;
+  double best_val_loss = 1e300, max_val_accuracy = -1, min_val_loss = 1e300;
   const bool has_val = !task.split.val.empty();
   for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
     model.train();
@@ -85,30 +86,42 @@ RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, c
     opt->step();
     opt->zero_grad();
 
-    double val = -1, test = 0;
+    double val = -1, val_loss = 0, test = 0;
     {
       NoGradGuard no_grad;
       model.eval();
-      Tensor eval_logits = model.forward(task.input).value();
-      if (has_val) val = accuracy(eval_logits, task.labels, val_mask);
-      test = accuracy(eval_logits, task.labels, test_mask);
+      Var eval_logits = model.forward(task.input);
+      if (has_val) {
+        val = accuracy(eval_logits.value(), task.labels, val_mask);
+        CrossEntropyOptions vce;
+        vce.mask = val_mask;
+        val_loss = cross_entropy(eval_logits, task.labels, vce).value().item();
+      }
+      test = accuracy(eval_logits.value(), task.labels, test_mask);
     }
     out.epochs_run = epoch;
     out.steps = epoch;
     out.final_train_loss = l;
-    if (!has_val || val > out.best_val_accuracy) {
+    // Model selection as in the GAT reference code: the best validation accuracy, ties broken by the lower
+    // validation loss; patience counts epochs in which neither the accuracy nor the loss improved.
+    const bool better = !has_val || val > out.best_val_accuracy ||
+                        (val == out.best_val_accuracy && val_loss < best_val_loss);
+    if (better) {
       out.best_val_accuracy = val;
+      best_val_loss = val_loss;
       out.best_epoch = epoch;
       out.test_accuracy = test;
-      since_best = 0;
-    } else {
-      ++since_best;
     }
+    if (!has_val || val >= max_val_accuracy || val_loss <= min_val_loss) since_best = 0;
+    else ++since_best;
+    max_val_accuracy = std::max(max_val_accuracy, val);
+    min_val_loss = std::min(min_val_loss, val_loss);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     append_line(metrics_path, nlohmann::json{{"epoch", epoch},
                                              {"train_loss", l},
                                              {"train_accuracy", train_acc},
                                              {"val_accuracy", val},
+                                             {"val_loss", val_loss},
                                              {"test_accuracy", test},
                                              {"lr", schedule->lr_at(epoch - 1)},
                                              {"seconds", secs}}

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
 #include <zlib.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -8,17 +8,12 @@
 #include "datasets/image/idx.hpp"
 #include "datasets/image/image_dataset.hpp"
 #include "datasets/locate.hpp"
+#include "support/files.hpp"
 
 using namespace rc::data;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("receptive_test_idx_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 IdxArray sample_images(int64_t n) {
   IdxArray a{{n, 3, 2}, {}};
   for (int64_t i = 0; i < n * 6; ++i) a.data.push_back(static_cast<uint8_t>(7 * i + 3));
@@ -35,7 +30,8 @@ std::vector<uint8_t> read_bytes(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("idx: plain and gzip files round-trip, header bytes as specified") {
-  fs::path d = temp_dir("roundtrip");
+  rc::test::TempDir d_dir("roundtrip");
+  const fs::path& d = d_dir.path;
   IdxArray a = sample_images(4);
   write_idx(d / "a.idx", a);
   write_idx(d / "a.idx.gz", a);
@@ -48,11 +44,11 @@ TEST_CASE("idx: plain and gzip files round-trip, header bytes as specified") {
     CHECK(b.shape == a.shape);
     CHECK(b.data == a.data);
   }
-  fs::remove_all(d);
 }
 
 TEST_CASE("idx: bad files are clear errors naming the file") {
-  fs::path d = temp_dir("bad");
+  rc::test::TempDir d_dir("bad");
+  const fs::path& d = d_dir.path;
   IdxArray a = sample_images(4);
   write_idx(d / "good.idx", a);
   auto bytes = read_bytes(d / "good.idx");
@@ -78,11 +74,11 @@ TEST_CASE("idx: bad files are clear errors naming the file") {
   CHECK_THROWS_WITH(read_idx(d / "corrupt.idx.gz"), Catch::Contains("corrupt.idx.gz"));
 
   CHECK_THROWS_WITH(read_idx(d / "absent.idx"), Catch::Contains("absent.idx") && Catch::Contains("no such file"));
-  fs::remove_all(d);
 }
 
 TEST_CASE("idx: image and label counts must agree; labels must be in range") {
-  fs::path d = temp_dir("pair");
+  rc::test::TempDir d_dir("pair");
+  const fs::path& d = d_dir.path;
   write_idx(d / "img.idx", sample_images(4));
   write_idx(d / "lab.idx", IdxArray{{3}, {0, 1, 2}});
   CHECK_THROWS_WITH(load_idx_pair(d / "img.idx", d / "lab.idx", {"a", "b", "c"}),
@@ -96,14 +92,13 @@ TEST_CASE("idx: image and label counts must agree; labels must be in range") {
   CHECK(ds.height == 3);
   CHECK(ds.width == 2);
   CHECK(ds.image(1)[0] == static_cast<uint8_t>(7 * 6 + 3));
-  fs::remove_all(d);
 }
 
 TEST_CASE("locate: a missing dataset names every place it looked") {
   ::setenv("RECEPTIVE_DATA", "/nonexistent/receptive", 1);
-  CHECK_THROWS_WITH(locate_dataset("widgets", "", {"a.txt"}),
-                    Catch::Contains("/nonexistent/receptive/widgets") && Catch::Contains("data/widgets") &&
-                        Catch::Contains("missing a.txt"));
+  CHECK_THROWS_WITH(locate_dataset("widgets", "", {"a.txt"}), Catch::Contains("/nonexistent/receptive/widgets") &&
+                                                                  Catch::Contains("data/widgets") &&
+                                                                  Catch::Contains("missing a.txt"));
   ::unsetenv("RECEPTIVE_DATA");
 }
 

@@ -9,21 +9,14 @@
 #include "datasets/image/subset.hpp"
 #include "datasets/image/transforms.hpp"
 #include "framework/core/parallel.hpp"
+#include "support/files.hpp"
 
 using namespace rc;
 using namespace rc::data;
+using rc::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("receptive_folder_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 // a 4x6 BGR image whose pixel (y, x) is (10y + x, 100 + v, 200)
 void write_png(const fs::path& p, int v) {
   cv::Mat m(4, 6, CV_8UC3);

@@ -6,23 +6,15 @@
 
 #include "datasets/graph/linqs.hpp"
 #include "datasets/graph/split.hpp"
+#include "support/files.hpp"
 #include "support/test_data.hpp"
 
 using namespace rc;
 using namespace rc::data;
+using rc::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("receptive_linqs_" + tag + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  void write(const std::string& name, const std::string& text) const { std::ofstream(path / name) << text; }
-};
 const char* kContent =
     "p1\t1\t0\t1\tA\n"
     "p2\t0\t1\t0\tB\n"

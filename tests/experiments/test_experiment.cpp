@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -9,6 +9,7 @@
 #include "experiments/config/yaml_params.hpp"
 #include "experiments/results.hpp"
 #include "experiments/runner.hpp"
+#include "support/files.hpp"
 
 using namespace rc;
 using namespace rc::exp;
@@ -16,13 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 Experiment parse(const std::string& yaml) { return parse_experiment(YAML::Load(yaml), "test.yaml"); }
-
-fs::path temp_dir(const std::string& tag) {
-  fs::path d = fs::temp_directory_path() / ("receptive_exp_" + tag + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 const char* kImage = R"(
 name: t
@@ -63,7 +57,8 @@ TEST_CASE("experiment: bad configs fail before training with path, value and exp
   CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn}}\ntrain: {epochs: many}"),
                     Catch::Contains("train.epochs: expected int, got 'many'"));
   CHECK_THROWS_WITH(
-      parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: patch_attention, policy: {kind: window2d, kernel: 9}}}"),
+      parse(
+          "dataset: {name: fashion-mnist}\nmodels: {a: {type: patch_attention, policy: {kind: window2d, kernel: 9}}}"),
       Catch::Contains("models.a") && Catch::Contains("kernel 9") && Catch::Contains("7×7 patch grid"));
   CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn}}\nsweep: {train_size: [0.5, -1]}"),
                     Catch::Contains("sweep.train_size") && Catch::Contains("fraction in (0, 1]"));
@@ -81,7 +76,8 @@ TEST_CASE("experiment: bad configs fail before training with path, value and exp
 }
 
 TEST_CASE("runner: a graph experiment writes results, summary, metrics and configs; a rerun resumes") {
-  fs::path out = temp_dir("karate");
+  rc::test::TempDir out_dir("karate");
+  const fs::path& out = out_dir.path;
   Experiment e = parse(R"(
 name: karate_test
 dataset: {name: karate}
@@ -115,11 +111,13 @@ sweep: {seeds: [0, 1]}
   // the same command again trains nothing and keeps the rows
   CHECK(run_experiment(e, o) == 0);
   CHECK(ResultsTable(out).rows().size() == 4);
-  fs::remove_all(out);
 }
 
 TEST_CASE("runner: an image-folder experiment trains a CNN and a patch-attention model") {
-  fs::path root = temp_dir("folder_data"), out = temp_dir("folder_out");
+  rc::test::TempDir root_dir("folder_data");
+  const fs::path& root = root_dir.path;
+  rc::test::TempDir out_dir("folder_out");
+  const fs::path& out = out_dir.path;
   // two classes: bright top half vs bright bottom half, 12 images each
   for (int c = 0; c < 2; ++c) {
     fs::create_directories(root / std::to_string(c));
@@ -131,7 +129,8 @@ TEST_CASE("runner: an image-folder experiment trains a CNN and a patch-attention
   }
   Experiment e = parse(R"(
 name: folder_test
-dataset: {name: image-folder, root: ")" + root.string() + R"(", height: 8, width: 8, grayscale: true, test_fraction: 0.25}
+dataset: {name: image-folder, root: ")" +
+                       root.string() + R"(", height: 8, width: 8, grayscale: true, test_fraction: 0.25}
 train: {epochs: 2, batch_size: 4, progress: false}
 models:
   cnn: {type: cnn, channels: [4, 8], blocks: [1]}
@@ -146,6 +145,4 @@ models:
     CHECK(row.get("train_size") == "16");  // 18 training images per run, 10 % per class held out for validation
     CHECK(fs::exists(out / "runs" / row.get("run") / "best.safetensors"));
   }
-  fs::remove_all(root);
-  fs::remove_all(out);
 }

@@ -1,0 +1,134 @@
+// `receptive attention`: runs the attention operator once on seeded random inputs for a chosen policy and
+// shape, and dumps inputs, output and gradients as .npy so another tool can check them.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <random>
+
+#include "experiments/cli/commands.hpp"
+#include "experiments/results.hpp"
+#include "framework/attention/attention.hpp"
+#include "framework/io/npy.hpp"
+
+namespace rc::cli {
+
+namespace {
+Policy make_policy(const AttentionArgs& a, int64_t n, std::vector<int64_t>& row_ptr, std::vector<int64_t>& col_idx) {
+  if (a.policy == "full") return Policy::full();
+  if (a.policy == "causal") return Policy::causal();
+  if (a.policy == "window1d") return Policy::window1d(a.left, a.right, a.causal);
+  if (a.policy == "window2d") {
+    Window2d w;
+    w.grid_h = a.grid_h;
+    w.grid_w = a.grid_w;
+    w.kernel_h = w.kernel_w = a.kernel;
+    w.dilation_h = w.dilation_w = a.dilation;
+    return Policy::window2d(w);
+  }
+  // graph: a seeded random graph with about `degree` out-neighbours per node (sorted, no duplicates)
+  std::mt19937_64 gen(a.seed + 99);
+  std::uniform_int_distribution<int64_t> pick(0, n - 1);
+  row_ptr.assign(1, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<int64_t> nb;
+    for (int64_t e = 0; e < a.degree; ++e) nb.push_back(pick(gen));
+    std::sort(nb.begin(), nb.end());
+    nb.erase(std::unique(nb.begin(), nb.end()), nb.end());
+    col_idx.insert(col_idx.end(), nb.begin(), nb.end());
+    row_ptr.push_back(static_cast<int64_t>(col_idx.size()));
+  }
+  return Policy::graph(CsrView{n, row_ptr.data(), col_idx.data()}, a.self_loops);
+}
+
+Tensor as_float(const std::vector<int64_t>& v) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())});
+  for (size_t i = 0; i < v.size(); ++i) t.data()[i] = static_cast<float>(v[i]);
+  return t;
+}
+}  // namespace
+
+int attention_dump(const AttentionArgs& a) {
+  const int64_t n = a.policy == "window2d" ? a.grid_h * a.grid_w : a.tokens;
+  RC_CHECK(n >= 1 && a.batch >= 1 && a.heads >= 1 && a.dim >= 1,
+           "attention: batch {}, heads {}, tokens {}, dim {} must all be >= 1 (window2d: --grid-h × --grid-w tokens)",
+           a.batch, a.heads, n, a.dim);
+  std::vector<int64_t> row_ptr, col_idx;
+  Policy policy = make_policy(a, n, row_ptr, col_idx);
+  policy.validate(n);
+  Generator gen(a.seed);
+  const Shape shape{a.batch, a.heads, n, a.dim};
+  Var q(randn(shape, gen), true), k(randn(shape, gen), true), v(randn(shape, gen), true);
+  AttentionOptions o;
+  o.score = a.score == "additive" ? ScoreKind::Additive : ScoreKind::Dot;
+  if (a.scale > 0) o.scale = a.scale;
+  o.check_finite = true;
+  if (o.score == ScoreKind::Additive) {
+    o.a_q = Var(randn({a.heads, a.dim}, gen), true);
+    o.a_k = Var(randn({a.heads, a.dim}, gen), true);
+  }
+  if (a.bias) {
+    int64_t table = 0;
+    if (a.policy == "window2d") table = (2 * a.kernel - 1) * (2 * a.kernel - 1);
+    else table = 2 * (a.policy == "window1d" ? std::max(a.left, a.right) : n - 1) + 1;
+    o.rel_bias = Var(randn({a.heads, table}, gen, 0.0f, 0.5f), true);
+  }
+  AttentionWeights weights;
+  const bool dense_weights = n <= 1024;
+  if (dense_weights)
+    for (int64_t i = 0; i < n; ++i) weights.queries.push_back(i);
+  Var out = attention(q, k, v, policy, o, dense_weights ? &weights : nullptr);
+  Tensor dout = randn(shape, gen);
+  backward(out, dout);
+
+  namespace fs = std::filesystem;
+  fs::create_directories(a.dump);
+  auto save = [&](const char* name, const Tensor& t) { io::save_npy((fs::path(a.dump) / name).string(), t); };
+  save("q.npy", q.value());
+  save("k.npy", k.value());
+  save("v.npy", v.value());
+  save("out.npy", out.value());
+  save("dout.npy", dout);
+  save("dq.npy", q.grad());
+  save("dk.npy", k.grad());
+  save("dv.npy", v.grad());
+  if (o.rel_bias.defined()) {
+    save("bias.npy", o.rel_bias.value());
+    save("dbias.npy", o.rel_bias.grad());
+  }
+  if (o.a_q.defined()) {
+    save("a_q.npy", o.a_q.value());
+    save("a_k.npy", o.a_k.value());
+    save("da_q.npy", o.a_q.grad());
+    save("da_k.npy", o.a_k.grad());
+  }
+  if (dense_weights) save("weights.npy", weights.dense);
+  if (n <= 4096) {
+    Tensor mask = Tensor::zeros({n, n});
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) mask.data()[i * n + j] = policy.allowed(i, j) ? 1.0f : 0.0f;
+    save("mask.npy", mask);
+  }
+  if (!row_ptr.empty()) {
+    save("row_ptr.npy", as_float(row_ptr));
+    save("col_idx.npy", as_float(col_idx));
+  }
+  nlohmann::json meta = {{"policy", policy.describe()},
+                         {"shape", shape},
+                         {"score", a.score},
+                         {"scale", o.score == ScoreKind::Dot ? (a.scale > 0 ? a.scale : 1.0 / std::sqrt(double(a.dim)))
+                                                             : 0.0},
+                         {"leaky_slope", o.leaky_slope},
+                         {"bias", a.bias},
+                         {"seed", a.seed},
+                         {"files",
+                          "q, k, v, out, dout (the upstream gradient), dq, dk, dv: (B, H, N, D); mask: (N, N) 1 where "
+                          "j is allowed for i; weights: (B, H, N, N) probabilities; bias/dbias: (H, T); a_q/a_k and "
+                          "their gradients: (H, D); row_ptr/col_idx (graph): float32 copies of the CSR"}};
+  exp::write_file_atomic(fs::path(a.dump) / "meta.json", meta.dump(2) + "\n");
+  fmt::print("{}: wrote q, k, v, out and gradients for {} ({}) to {}\n", "attention", policy.describe(),
+             shape_str(shape), a.dump);
+  return 0;
+}
+
+}  // namespace rc::cli
