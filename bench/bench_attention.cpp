@@ -21,6 +21,7 @@ struct Case {
   int64_t B, H, N, D;
   ScoreKind score = ScoreKind::Dot;
   bool forward_only = false;  // inference: no autograd graph, no backward
+  float dropout = 0.0f;       // attention dropout (training)
 };
 
 int64_t count_edges(const Policy& p, int64_t n) {
@@ -86,6 +87,7 @@ void run_case(benchmark::State& state, const Case& c) {
     o.a_q = Var(randn({c.H, c.D}, gen, 0.0f, 0.3f), true);
     o.a_k = Var(randn({c.H, c.D}, gen, 0.0f, 0.3f), true);
   }
+  o.dropout = c.dropout;
   for (auto _ : state) {
     if (c.forward_only) {
       NoGradGuard no_grad;
@@ -120,6 +122,9 @@ void BM_case3_window1d_r64_N4096(benchmark::State& st) { run_case(st, {Policy::w
 void BM_case4_window2d_56x56_k7(benchmark::State& st) { run_case(st, {Policy::window2d(grid56()), 1, 4, 3136, 32}); }
 void BM_case5_cora_dot(benchmark::State& st) { run_case(st, {cora_like(), 1, 8, 2708, 8}); }
 void BM_case5_cora_additive(benchmark::State& st) { run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Additive}); }
+void BM_case5_cora_additive_dropout(benchmark::State& st) {  // the GAT layer as trained (attention dropout 0.6)
+  run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Additive, false, 0.6f});
+}
 void BM_case5_cora_dot_forward(benchmark::State& st) { run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Dot, true}); }
 void BM_case5_cora_additive_forward(benchmark::State& st) {
   run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Additive, true});
@@ -144,6 +149,7 @@ BENCHMARK(BM_case3_window1d_r64_N4096)->Unit(benchmark::kMillisecond)->MeasurePr
 BENCHMARK(BM_case4_window2d_56x56_k7)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_dot)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_additive)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case5_cora_additive_dropout)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_dot_forward)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_additive_forward)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK_MAIN();

@@ -220,12 +220,14 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
   else
     plan = attn::make_tiled_plan(policy, N);
 
-  Tensor out = use_edges ? Tensor::empty(q.shape()) : Tensor::zeros(q.shape());  // edges write every row
+  // the edge kernel writes every row, the tiled one every row that is in a query block
+  const bool writes_all = use_edges || attn::tiled_writes_every_row(*plan);
+  Tensor out = writes_all ? Tensor::empty(q.shape()) : Tensor::zeros(q.shape());
   // the tiled backward needs the row log-sum-exp; the edge kernel only when weights are requested
   Tensor lse = !use_edges || weights ? Tensor::empty({B, H, N}) : Tensor();
   Tensor probs;  // edges: per-edge probabilities for backward
   if (use_edges) {
-    probs = Tensor::empty({B, H, edges->rows.edges()});
+    probs = Tensor::empty({p.dropout > 0 ? 2 * B : B, H, edges->rows.edges()});  // + dropout factors
     attn::edges_forward(p, *edges, out.data(), lse.defined() ? lse.data() : nullptr, probs.data());
   } else {
     attn::tiled_forward(p, *plan, out.data(), lse.data());
@@ -250,12 +252,14 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
     const attn::Problem& p = sv->p;
     const bool additive = p.score == ScoreKind::Additive;
     Tensor dout = dout_in.contiguous();
-    // the edge kernel writes every row of its outputs; the tiled one accumulates. Additive scores leave dq, dk
-    // to additive_backward.
-    auto grad_buffer = [&](bool needed) {
-      return !needed ? Tensor() : sv->edges ? Tensor::empty(sv->q.shape()) : Tensor::zeros(sv->q.shape());
+    // the edge kernel writes every row of its outputs; the tiled one writes dq rows of its query blocks and
+    // accumulates dk, dv. Additive scores leave dq, dk to additive_backward.
+    auto grad_buffer = [&](bool needed, bool written) {
+      return !needed ? Tensor() : written ? Tensor::empty(sv->q.shape()) : Tensor::zeros(sv->q.shape());
     };
-    Tensor dq = grad_buffer(!additive), dk = grad_buffer(!additive), dv = grad_buffer(true);
+    const bool edges = sv->edges != nullptr;
+    Tensor dq = grad_buffer(!additive, edges || attn::tiled_writes_every_row(*sv->plan));
+    Tensor dk = grad_buffer(!additive, edges), dv = grad_buffer(true, edges);
     Tensor dbias = p.bias ? Tensor::zeros(sv->bias.shape()) : Tensor();
     Tensor deq = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
     Tensor dek = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();

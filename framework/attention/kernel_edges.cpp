@@ -23,10 +23,36 @@ namespace {
 constexpr int64_t kRowsPerItem = 128;
 constexpr int kMemoTag = 2;  // Policy::memo tag of the edge lists
 
+typedef float v8 __attribute__((vector_size(32)));
 using simd::dot;
 
+// out[e] = a[ia[e]] . b[ib[e]] (rows of D floats) for e in [e0, e1). For D = 8 two edges share one 16-float vector,
+// reduced within each half in simd::dot's order (so the values are the same as the one-edge loop's).
+template <int DC>
+void edge_dots(const float* a, const int64_t* ia, const float* b, const int64_t* ib, int64_t e0, int64_t e1,
+               int64_t D, float* out) {
+  int64_t e = e0;
+  if constexpr (DC == 8) {
+    for (; e + 2 <= e1; e += 2) {
+      v8 a0, a1, b0, b1;
+      std::memcpy(&a0, a + ia[e] * 8, sizeof(v8));
+      std::memcpy(&a1, a + ia[e + 1] * 8, sizeof(v8));
+      std::memcpy(&b0, b + ib[e] * 8, sizeof(v8));
+      std::memcpy(&b1, b + ib[e + 1] * 8, sizeof(v8));
+      simd::f16v x = __builtin_shufflevector(a0, a1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      simd::f16v y = __builtin_shufflevector(b0, b1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      simd::f16v t = x * y;
+      t += __builtin_shufflevector(t, t, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+      t += __builtin_shufflevector(t, t, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+      t += __builtin_shufflevector(t, t, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+      out[e] = t[0];
+      out[e + 1] = t[8];
+    }
+  }
+  for (; e < e1; ++e) out[e] = dot(a + ia[e] * D, b + ib[e] * D, D);
+}
+
 // A row accumulator of D floats: in registers for the specialized D (DC > 0), in scratch memory otherwise.
-typedef float v8 __attribute__((vector_size(32)));
 template <int DC>
 struct RowAcc {
   v8 x[DC / 8];
@@ -110,7 +136,7 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
   if (p.score == ScoreKind::Dot) {
     float* qs = sized(sc.acc, (r1 - r0) * D) - r0 * D;  // scale * q rows
     for (int64_t x = r0 * D; x < r1 * D; ++x) qs[x] = p.scale * q[x];
-    for (int64_t e = e0; e < e1; ++e) s[e] = dot(qs + er[e] * D, k + ci[e] * D, D);
+    edge_dots<DC>(qs, er, k, ci, e0, e1, D, s);
   } else {
     const float *eq = p.eq + bh * N, *ek = p.ek + bh * N;
     for (int64_t e = e0; e < e1; ++e) s[e] = leaky(eq[er[e]] + ek[ci[e]], p.slope);
@@ -161,11 +187,14 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
     if (row_lse) row_lse[bh * N + i] = deg > 0 ? rmax[i] + std::log(sum) : kNegInf;
   }
   float* pe = probs + bh * E;
+  float* keep = p.dropout > 0 ? probs + p.B * p.H * E + bh * E : nullptr;  // saved for backward
+  if (keep)
+    for (int64_t e = e0; e < e1; ++e) keep[e] = p.keep_factor(bh, er[e], ci[e]);
   std::copy(u + e0, u + e1, pe + e0);
   for (int64_t i = r0; i < r1; ++i) {
     RowAcc<DC> acc(D, sc.row.data());
     for (int64_t e = rp[i]; e < rp[i + 1]; ++e)
-      acc.add(p.dropout > 0 ? pe[e] * p.keep_factor(bh, i, ci[e]) : pe[e], v + ci[e] * D);
+      acc.add(keep ? pe[e] * keep[e] : pe[e], v + ci[e] * D);
     acc.write(out + off + i * D, 1.0f);
   }
 }
@@ -183,13 +212,13 @@ void backward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0
   float* delta = sized(sc.acc2, r1 - r0) - r0;
   for (int64_t i = r0; i < r1; ++i) delta[i] = dot(dob + i * D, out + off + i * D, D);
   const float* pe = probs + bh * E;
+  const float* keep = p.dropout > 0 ? probs + p.B * p.H * E + bh * E : nullptr;
   float* ds = dscore + bh * E;  // dot: dS; additive: dS leaky'(pre) (and dS itself in ds_bias for the bias)
   const bool additive = p.score == ScoreKind::Additive;
   float* ds_raw = additive && p.bias ? ds + p.B * p.H * E : ds;
+  edge_dots<DC>(dob, er, v, ci, rp[r0], rp[r1], D, ds_raw);  // dP_e = dO_i . v_j, then dS in place
   for (int64_t e = rp[r0]; e < rp[r1]; ++e) {
-    const int64_t i = er[e], j = ci[e];
-    const float keep = p.dropout > 0 ? p.keep_factor(bh, i, j) : 1.0f;
-    ds_raw[e] = pe[e] * (keep * dot(dob + i * D, v + j * D, D) - delta[i]);
+    ds_raw[e] = pe[e] * ((keep ? keep[e] : 1.0f) * ds_raw[e] - delta[er[e]]);
   }
   if (!additive) {
     for (int64_t i = r0; i < r1; ++i) {
@@ -218,12 +247,13 @@ void backward_keys(const Problem& p, const EdgeLists& el, int64_t bh, int64_t j0
   Scratch& sc = Scratch::get();
   sized(sc.row, D), sized(sc.row2, D);
   const float *pe = probs + bh * E, *ds = dscore + bh * E;
+  const float* keep = p.dropout > 0 ? probs + p.B * p.H * E + bh * E : nullptr;
   for (int64_t j = j0; j < j1; ++j) {
     RowAcc<DC> dv(D, sc.row.data()), dk(D, sc.row2.data());
     float dek = 0;
     for (int64_t s = el.t_ptr[j]; s < el.t_ptr[j + 1]; ++s) {
       const int64_t e = el.t_edge[s], i = el.t_row[s];
-      const float c = p.dropout > 0 ? pe[e] * p.keep_factor(bh, i, j) : pe[e];
+      const float c = keep ? pe[e] * keep[e] : pe[e];
       const float* doi = dout + off + i * D;
       dv.add(c, doi);
       if (dot_score)
