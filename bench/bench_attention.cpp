@@ -125,6 +125,9 @@ void BM_case5_cora_additive(benchmark::State& st) { run_case(st, {cora_like(), 1
 void BM_case5_cora_additive_dropout(benchmark::State& st) {  // the GAT layer as trained (attention dropout 0.6)
   run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Additive, false, 0.6f});
 }
+void BM_case5_cora_gat_output_layer(benchmark::State& st) {  // GAT's second layer: one head of 7 classes
+  run_case(st, {cora_like(), 1, 1, 2708, 7, ScoreKind::Additive, false, 0.6f});
+}
 void BM_case5_cora_dot_forward(benchmark::State& st) { run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Dot, true}); }
 void BM_case5_cora_additive_forward(benchmark::State& st) {
   run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Additive, true});
@@ -150,6 +153,7 @@ BENCHMARK(BM_case4_window2d_56x56_k7)->Unit(benchmark::kMillisecond)->MeasurePro
 BENCHMARK(BM_case5_cora_dot)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_additive)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_additive_dropout)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case5_cora_gat_output_layer)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_dot_forward)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_additive_forward)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK_MAIN();

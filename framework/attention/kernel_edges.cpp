@@ -188,8 +188,11 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
   }
   float* pe = probs + bh * E;
   float* keep = p.dropout > 0 ? probs + p.B * p.H * E + bh * E : nullptr;  // saved for backward
-  if (keep)
-    for (int64_t e = e0; e < e1; ++e) keep[e] = p.keep_factor(bh, er[e], ci[e]);
+  if (keep) {  // keep_factor without its branch (the keep decisions are coin flips) and with 1/(1-p) hoisted
+    const float kept = 1.0f / (1.0f - p.dropout);
+    for (int64_t e = e0; e < e1; ++e)
+      keep[e] = static_cast<float>(dropout_keep(p.seed, bh, er[e], ci[e], N, p.dropout)) * kept;
+  }
   std::copy(u + e0, u + e1, pe + e0);
   for (int64_t i = r0; i < r1; ++i) {
     RowAcc<DC> acc(D, sc.row.data());
