@@ -105,6 +105,24 @@ void additive_backward(const Tensor& x, const Tensor& a, const Tensor& de, int64
   });
 }
 
+// (B, H, N, D) <-> (B, H, N, Dp) with zero columns D .. Dp-1: the edge kernel runs head dims below 8 as 8
+Tensor pad_cols(const Tensor& x, int64_t Dp) {
+  const int64_t rows = x.numel() / x.dim(3), D = x.dim(3);
+  Tensor y = Tensor::zeros({x.dim(0), x.dim(1), x.dim(2), Dp});
+  const float* xp = x.data();
+  float* yp = y.data();
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(xp + r * D, D, yp + r * Dp);
+  return y;
+}
+Tensor unpad_cols(const Tensor& y, int64_t D) {
+  const int64_t rows = y.numel() / y.dim(3), Dp = y.dim(3);
+  Tensor x = Tensor::empty({y.dim(0), y.dim(1), y.dim(2), D});
+  const float* yp = y.data();
+  float* xp = x.data();
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(yp + r * Dp, D, xp + r * D);
+  return x;
+}
+
 // p_ij = exp(s_ij - lse_i) for the requested queries (dense rows) and/or every edge of the policy
 void fill_weights(const attn::Problem& p, const Tensor& lse, AttentionWeights& w) {
   const int64_t BH = p.B * p.H, N = p.N;
@@ -181,15 +199,30 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
   RC_CHECK(std::isfinite(scale), "attention: scale must be finite, got {}", scale);
 
   attn::Problem p;
-  Tensor qc = q.value().contiguous(), kc = k.value().contiguous(), vc = v.value().contiguous();
+  // packed inputs, once per distinct Var (a GAT layer passes one tensor as q, k and v)
+  const bool k_is_q = k.node() == q.node(), v_is_q = v.node() == q.node(), v_is_k = v.node() == k.node();
+  Tensor qc = q.value().contiguous();
+  Tensor kc = k_is_q ? qc : k.value().contiguous();
+  Tensor vc = v_is_q ? qc : v_is_k ? kc : v.value().contiguous();
   Tensor bias, aq, ak, eq, ek;
   if (options.check_finite) {
     check_finite(qc, "q");
     check_finite(kc, "k");
     check_finite(vc, "v");
   }
-  p.B = B, p.H = H, p.N = N, p.D = D;
-  p.q = qc.data(), p.k = kc.data(), p.v = vc.data();
+  const bool use_edges = options.kernel == AttentionKernel::Edges ||
+                         (options.kernel == AttentionKernel::Auto && policy.kind() == PolicyKind::Graph);
+  // the edge kernel's vector loops want D = 8 rather than a runtime D < 8 (e.g. a GAT output layer over 7
+  // classes): zero columns change no dot product, and out/dq/dk/dv drop them again
+  const int64_t Dk = use_edges && D < 8 ? 8 : D;
+  Tensor qk = qc, kk = kc, vk = vc;  // the kernel's inputs, (B, H, N, Dk)
+  if (Dk != D) {
+    qk = pad_cols(qc, Dk);
+    kk = k_is_q ? qk : pad_cols(kc, Dk);
+    vk = v_is_q ? qk : v_is_k ? kk : pad_cols(vc, Dk);
+  }
+  p.B = B, p.H = H, p.N = N, p.D = Dk;
+  p.q = qk.data(), p.k = kk.data(), p.v = vk.data();
   p.score = options.score;
   p.scale = scale;
   p.slope = options.leaky_slope;
@@ -211,8 +244,6 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
   auto policy_ptr = std::make_shared<const Policy>(policy);
   p.policy = policy_ptr.get();
 
-  const bool use_edges = options.kernel == AttentionKernel::Edges ||
-                         (options.kernel == AttentionKernel::Auto && policy.kind() == PolicyKind::Graph);
   std::shared_ptr<const attn::EdgeLists> edges;  // both memoized on the policy
   std::shared_ptr<const attn::TiledPlan> plan;
   if (use_edges)
@@ -222,7 +253,7 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
 
   // the edge kernel writes every row, the tiled one every row that is in a query block
   const bool writes_all = use_edges || attn::tiled_writes_every_row(*plan);
-  Tensor out = writes_all ? Tensor::empty(q.shape()) : Tensor::zeros(q.shape());
+  Tensor out = writes_all ? Tensor::empty(qk.shape()) : Tensor::zeros(qk.shape());
   // the tiled backward needs the row log-sum-exp; the edge kernel only when weights are requested
   Tensor lse = !use_edges || weights ? Tensor::empty({B, H, N}) : Tensor();
   Tensor probs;  // edges: per-edge probabilities for backward
@@ -234,24 +265,28 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
   }
   if (weights) fill_weights(p, lse, *weights);
 
-  // backward needs: q, k, v (packed), eq/ek and a_q/a_k (additive), the table, the output and the row lse.
-  // The Problem holds raw pointers into these tensors, so the closure keeps them all alive explicitly.
+  // backward needs: the kernel's q, k, v and output, eq/ek, a_q/a_k and the unpadded q, k (additive), the
+  // table, and the row lse or edge probabilities. The Problem holds raw pointers into these tensors, so the
+  // closure keeps them all alive explicitly.
   struct Saved {
-    Tensor q, k, v, eq, ek, aq, ak, bias, out, lse, probs;
+    Tensor q, k, v, qa, ka, eq, ek, aq, ak, bias, out, lse, probs;
     std::shared_ptr<const Policy> policy;
     std::shared_ptr<const attn::EdgeLists> edges;
     std::shared_ptr<const attn::TiledPlan> plan;
     attn::Problem p;
   };
-  auto sv = std::make_shared<Saved>(Saved{qc, kc, vc, eq, ek, aq, ak, bias, out, lse, probs, policy_ptr, edges, plan, p});
+  auto sv = std::make_shared<Saved>(Saved{qk, kk, vk, additive ? qc : Tensor(), additive ? kc : Tensor(), eq, ek, aq,
+                                          ak, bias, out, lse, probs, policy_ptr, edges, plan, p});
+  Tensor result = Dk == D ? out : unpad_cols(out, D);
   std::vector<Var> inputs{q, k, v};
   if (additive) inputs.push_back(options.a_q), inputs.push_back(options.a_k);
   if (has_bias) inputs.push_back(options.rel_bias);
-  return make_result(out, inputs, "attention", [sv, q, k, v, aqv = options.a_q, akv = options.a_k,
-                                                 bv = options.rel_bias](const Tensor& dout_in) {
+  return make_result(result, inputs, "attention", [sv, q, k, v, aqv = options.a_q, akv = options.a_k,
+                                                    bv = options.rel_bias](const Tensor& dout_in) {
     const attn::Problem& p = sv->p;
     const bool additive = p.score == ScoreKind::Additive;
-    Tensor dout = dout_in.contiguous();
+    const int64_t D = dout_in.dim(3);  // the caller's head dim; p.D may be padded
+    Tensor dout = p.D == D ? dout_in.contiguous() : pad_cols(dout_in.contiguous(), p.D);
     // the edge kernel writes every row of its outputs; the tiled one writes dq rows of its query blocks and
     // accumulates dk, dv. Additive scores leave dq, dk to additive_backward.
     auto grad_buffer = [&](bool needed, bool written) {
@@ -274,10 +309,14 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
       attn::tiled_backward(p, *sv->plan, sv->out.data(), sv->lse.data(), dout.data(), g);
     if (additive) {
       Tensor daq, dak;
-      additive_backward(sv->q, sv->aq, deq, p.H, dq, daq);
-      additive_backward(sv->k, sv->ak, dek, p.H, dk, dak);
+      additive_backward(sv->qa, sv->aq, deq, p.H, dq, daq);
+      additive_backward(sv->ka, sv->ak, dek, p.H, dk, dak);
       accumulate_grad(aqv, daq);
       accumulate_grad(akv, dak);
+    }
+    if (p.D != D) {
+      if (!additive) dq = unpad_cols(dq, D), dk = unpad_cols(dk, D);
+      dv = unpad_cols(dv, D);
     }
     accumulate_grad(q, dq);
     accumulate_grad(k, dk);
