@@ -287,14 +287,14 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
     const bool additive = p.score == ScoreKind::Additive;
     const int64_t D = dout_in.dim(3);  // the caller's head dim; p.D may be padded
     Tensor dout = p.D == D ? dout_in.contiguous() : pad_cols(dout_in.contiguous(), p.D);
-    // the edge kernel writes every row of its outputs; the tiled one writes dq rows of its query blocks and
-    // accumulates dk, dv. Additive scores leave dq, dk to additive_backward.
+    // the edge kernel writes every row of its outputs; the tiled one the dq rows of its query blocks and every
+    // row of dk, dv (see kernels.hpp). Additive scores leave dq, dk to additive_backward.
     auto grad_buffer = [&](bool needed, bool written) {
       return !needed ? Tensor() : written ? Tensor::empty(sv->q.shape()) : Tensor::zeros(sv->q.shape());
     };
     const bool edges = sv->edges != nullptr;
     Tensor dq = grad_buffer(!additive, edges || attn::tiled_writes_every_row(*sv->plan));
-    Tensor dk = grad_buffer(!additive, edges), dv = grad_buffer(true, edges);
+    Tensor dk = grad_buffer(!additive, true), dv = grad_buffer(true, true);
     Tensor dbias = p.bias ? Tensor::zeros(sv->bias.shape()) : Tensor();
     Tensor deq = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
     Tensor dek = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();

@@ -364,6 +364,11 @@ void tiled_backward(const Problem& p, const TiledPlan& plan, const float* out, c
     for (int64_t x = begin; x < end; ++x) {
       const int64_t bh = x / chunks, c = x % chunks;
       Accum acc = accum_for(bh, c);
+      if (c == 0) {  // the head's gradient rows belong to this item: zero them here, in parallel and cache-hot
+        if (dot) std::fill_n(acc.dk, N * D, 0.0f);
+        else std::fill_n(acc.dek, N, 0.0f);
+        std::fill_n(acc.dv, N * D, 0.0f);
+      }
       for (int64_t bi = c * per_chunk; bi < std::min(nb, (c + 1) * per_chunk); ++bi)
         backward_block(p, bh, plan.blocks[bi], out, row_lse, dout, g, acc);
     }

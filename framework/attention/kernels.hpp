@@ -54,7 +54,9 @@ struct Problem {
   }
 };
 
-// Gradient outputs, zero-filled by the caller. Dot scores fill dq, dk; additive scores fill deq, dek (B, H, N).
+// Gradient outputs. Dot scores fill dq, dk; additive scores fill deq, dek (B, H, N). The kernels write every row
+// of dk, dv, dek, and of dq for the queries in the plan (tiled) or every row (edges); the caller zero-fills dq for
+// a tiled plan that does not cover every query, deq and dbias.
 struct Grads {
   float *dq = nullptr, *dk = nullptr, *dv = nullptr;
   float* dbias = nullptr;  // (H, T) when the problem has a bias
