@@ -157,8 +157,8 @@ BlockCtx make_ctx(const Problem& p, int64_t bh, const QueryBlock& blk, Scratch& 
     qt = sized(sc.qt, D * mp);
     std::fill_n(qt, D * mp, 0.0f);
     const float* qbase = p.q + p.bh_offset(bh);
-    for (int64_t a = 0; a < m; ++a)
-      for (int64_t d = 0; d < D; ++d) qt[d * mp + a] = p.scale * qbase[qidx[a] * D + d];
+    for (int64_t d = 0; d < D; ++d)  // contiguous writes (the reads stride by D through cached rows)
+      for (int64_t a = 0; a < m; ++a) qt[d * mp + a] = p.scale * qbase[qidx[a] * D + d];
   } else {
     eqb = sized(sc.eqb, mp);
     std::fill_n(eqb, mp, 0.0f);
@@ -246,18 +246,15 @@ void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const f
   std::fill_n(delta, mp, 0.0f);
   for (int64_t a = 0; a < m; ++a) {  // delta_i = dO_i . O_i = sum_j p_ij dP_ij
     const int64_t i = c.qidx[a];
-    float x = 0;
-    for (int64_t d = 0; d < D; ++d) {
-      const float v = dobase[i * D + d];
-      dob[a * Dp + d] = v;
-      dot_t[d * mp + a] = v;
-      x += v * obase[i * D + d];
-      if (dot) qrow[a * Dp + d] = p.scale * qbase[i * D + d];
-    }
-    delta[a] = x;
+    std::memcpy(dob + a * Dp, dobase + i * D, sizeof(float) * D);
+    if (dot)
+      for (int64_t d = 0; d < D; ++d) qrow[a * Dp + d] = p.scale * qbase[i * D + d];
+    delta[a] = simd::dot(dobase + i * D, obase + i * D, D);
     const float l = lse[bh * p.N + i];
     rlse[a] = l == kNegInf ? kPosInf : l;  // no key: P = 0
   }
+  for (int64_t d = 0; d < D; ++d)  // dO^T with contiguous writes
+    for (int64_t a = 0; a < m; ++a) dot_t[d * mp + a] = dob[a * Dp + d];
   float* dqt = sized(sc.dqt, D * mp);
   float* deq = sized(sc.deq, mp);
   std::fill_n(dqt, D * mp, 0.0f);
