@@ -20,7 +20,7 @@ namespace rc::attn {
 
 namespace {
 
-constexpr int64_t kRowsPerItem = 128;
+constexpr int64_t kRowsPerItem = 512;
 constexpr int kMemoTag = 2;  // Policy::memo tag of the edge lists
 
 typedef float v8 __attribute__((vector_size(32)));
