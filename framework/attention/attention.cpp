@@ -75,11 +75,21 @@ void additive_backward(const Tensor& x, const Tensor& a, const Tensor& de, int64
   parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; ++h) {
       const float* __restrict ah = ap + h * D;
-      for (int64_t b = 0; b < B; ++b) {
+      for (int64_t b = 0; b < B; ++b) {  // dx rows, 8 columns at a time (a runtime-D inner loop costs more)
         const int64_t bh = b * H + h;
         float* __restrict dxb = dxp + bh * N * D;
-        for (int64_t i = 0; i < N; ++i)
-          for (int64_t d = 0; d < D; ++d) dxb[i * D + d] = dep[bh * N + i] * ah[d];
+        const float* __restrict deb = dep + bh * N;
+        int64_t d0 = 0;
+        for (; d0 + 8 <= D; d0 += 8) {
+          v8 a8;
+          std::memcpy(&a8, ah + d0, sizeof(a8));
+          for (int64_t i = 0; i < N; ++i) {
+            const v8 y = deb[i] * a8;
+            std::memcpy(dxb + i * D + d0, &y, sizeof(y));
+          }
+        }
+        for (; d0 < D; ++d0)
+          for (int64_t i = 0; i < N; ++i) dxb[i * D + d0] = deb[i] * ah[d0];
       }
       // da in register accumulators, 8 columns at a time (then the tail columns one by one)
       int64_t d0 = 0;
