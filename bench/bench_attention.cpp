@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <sys/resource.h>
 
+#include <cstdlib>
 #include <random>
 
 #include "framework/attention/attention.hpp"
@@ -19,6 +20,8 @@ struct Case {
   Policy policy;
   int64_t B, H, N, D;
   ScoreKind score = ScoreKind::Dot;
+  bool forward_only = false;  // inference: no autograd graph, no backward
+  float dropout = 0.0f;       // attention dropout (training)
 };
 
 int64_t count_edges(const Policy& p, int64_t n) {
@@ -66,8 +69,14 @@ Policy cora_like() {
   return Policy::graph({n, row_ptr.data(), col_idx.data()}, true);
 }
 
+// 2 threads unless RC_BENCH_THREADS says otherwise (to compare 1 and 2 threads)
+int bench_threads() {
+  const char* s = std::getenv("RC_BENCH_THREADS");
+  return s ? std::atoi(s) : 2;
+}
+
 void run_case(benchmark::State& state, const Case& c) {
-  set_num_threads(2);
+  set_num_threads(bench_threads());
   Generator gen(1);
   Shape s{c.B, c.H, c.N, c.D};
   Var q(randn(s, gen), true), k(randn(s, gen), true), v(randn(s, gen), true);
@@ -78,14 +87,21 @@ void run_case(benchmark::State& state, const Case& c) {
     o.a_q = Var(randn({c.H, c.D}, gen, 0.0f, 0.3f), true);
     o.a_k = Var(randn({c.H, c.D}, gen, 0.0f, 0.3f), true);
   }
+  o.dropout = c.dropout;
   for (auto _ : state) {
+    if (c.forward_only) {
+      NoGradGuard no_grad;
+      Var out = attention(q, k, v, c.policy, o);
+      benchmark::DoNotOptimize(out.value().data());
+      continue;
+    }
     q.zero_grad(), k.zero_grad(), v.zero_grad();
     Var out = attention(q, k, v, c.policy, o);
     backward(out, dout);
     benchmark::DoNotOptimize(q.grad().data());
   }
   const double edges = static_cast<double>(count_edges(c.policy, c.N));
-  const double flops = 12.0 * edges * c.D * c.B * c.H;
+  const double flops = (c.forward_only ? 4.0 : 12.0) * edges * c.D * c.B * c.H;
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["edges"] = edges;
   rusage ru{};
@@ -106,6 +122,16 @@ void BM_case3_window1d_r64_N4096(benchmark::State& st) { run_case(st, {Policy::w
 void BM_case4_window2d_56x56_k7(benchmark::State& st) { run_case(st, {Policy::window2d(grid56()), 1, 4, 3136, 32}); }
 void BM_case5_cora_dot(benchmark::State& st) { run_case(st, {cora_like(), 1, 8, 2708, 8}); }
 void BM_case5_cora_additive(benchmark::State& st) { run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Additive}); }
+void BM_case5_cora_additive_dropout(benchmark::State& st) {  // the GAT layer as trained (attention dropout 0.6)
+  run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Additive, false, 0.6f});
+}
+void BM_case5_cora_gat_output_layer(benchmark::State& st) {  // GAT's second layer: one head of 7 classes
+  run_case(st, {cora_like(), 1, 1, 2708, 7, ScoreKind::Additive, false, 0.6f});
+}
+void BM_case5_cora_dot_forward(benchmark::State& st) { run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Dot, true}); }
+void BM_case5_cora_additive_forward(benchmark::State& st) {
+  run_case(st, {cora_like(), 1, 8, 2708, 8, ScoreKind::Additive, true});
+}
 
 void BM_sgemm_probe(benchmark::State& state) {
   const int n = 512;
@@ -126,4 +152,8 @@ BENCHMARK(BM_case3_window1d_r64_N4096)->Unit(benchmark::kMillisecond)->MeasurePr
 BENCHMARK(BM_case4_window2d_56x56_k7)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_dot)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_additive)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case5_cora_additive_dropout)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case5_cora_gat_output_layer)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case5_cora_dot_forward)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
+BENCHMARK(BM_case5_cora_additive_forward)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK_MAIN();

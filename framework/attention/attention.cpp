@@ -1,8 +1,10 @@
 #include "framework/attention/attention.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "framework/attention/kernels.hpp"
+#include "framework/attention/simd.hpp"
 #include "framework/core/parallel.hpp"
 
 namespace rc {
@@ -55,10 +57,7 @@ Tensor additive_terms(const Tensor& x, const Tensor& a, int64_t H) {
     for (int64_t bh = b0; bh < b1; ++bh) {
       const float* ah = ap + (bh % H) * D;
       for (int64_t i = 0; i < N; ++i) {
-        const float* xi = xp + (bh * N + i) * D;
-        float s = 0;
-        for (int64_t d = 0; d < D; ++d) s += ah[d] * xi[d];
-        ep[bh * N + i] = s;
+        ep[bh * N + i] = simd::dot(ah, xp + (bh * N + i) * D, D);
       }
     }
   });
@@ -72,26 +71,66 @@ void additive_backward(const Tensor& x, const Tensor& a, const Tensor& de, int64
   da = Tensor::zeros(a.shape());
   const float *xp = x.data(), *ap = a.data(), *dep = de.data();
   float *dxp = dx.data(), *dap = da.data();
+  typedef float v8 __attribute__((vector_size(32)));
   parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
-    std::vector<float> acc(static_cast<size_t>(D));
     for (int64_t h = h0; h < h1; ++h) {
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      const float* ah = ap + h * D;
-      for (int64_t b = 0; b < B; ++b) {
+      const float* __restrict ah = ap + h * D;
+      for (int64_t b = 0; b < B; ++b) {  // dx rows, 8 columns at a time (a runtime-D inner loop costs more)
         const int64_t bh = b * H + h;
-        for (int64_t i = 0; i < N; ++i) {
-          const float g = dep[bh * N + i];
-          const float* xi = xp + (bh * N + i) * D;
-          float* dxi = dxp + (bh * N + i) * D;
-          for (int64_t d = 0; d < D; ++d) {
-            dxi[d] = g * ah[d];
-            acc[d] += g * xi[d];
+        float* __restrict dxb = dxp + bh * N * D;
+        const float* __restrict deb = dep + bh * N;
+        int64_t d0 = 0;
+        for (; d0 + 8 <= D; d0 += 8) {
+          v8 a8;
+          std::memcpy(&a8, ah + d0, sizeof(a8));
+          for (int64_t i = 0; i < N; ++i) {
+            const v8 y = deb[i] * a8;
+            std::memcpy(dxb + i * D + d0, &y, sizeof(y));
           }
         }
+        for (; d0 < D; ++d0)
+          for (int64_t i = 0; i < N; ++i) dxb[i * D + d0] = deb[i] * ah[d0];
       }
-      std::copy(acc.begin(), acc.end(), dap + h * D);
+      // da in register accumulators, 8 columns at a time (then the tail columns one by one)
+      int64_t d0 = 0;
+      for (; d0 + 8 <= D; d0 += 8) {
+        v8 acc{};
+        for (int64_t b = 0; b < B; ++b) {
+          const int64_t bh = b * H + h;
+          for (int64_t i = 0; i < N; ++i) {
+            v8 x;
+            std::memcpy(&x, xp + (bh * N + i) * D + d0, sizeof(x));
+            acc += dep[bh * N + i] * x;
+          }
+        }
+        std::memcpy(dap + h * D + d0, &acc, sizeof(acc));
+      }
+      for (; d0 < D; ++d0) {
+        float acc = 0;
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t i = 0; i < N; ++i) acc += dep[(b * H + h) * N + i] * xp[((b * H + h) * N + i) * D + d0];
+        dap[h * D + d0] = acc;
+      }
     }
   });
+}
+
+// (B, H, N, D) <-> (B, H, N, Dp) with zero columns D .. Dp-1: the edge kernel runs head dims below 8 as 8
+Tensor pad_cols(const Tensor& x, int64_t Dp) {
+  const int64_t rows = x.numel() / x.dim(3), D = x.dim(3);
+  Tensor y = Tensor::zeros({x.dim(0), x.dim(1), x.dim(2), Dp});
+  const float* xp = x.data();
+  float* yp = y.data();
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(xp + r * D, D, yp + r * Dp);
+  return y;
+}
+Tensor unpad_cols(const Tensor& y, int64_t D) {
+  const int64_t rows = y.numel() / y.dim(3), Dp = y.dim(3);
+  Tensor x = Tensor::empty({y.dim(0), y.dim(1), y.dim(2), D});
+  const float* yp = y.data();
+  float* xp = x.data();
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(yp + r * Dp, D, xp + r * D);
+  return x;
 }
 
 // p_ij = exp(s_ij - lse_i) for the requested queries (dense rows) and/or every edge of the policy
@@ -170,15 +209,30 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
   RC_CHECK(std::isfinite(scale), "attention: scale must be finite, got {}", scale);
 
   attn::Problem p;
-  Tensor qc = q.value().contiguous(), kc = k.value().contiguous(), vc = v.value().contiguous();
+  // packed inputs, once per distinct Var (a GAT layer passes one tensor as q, k and v)
+  const bool k_is_q = k.node() == q.node(), v_is_q = v.node() == q.node(), v_is_k = v.node() == k.node();
+  Tensor qc = q.value().contiguous();
+  Tensor kc = k_is_q ? qc : k.value().contiguous();
+  Tensor vc = v_is_q ? qc : v_is_k ? kc : v.value().contiguous();
   Tensor bias, aq, ak, eq, ek;
   if (options.check_finite) {
     check_finite(qc, "q");
     check_finite(kc, "k");
     check_finite(vc, "v");
   }
-  p.B = B, p.H = H, p.N = N, p.D = D;
-  p.q = qc.data(), p.k = kc.data(), p.v = vc.data();
+  const bool use_edges = options.kernel == AttentionKernel::Edges ||
+                         (options.kernel == AttentionKernel::Auto && policy.kind() == PolicyKind::Graph);
+  // the edge kernel's vector loops want D = 8 rather than a runtime D < 8 (e.g. a GAT output layer over 7
+  // classes): zero columns change no dot product, and out/dq/dk/dv drop them again
+  const int64_t Dk = use_edges && D < 8 ? 8 : D;
+  Tensor qk = qc, kk = kc, vk = vc;  // the kernel's inputs, (B, H, N, Dk)
+  if (Dk != D) {
+    qk = pad_cols(qc, Dk);
+    kk = k_is_q ? qk : pad_cols(kc, Dk);
+    vk = v_is_q ? qk : v_is_k ? kk : pad_cols(vc, Dk);
+  }
+  p.B = B, p.H = H, p.N = N, p.D = Dk;
+  p.q = qk.data(), p.k = kk.data(), p.v = vk.data();
   p.score = options.score;
   p.scale = scale;
   p.slope = options.leaky_slope;
@@ -200,8 +254,6 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
   auto policy_ptr = std::make_shared<const Policy>(policy);
   p.policy = policy_ptr.get();
 
-  const bool use_edges = options.kernel == AttentionKernel::Edges ||
-                         (options.kernel == AttentionKernel::Auto && policy.kind() == PolicyKind::Graph);
   std::shared_ptr<const attn::EdgeLists> edges;  // both memoized on the policy
   std::shared_ptr<const attn::TiledPlan> plan;
   if (use_edges)
@@ -209,41 +261,56 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
   else
     plan = attn::make_tiled_plan(policy, N);
 
-  Tensor out = use_edges ? Tensor::empty(q.shape()) : Tensor::zeros(q.shape());  // edges write every row
-  Tensor lse = Tensor::empty({B, H, N});
+  // the edge kernel writes every row, the tiled one every row that is in a query block
+  const bool writes_all = use_edges || attn::tiled_writes_every_row(*plan);
+  Tensor out = writes_all ? Tensor::empty(qk.shape()) : Tensor::zeros(qk.shape());
+  // the tiled backward needs the row log-sum-exp; the edge kernel only when weights are requested
+  Tensor lse = !use_edges || weights ? Tensor::empty({B, H, N}) : Tensor();
   Tensor probs;  // edges: per-edge probabilities for backward
   if (use_edges) {
-    probs = Tensor::empty({B, H, edges->rows.edges()});
-    attn::edges_forward(p, *edges, out.data(), lse.data(), probs.data());
+    probs = Tensor::empty({p.dropout > 0 ? 2 * B : B, H, edges->rows.edges()});  // + dropout factors
+    attn::edges_forward(p, *edges, out.data(), lse.defined() ? lse.data() : nullptr, probs.data());
   } else {
     attn::tiled_forward(p, *plan, out.data(), lse.data());
   }
   if (weights) fill_weights(p, lse, *weights);
 
-  // backward needs: q, k, v (packed), eq/ek and a_q/a_k (additive), the table, the output and the row lse.
-  // The Problem holds raw pointers into these tensors, so the closure keeps them all alive explicitly.
+  // backward needs: the kernel's q, k, v and output, eq/ek, a_q/a_k and the unpadded q, k (additive), the
+  // table, and the row lse or edge probabilities. The Problem holds raw pointers into these tensors, so the
+  // closure keeps them all alive explicitly.
   struct Saved {
-    Tensor q, k, v, eq, ek, aq, ak, bias, out, lse, probs;
+    Tensor q, k, v, qa, ka, eq, ek, aq, ak, bias, out, lse, probs;
     std::shared_ptr<const Policy> policy;
     std::shared_ptr<const attn::EdgeLists> edges;
     std::shared_ptr<const attn::TiledPlan> plan;
     attn::Problem p;
   };
-  auto sv = std::make_shared<Saved>(Saved{qc, kc, vc, eq, ek, aq, ak, bias, out, lse, probs, policy_ptr, edges, plan, p});
+  auto sv = std::make_shared<Saved>(Saved{qk, kk, vk, additive ? qc : Tensor(), additive ? kc : Tensor(), eq, ek, aq,
+                                          ak, bias, out, lse, probs, policy_ptr, edges, plan, p});
+  Tensor result = Dk == D ? out : unpad_cols(out, D);
   std::vector<Var> inputs{q, k, v};
   if (additive) inputs.push_back(options.a_q), inputs.push_back(options.a_k);
   if (has_bias) inputs.push_back(options.rel_bias);
-  return make_result(out, inputs, "attention", [sv, q, k, v, aqv = options.a_q, akv = options.a_k,
-                                                 bv = options.rel_bias](const Tensor& dout_in) {
+  return make_result(result, inputs, "attention", [sv, q, k, v, aqv = options.a_q, akv = options.a_k,
+                                                    bv = options.rel_bias](const Tensor& dout_in) {
     const attn::Problem& p = sv->p;
     const bool additive = p.score == ScoreKind::Additive;
-    Tensor dout = dout_in.contiguous();
-    Tensor dq = Tensor::zeros(sv->q.shape()), dk = Tensor::zeros(sv->q.shape()), dv = Tensor::zeros(sv->q.shape());
+    const int64_t D = dout_in.dim(3);  // the caller's head dim; p.D may be padded
+    Tensor dout = p.D == D ? dout_in.contiguous() : pad_cols(dout_in.contiguous(), p.D);
+    // the edge kernel writes every row of its outputs; the tiled one the dq rows of its query blocks and every
+    // row of dk, dv (see kernels.hpp). Additive scores leave dq, dk to additive_backward.
+    auto grad_buffer = [&](bool needed, bool written) {
+      return !needed ? Tensor() : written ? Tensor::empty(sv->q.shape()) : Tensor::zeros(sv->q.shape());
+    };
+    const bool edges = sv->edges != nullptr;
+    Tensor dq = grad_buffer(!additive, edges || attn::tiled_writes_every_row(*sv->plan));
+    Tensor dk = grad_buffer(!additive, true), dv = grad_buffer(true, true);
     Tensor dbias = p.bias ? Tensor::zeros(sv->bias.shape()) : Tensor();
     Tensor deq = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
     Tensor dek = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
     attn::Grads g;
-    g.dq = dq.data(), g.dk = dk.data(), g.dv = dv.data();
+    if (!additive) g.dq = dq.data(), g.dk = dk.data();
+    g.dv = dv.data();
     if (p.bias) g.dbias = dbias.data();
     if (additive) g.deq = deq.data(), g.dek = dek.data();
     if (sv->edges)
@@ -252,10 +319,14 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
       attn::tiled_backward(p, *sv->plan, sv->out.data(), sv->lse.data(), dout.data(), g);
     if (additive) {
       Tensor daq, dak;
-      additive_backward(sv->q, sv->aq, deq, p.H, dq, daq);
-      additive_backward(sv->k, sv->ak, dek, p.H, dk, dak);
+      additive_backward(sv->qa, sv->aq, deq, p.H, dq, daq);
+      additive_backward(sv->ka, sv->ak, dek, p.H, dk, dak);
       accumulate_grad(aqv, daq);
       accumulate_grad(akv, dak);
+    }
+    if (p.D != D) {
+      if (!additive) dq = unpad_cols(dq, D), dk = unpad_cols(dk, D);
+      dv = unpad_cols(dv, D);
     }
     accumulate_grad(q, dq);
     accumulate_grad(k, dk);

@@ -20,27 +20,39 @@ namespace rc::attn {
 
 namespace {
 
-constexpr int64_t kRowsPerItem = 128;
+constexpr int64_t kRowsPerItem = 512;
 constexpr int kMemoTag = 2;  // Policy::memo tag of the edge lists
 
-// a . b with 8 partial sums combined in a fixed tree, then the tail
-inline float dot(const float* a, const float* b, int64_t D) {
-  typedef float v8 __attribute__((vector_size(32)));
-  v8 acc{};
-  int64_t d = 0;
-  for (; d + 8 <= D; d += 8) {
-    v8 x, y;
-    std::memcpy(&x, a + d, sizeof(x));
-    std::memcpy(&y, b + d, sizeof(y));
-    acc += x * y;
+typedef float v8 __attribute__((vector_size(32)));
+using simd::dot;
+
+// out[e] = a[ia[e]] . b[ib[e]] (rows of D floats) for e in [e0, e1). For D = 8 two edges share one 16-float vector,
+// reduced within each half in simd::dot's order (so the values are the same as the one-edge loop's).
+template <int DC>
+void edge_dots(const float* a, const int64_t* ia, const float* b, const int64_t* ib, int64_t e0, int64_t e1,
+               int64_t D, float* out) {
+  int64_t e = e0;
+  if constexpr (DC == 8) {
+    for (; e + 2 <= e1; e += 2) {
+      v8 a0, a1, b0, b1;
+      std::memcpy(&a0, a + ia[e] * 8, sizeof(v8));
+      std::memcpy(&a1, a + ia[e + 1] * 8, sizeof(v8));
+      std::memcpy(&b0, b + ib[e] * 8, sizeof(v8));
+      std::memcpy(&b1, b + ib[e + 1] * 8, sizeof(v8));
+      simd::f16v x = __builtin_shufflevector(a0, a1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      simd::f16v y = __builtin_shufflevector(b0, b1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      simd::f16v t = x * y;
+      t += __builtin_shufflevector(t, t, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
+      t += __builtin_shufflevector(t, t, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+      t += __builtin_shufflevector(t, t, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+      out[e] = t[0];
+      out[e + 1] = t[8];
+    }
   }
-  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; d < D; ++d) s += a[d] * b[d];
-  return s;
+  for (; e < e1; ++e) out[e] = dot(a + ia[e] * D, b + ib[e] * D, D);
 }
 
 // A row accumulator of D floats: in registers for the specialized D (DC > 0), in scratch memory otherwise.
-typedef float v8 __attribute__((vector_size(32)));
 template <int DC>
 struct RowAcc {
   v8 x[DC / 8];
@@ -75,7 +87,7 @@ struct RowAcc<0> {
 };
 
 struct Scratch {
-  std::vector<float> s, acc, acc2, row, row2;
+  std::vector<float> s, w, u, acc, acc2, row, row2;
   static Scratch& get() {
     thread_local Scratch s;
     return s;
@@ -100,8 +112,12 @@ void for_rows(const Problem& p, F&& body) {
   });
 }
 
-inline float leaky_grad(const Problem& p, int64_t bh, int64_t i, int64_t j) {
-  return p.eq[bh * p.N + i] + p.ek[bh * p.N + j] > 0 ? 1.0f : p.slope;
+// LeakyReLU and its derivative without branches (the sign of a GAT pre-activation is a coin flip, so a branch
+// mispredicts on every other edge). Equal to the bit to x > 0 ? x : slope * x.
+inline float leaky(float x, float slope) { return std::max(x, 0.0f) + slope * std::min(x, 0.0f); }
+inline float leaky_slope_at(float x, float slope) {  // a two-entry table: GCC turns a ?: here into a branch
+  const float f[2] = {slope, 1.0f};
+  return f[x > 0];
 }
 
 // Rows [r0, r1) of head bh in flat phases over their edges [e0, e1) (independent per edge, so the CPU overlaps
@@ -120,10 +136,10 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
   if (p.score == ScoreKind::Dot) {
     float* qs = sized(sc.acc, (r1 - r0) * D) - r0 * D;  // scale * q rows
     for (int64_t x = r0 * D; x < r1 * D; ++x) qs[x] = p.scale * q[x];
-    for (int64_t e = e0; e < e1; ++e) s[e] = dot(qs + er[e] * D, k + ci[e] * D, D);
+    edge_dots<DC>(qs, er, k, ci, e0, e1, D, s);
   } else {
     const float *eq = p.eq + bh * N, *ek = p.ek + bh * N;
-    for (int64_t e = e0; e < e1; ++e) s[e] = leaky_relu(eq[er[e]] + ek[ci[e]], p.slope);
+    for (int64_t e = e0; e < e1; ++e) s[e] = leaky(eq[er[e]] + ek[ci[e]], p.slope);
   }
   if (p.bias) {
     const float* table = p.bias + (bh % p.H) * p.bias_index.table_size;
@@ -132,27 +148,56 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
       if (x >= 0) s[e] += table[x];
     }
   }
-  float* rmax = sized(sc.acc2, r1 - r0) - r0;
+  // softmax in three phases so that exp runs on 16 edges at a time rather than once per (short) row:
+  //   w_e = s_e - max of its row;  w_e = exp(w_e) flat over the edges;  u_e = w_e / sum of its row.
+  // Rows of up to 16 keys (almost all graph rows) are one masked vector per phase, longer rows loops. w and u have
+  // 16 floats of slack past the last edge; a row's vector store spills into the next row's slots, which that row
+  // rewrites afterwards (rows run in increasing order).
+  float* w = sized(sc.w, ne + 16) - e0;
+  float* u = sized(sc.u, ne + 16) - e0;
+  float* rmax = row_lse ? sized(sc.acc2, r1 - r0) - r0 : nullptr;
   for (int64_t i = r0; i < r1; ++i) {
-    float mx = kNegInf;
-    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) mx = std::max(mx, s[e]);
-    rmax[i] = mx;
-    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) s[e] -= mx;
+    const int64_t a = rp[i], deg = rp[i + 1] - a;
+    float mx;
+    if (deg <= simd::kWidth) {
+      const simd::f16v x = simd::lanes_below(deg) ? simd::load(s + a) : simd::splat(kNegInf);
+      mx = simd::hmax(x);
+      simd::store(w + a, x - mx);
+    } else {
+      mx = kNegInf;
+      for (int64_t e = a; e < a + deg; ++e) mx = std::max(mx, s[e]);
+      for (int64_t e = a; e < a + deg; ++e) w[e] = s[e] - mx;
+    }
+    if (rmax) rmax[i] = mx;
   }
-  for (int64_t e = e0; e < e1; e += 16) simd::store(s + e, simd::exp(simd::load(s + e)));  // tail lanes unused
+  for (int64_t e = e0; e < e1; e += simd::kWidth) simd::store(w + e, simd::exp(simd::load(w + e)));
   for (int64_t i = r0; i < r1; ++i) {
-    float sum = 0;
-    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) sum += s[e];
-    const float inv = 1.0f / sum;
-    float* pe = probs + bh * E;
-    for (int64_t e = rp[i]; e < rp[i + 1]; ++e) pe[e] = s[e] * inv;
-    if (row_lse) row_lse[bh * N + i] = rp[i + 1] > rp[i] ? rmax[i] + std::log(sum) : kNegInf;
+    const int64_t a = rp[i], deg = rp[i + 1] - a;
+    float sum;
+    if (deg <= simd::kWidth) {
+      const simd::f16v x = simd::lanes_below(deg) ? simd::load(w + a) : simd::splat(0.0f);
+      sum = simd::hsum(x);
+      simd::store(u + a, x * (1.0f / sum));
+    } else {
+      sum = 0;
+      for (int64_t e = a; e < a + deg; ++e) sum += w[e];
+      const float inv = 1.0f / sum;
+      for (int64_t e = a; e < a + deg; ++e) u[e] = w[e] * inv;
+    }
+    if (row_lse) row_lse[bh * N + i] = deg > 0 ? rmax[i] + std::log(sum) : kNegInf;
   }
-  const float* pe = probs + bh * E;
+  float* pe = probs + bh * E;
+  float* keep = p.dropout > 0 ? probs + p.B * p.H * E + bh * E : nullptr;  // saved for backward
+  if (keep) {  // keep_factor without its branch (the keep decisions are coin flips) and with 1/(1-p) hoisted
+    const float kept = 1.0f / (1.0f - p.dropout);
+    for (int64_t e = e0; e < e1; ++e)
+      keep[e] = static_cast<float>(dropout_keep(p.seed, bh, er[e], ci[e], N, p.dropout)) * kept;
+  }
+  std::copy(u + e0, u + e1, pe + e0);
   for (int64_t i = r0; i < r1; ++i) {
     RowAcc<DC> acc(D, sc.row.data());
     for (int64_t e = rp[i]; e < rp[i + 1]; ++e)
-      acc.add(p.dropout > 0 ? pe[e] * p.keep_factor(bh, i, ci[e]) : pe[e], v + ci[e] * D);
+      acc.add(keep ? pe[e] * keep[e] : pe[e], v + ci[e] * D);
     acc.write(out + off + i * D, 1.0f);
   }
 }
@@ -170,22 +215,26 @@ void backward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0
   float* delta = sized(sc.acc2, r1 - r0) - r0;
   for (int64_t i = r0; i < r1; ++i) delta[i] = dot(dob + i * D, out + off + i * D, D);
   const float* pe = probs + bh * E;
-  float* ds = dscore + bh * E;
+  const float* keep = p.dropout > 0 ? probs + p.B * p.H * E + bh * E : nullptr;
+  float* ds = dscore + bh * E;  // dot: dS; additive: dS leaky'(pre) (and dS itself in ds_bias for the bias)
+  const bool additive = p.score == ScoreKind::Additive;
+  float* ds_raw = additive && p.bias ? ds + p.B * p.H * E : ds;
+  edge_dots<DC>(dob, er, v, ci, rp[r0], rp[r1], D, ds_raw);  // dP_e = dO_i . v_j, then dS in place
   for (int64_t e = rp[r0]; e < rp[r1]; ++e) {
-    const int64_t i = er[e], j = ci[e];
-    const float keep = p.dropout > 0 ? p.keep_factor(bh, i, j) : 1.0f;
-    ds[e] = pe[e] * (keep * dot(dob + i * D, v + j * D, D) - delta[i]);
+    ds_raw[e] = pe[e] * ((keep ? keep[e] : 1.0f) * ds_raw[e] - delta[er[e]]);
   }
-  if (p.score == ScoreKind::Dot) {
+  if (!additive) {
     for (int64_t i = r0; i < r1; ++i) {
       RowAcc<DC> acc(D, sc.row.data());
       for (int64_t e = rp[i]; e < rp[i + 1]; ++e) acc.add(ds[e], k + ci[e] * D);
       acc.write(g.dq + off + i * D, p.scale);
     }
   } else {
+    const float *eq = p.eq + bh * N, *ek = p.ek + bh * N;
+    for (int64_t e = rp[r0]; e < rp[r1]; ++e) ds[e] = ds_raw[e] * leaky_slope_at(eq[er[e]] + ek[ci[e]], p.slope);
     for (int64_t i = r0; i < r1; ++i) {
       float deq = 0;
-      for (int64_t e = rp[i]; e < rp[i + 1]; ++e) deq += ds[e] * leaky_grad(p, bh, i, ci[e]);
+      for (int64_t e = rp[i]; e < rp[i + 1]; ++e) deq += ds[e];
       g.deq[bh * N + i] = deq;
     }
   }
@@ -201,19 +250,19 @@ void backward_keys(const Problem& p, const EdgeLists& el, int64_t bh, int64_t j0
   Scratch& sc = Scratch::get();
   sized(sc.row, D), sized(sc.row2, D);
   const float *pe = probs + bh * E, *ds = dscore + bh * E;
+  const float* keep = p.dropout > 0 ? probs + p.B * p.H * E + bh * E : nullptr;
   for (int64_t j = j0; j < j1; ++j) {
     RowAcc<DC> dv(D, sc.row.data()), dk(D, sc.row2.data());
     float dek = 0;
     for (int64_t s = el.t_ptr[j]; s < el.t_ptr[j + 1]; ++s) {
       const int64_t e = el.t_edge[s], i = el.t_row[s];
-      const float c = p.dropout > 0 ? pe[e] * p.keep_factor(bh, i, j) : pe[e];
+      const float c = keep ? pe[e] * keep[e] : pe[e];
       const float* doi = dout + off + i * D;
       dv.add(c, doi);
-      if (dot_score) {
+      if (dot_score)
         dk.add(ds[e], q + i * D);
-      } else {
-        dek += ds[e] * leaky_grad(p, bh, i, j);
-      }
+      else
+        dek += ds[e];
     }
     dv.write(g.dv + off + j * D, 1.0f);
     if (dot_score)
@@ -269,13 +318,17 @@ void edges_forward(const Problem& p, const EdgeLists& el, float* out, float* row
 void edges_backward(const Problem& p, const EdgeLists& el, const float* out, const float* probs, const float* dout,
                     const Grads& g) {
   const int64_t N = p.N, E = el.rows.edges(), BH = p.B * p.H;
-  std::vector<float> dscore(static_cast<size_t>(BH * E));
+  // per-edge dS (dot) or dS leaky'(pre) (additive; then dS itself follows when there is a bias), never zero-filled
+  const bool two = p.score == ScoreKind::Additive && p.bias;
+  std::unique_ptr<float[]> dscore_mem(new float[static_cast<size_t>(BH * E * (two ? 2 : 1))]);
+  float* dscore = dscore_mem.get();
+  const float* ds_raw = two ? dscore + BH * E : dscore;
   dispatch_d(p.D, [&]<int DC>() {
     for_rows(p, [&](int64_t bh, int64_t r0, int64_t r1) {
-      backward_rows<DC>(p, el, bh, r0, r1, out, probs, dout, g, dscore.data());
+      backward_rows<DC>(p, el, bh, r0, r1, out, probs, dout, g, dscore);
     });
     for_rows(p, [&](int64_t bh, int64_t j0, int64_t j1) {
-      backward_keys<DC>(p, el, bh, j0, j1, probs, dout, g, dscore.data());
+      backward_keys<DC>(p, el, bh, j0, j1, probs, dout, g, dscore);
     });
   });
   // bias: per head in edge order, heads of different batches summed in batch order
@@ -287,7 +340,7 @@ void edges_backward(const Problem& p, const EdgeLists& el, const float* out, con
       for (int64_t i = 0; i < N; ++i)
         for (int64_t e = nb.row_ptr[i]; e < nb.row_ptr[i + 1]; ++e) {
           int64_t x = p.bias_index.index(i, nb.col_idx[e]);
-          if (x >= 0) db[x] += dscore[bh * E + e];
+          if (x >= 0) db[x] += ds_raw[bh * E + e];
         }
     }
   }

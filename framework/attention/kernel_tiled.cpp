@@ -155,10 +155,11 @@ BlockCtx make_ctx(const Problem& p, int64_t bh, const QueryBlock& blk, Scratch& 
   float* eqb = nullptr;
   if (p.score == ScoreKind::Dot) {
     qt = sized(sc.qt, D * mp);
-    std::fill_n(qt, D * mp, 0.0f);
+    for (int64_t d = 0; d < D; ++d) std::fill(qt + d * mp + m, qt + (d + 1) * mp, 0.0f);  // padding columns
     const float* qbase = p.q + p.bh_offset(bh);
-    for (int64_t a = 0; a < m; ++a)
-      for (int64_t d = 0; d < D; ++d) qt[d * mp + a] = p.scale * qbase[qidx[a] * D + d];
+    for (int64_t a0 = 0; a0 < m; a0 += 16)  // 16 rows at a time (they stay in L1), contiguous writes
+      for (int64_t d = 0; d < D; ++d)
+        for (int64_t a = a0; a < std::min(m, a0 + 16); ++a) qt[d * mp + a] = p.scale * qbase[qidx[a] * D + d];
   } else {
     eqb = sized(sc.eqb, mp);
     std::fill_n(eqb, mp, 0.0f);
@@ -239,25 +240,23 @@ void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const f
   float* qrow = dot ? sized(sc.qrow, mp * Dp) : nullptr;  // scale * q rows (mp x Dp)
   float* rlse = sized(sc.lse, mp);
   float* delta = sized(sc.delta, mp);
-  std::fill_n(dob, mp * Dp, 0.0f);
-  std::fill_n(dot_t, D * mp, 0.0f);
-  if (dot) std::fill_n(qrow, mp * Dp, 0.0f);
+  // zero only what the packing below leaves unwritten: padding rows (and padding columns when Dp > D)
+  std::fill_n(dob + (Dp == D ? m * Dp : 0), Dp == D ? (mp - m) * Dp : mp * Dp, 0.0f);
+  for (int64_t d = 0; d < D; ++d) std::fill(dot_t + d * mp + m, dot_t + (d + 1) * mp, 0.0f);
+  if (dot) std::fill_n(qrow + (Dp == D ? m * Dp : 0), Dp == D ? (mp - m) * Dp : mp * Dp, 0.0f);
   std::fill_n(rlse, mp, kPosInf);
   std::fill_n(delta, mp, 0.0f);
   for (int64_t a = 0; a < m; ++a) {  // delta_i = dO_i . O_i = sum_j p_ij dP_ij
     const int64_t i = c.qidx[a];
-    float x = 0;
-    for (int64_t d = 0; d < D; ++d) {
-      const float v = dobase[i * D + d];
-      dob[a * Dp + d] = v;
-      dot_t[d * mp + a] = v;
-      x += v * obase[i * D + d];
-      if (dot) qrow[a * Dp + d] = p.scale * qbase[i * D + d];
-    }
-    delta[a] = x;
+    std::memcpy(dob + a * Dp, dobase + i * D, sizeof(float) * D);
+    if (dot)
+      for (int64_t d = 0; d < D; ++d) qrow[a * Dp + d] = p.scale * qbase[i * D + d];
+    delta[a] = simd::dot(dobase + i * D, obase + i * D, D);
     const float l = lse[bh * p.N + i];
     rlse[a] = l == kNegInf ? kPosInf : l;  // no key: P = 0
   }
+  for (int64_t d = 0; d < D; ++d)  // dO^T with contiguous writes
+    for (int64_t a = 0; a < m; ++a) dot_t[d * mp + a] = dob[a * Dp + d];
   float* dqt = sized(sc.dqt, D * mp);
   float* deq = sized(sc.deq, mp);
   std::fill_n(dqt, D * mp, 0.0f);
@@ -364,6 +363,11 @@ void tiled_backward(const Problem& p, const TiledPlan& plan, const float* out, c
     for (int64_t x = begin; x < end; ++x) {
       const int64_t bh = x / chunks, c = x % chunks;
       Accum acc = accum_for(bh, c);
+      if (c == 0) {  // the head's gradient rows belong to this item: zero them here, in parallel and cache-hot
+        if (dot) std::fill_n(acc.dk, N * D, 0.0f);
+        else std::fill_n(acc.dek, N, 0.0f);
+        std::fill_n(acc.dv, N * D, 0.0f);
+      }
       for (int64_t bi = c * per_chunk; bi < std::min(nb, (c + 1) * per_chunk); ++bi)
         backward_block(p, bh, plan.blocks[bi], out, row_lse, dout, g, acc);
     }

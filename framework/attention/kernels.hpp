@@ -54,7 +54,9 @@ struct Problem {
   }
 };
 
-// Gradient outputs, zero-filled by the caller. Dot scores fill dq, dk; additive scores fill deq, dek (B, H, N).
+// Gradient outputs. Dot scores fill dq, dk; additive scores fill deq, dek (B, H, N). The kernels write every row
+// of dk, dv, dek, and of dq for the queries in the plan (tiled) or every row (edges); the caller zero-fills dq for
+// a tiled plan that does not cover every query, deq and dbias.
 struct Grads {
   float *dq = nullptr, *dk = nullptr, *dv = nullptr;
   float* dbias = nullptr;  // (H, T) when the problem has a bias
@@ -65,6 +67,8 @@ struct Grads {
 // budget) the masks of partial tiles. Built once per forward and reused by the backward.
 struct TiledPlan;
 std::shared_ptr<const TiledPlan> make_tiled_plan(const Policy& policy, int64_t n);
+// True when every query is in a block: the tiled kernels then write every row of out and dq (no zero-fill needed).
+bool tiled_writes_every_row(const TiledPlan& plan);
 
 // out: (B, H, N, D) zero-filled; row_lse: (B, H, N) receives log-sum-exp (-inf for rows without keys).
 void tiled_forward(const Problem& p, const TiledPlan& plan, float* out, float* row_lse);
@@ -77,8 +81,8 @@ struct EdgeLists {
 };
 std::shared_ptr<const EdgeLists> make_edge_lists(const Policy& policy, int64_t n);
 
-// probs: (B, H, E) receives p_e = softmax weight of edge e (before dropout); backward reads it instead of
-// recomputing scores.
+// probs: (B, H, E) receives p_e = softmax weight of edge e (before dropout), followed, when dropout is active, by
+// another (B, H, E) of the edges' dropout factors; backward reads both instead of recomputing scores and hashes.
 void edges_forward(const Problem& p, const EdgeLists& el, float* out, float* row_lse, float* probs);
 void edges_backward(const Problem& p, const EdgeLists& el, const float* out, const float* probs, const float* dout,
                     const Grads& g);

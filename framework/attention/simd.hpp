@@ -4,6 +4,9 @@
 // probability recomputed in backward is bit-identical to the one used in forward.
 #include <cstdint>
 #include <cstring>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 namespace rc::simd {
 
@@ -50,25 +53,70 @@ inline f16v exp(f16v x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
+#ifdef __AVX512F__
+  // p * 2^n in one rounding (vscalefps), the same value as the two-factor product below
+  (void)ni;
+  f16v y;
+  {
+    __m512 pm, nm;
+    std::memcpy(&pm, &p, sizeof(pm));
+    std::memcpy(&nm, &n, sizeof(nm));
+    __m512 ym = _mm512_maskz_scalef_ps(0xFFFF, pm, nm);  // (the unmasked form warns in GCC 12)
+    std::memcpy(&y, &ym, sizeof(y));
+  }
+#else
   // 2^n for n in [-126, 128]: split into two factors so that n = 128 (x near the top) stays finite
   i16v n1 = ni >> 1, n2 = ni - n1;
   f16v s1 = bits_to_float((n1 + 127) << 23), s2 = bits_to_float((n2 + 127) << 23);
   f16v y = p * s1 * s2;
+#endif
   y = x < lo ? splat(0.0f) : y;
   y = x > hi ? splat(__builtin_inff()) : y;
   return x != x ? x : y;
 }
 
+// a . b over D floats: 8 partial sums combined in a fixed tree, then the tail (the same order on every thread).
+inline float dot(const float* a, const float* b, int64_t D) {
+  typedef float v8 __attribute__((vector_size(32)));
+  v8 acc{};
+  int64_t d = 0;
+  for (; d + 8 <= D; d += 8) {
+    v8 x, y;
+    std::memcpy(&x, a + d, sizeof(x));
+    std::memcpy(&y, b + d, sizeof(y));
+    acc += x * y;
+  }
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; d < D; ++d) s += a[d] * b[d];
+  return s;
+}
+
+// Lanes 0 .. n-1 set (a mask for `mask ? a : b`).
+inline i16v lanes_below(int64_t n) {
+  const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  return iota < static_cast<int32_t>(n);
+}
+
 // Scalar exp with the same arithmetic as the vector one (lane 0 of a splat).
 inline float exp1(float x) { return exp(splat(x))[0]; }
 
-// Horizontal sum in a fixed order (pairwise halves), the same on every thread.
+// Horizontal sum and max in a fixed order (lane i with lane i + w for w = 8, 4, 2, 1), in registers.
+typedef float f8v __attribute__((vector_size(32)));
+typedef float f4v __attribute__((vector_size(16)));
+typedef float f2v __attribute__((vector_size(8)));
+template <class Op>
+inline float fold(f16v v, Op op) {
+  f8v a = op(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7),
+             __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
+  f4v b = op(__builtin_shufflevector(a, a, 0, 1, 2, 3), __builtin_shufflevector(a, a, 4, 5, 6, 7));
+  f2v c = op(__builtin_shufflevector(b, b, 0, 1), __builtin_shufflevector(b, b, 2, 3));
+  return op(f2v{c[0], 0}, f2v{c[1], 0})[0];
+}
 inline float hsum(f16v v) {
-  float s[16];
-  store(s, v);
-  for (int w = 8; w >= 1; w /= 2)
-    for (int i = 0; i < w; ++i) s[i] += s[i + w];
-  return s[0];
+  return fold(v, [](auto x, auto y) { return x + y; });
+}
+inline float hmax(f16v v) {
+  return fold(v, [](auto x, auto y) { return x > y ? x : y; });
 }
 
 }  // namespace rc::simd

@@ -94,6 +94,8 @@ void tile_mask_transposed(const Policy& policy, const int64_t* queries, int64_t 
   }
 }
 
+bool tiled_writes_every_row(const TiledPlan& plan) { return plan.covers_all; }
+
 std::shared_ptr<const TiledPlan> make_tiled_plan(const Policy& policy, int64_t n) {
   return std::static_pointer_cast<const TiledPlan>(
       policy.memo(kMemoTag, n, [&]() -> Policy::MemoPtr { return build_plan(policy, n); }));
@@ -115,6 +117,9 @@ std::shared_ptr<const TiledPlan> build_plan(const Policy& policy, int64_t n) {
     }
   }
   classify_tiles(policy, *plan);
+  int64_t covered = 0;  // blocks never share a query
+  for (const QueryBlock& b : plan->blocks) covered += b.queries.size();
+  plan->covers_all = covered == n;
   return plan;
 }
 

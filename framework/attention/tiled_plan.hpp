@@ -33,6 +33,7 @@ struct QueryBlock {
 
 struct TiledPlan {
   std::vector<QueryBlock> blocks;
+  bool covers_all = false;  // every query is in a block (so the kernels write every row of out and dq)
 };
 
 inline constexpr int64_t kBlockK = 128;  // keys per tile

@@ -15,13 +15,6 @@ uint64_t initial_seed() { return g_seed; }
 Generator& global_generator() { return g_gen; }
 uint64_t next_seed() { return g_gen(); }
 
-uint64_t mix_seed(uint64_t seed, uint64_t index) {
-  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (index + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 Tensor randn(const Shape& shape, Generator& gen, float mean, float stddev) {
   Tensor t = Tensor::empty(shape);
   std::normal_distribution<float> dist(mean, stddev);
