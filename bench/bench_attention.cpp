@@ -69,9 +69,9 @@ Policy cora_like() {
   return Policy::graph({n, row_ptr.data(), col_idx.data()}, true);
 }
 
-// 2 threads unless RC_BENCH_THREADS says otherwise (to compare 1 and 2 threads)
+// 2 threads unless RECEPTIVE_BENCH_THREADS says otherwise (to compare 1 and 2 threads)
 int bench_threads() {
-  const char* s = std::getenv("RC_BENCH_THREADS");
+  const char* s = std::getenv("RECEPTIVE_BENCH_THREADS");
   return s ? std::atoi(s) : 2;
 }
 
