@@ -20,6 +20,9 @@ ParamSpec hidden_spec(int64_t d, const char* doc = "hidden units per layer") {
   return {"hidden", ParamType::Int, d, doc, 1.0, {}, {}};
 }
 ParamSpec dropout_spec(double d) { return {"dropout", ParamType::Float, d, "dropout on every layer's input", 0.0, 0.95, {}}; }
+ParamSpec self_loops_spec() {
+  return {"self_loops", ParamType::Bool, true, "each node also attends to itself (policy graph)", {}, {}, {}};
+}
 ParamSpec layers_spec(int64_t d) { return {"layers", ParamType::Int, d, "number of layers (including the output layer)", 1.0, {}, {}}; }
 
 // First layer on node features: sparse features through spmm_linear (with sparse dropout), dense through linear.
@@ -163,7 +166,7 @@ class GatLayer : public nn::Module {
 class Gat : public GraphModel {
  public:
   Gat(const Params& p, const GraphInput& g, uint64_t seed)
-      : gen_(seed), seed_(seed), policy_(adjacency_policy(g, true)) {
+      : gen_(seed), seed_(seed), policy_(adjacency_policy(g, p.get_bool("self_loops"))) {
     dropout_ = float(p.get_float("dropout"));
     attn_dropout_ = float(p.get_float("attention_dropout"));
     const int64_t hidden = p.get_int("hidden"), heads = p.get_int("heads"), layers = p.get_int("layers");
@@ -199,7 +202,7 @@ class GraphTransformer : public GraphModel {
  public:
   GraphTransformer(const Params& p, const GraphInput& g, uint64_t seed)
       : gen_(seed), seed_(seed),
-        policy_(p.get_string("policy") == "full" ? Policy::full() : adjacency_policy(g, true)) {
+        policy_(p.get_string("policy") == "full" ? Policy::full() : adjacency_policy(g, p.get_bool("self_loops"))) {
     dropout_ = float(p.get_float("dropout"));
     const int64_t dim = p.get_int("hidden");
     in_ = register_module("input", std::make_shared<InputLinear>(g.num_features, dim, gen_, true));
@@ -284,7 +287,8 @@ Schema gat_schema() {
                  {"heads", ParamType::Int, int64_t{8}, "attention heads in hidden layers (concatenated)", 1.0, {}, {}},
                  {"output_heads", ParamType::Int, int64_t{1}, "heads in the output layer (averaged)", 1.0, {}, {}},
                  layers_spec(2), dropout_spec(0.6),
-                 {"attention_dropout", ParamType::Float, 0.6, "dropout on attention coefficients", 0.0, 0.95, {}}}};
+                 {"attention_dropout", ParamType::Float, 0.6, "dropout on attention coefficients", 0.0, 0.95, {}},
+                 self_loops_spec()}};
 }
 Schema graph_transformer_schema() {
   return Schema{{hidden_spec(64, "model width (attention and MLP blocks)"),
@@ -293,7 +297,8 @@ Schema graph_transformer_schema() {
                  {"attention_dropout", ParamType::Float, 0.1, "dropout on attention probabilities", 0.0, 0.95, {}},
                  {"policy", ParamType::String, std::string("graph"),
                   "graph: attend over neighbours (+ self); full: over all nodes (adjacency ignored)", {}, {},
-                  {"graph", "full"}}}};
+                  {"graph", "full"}},
+                 self_loops_spec()}};
 }
 
 std::shared_ptr<GraphModel> make_mlp(const Params& p, const GraphInput& g, uint64_t seed) {

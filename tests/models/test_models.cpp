@@ -156,3 +156,27 @@ TEST_CASE("graph models: every type trains on karate club (loss falls, gradients
     std::filesystem::remove_all(dir);
   }
 }
+
+TEST_CASE("gat: without self-loops a node with no neighbour gets only its bias (no NaN)") {
+  // path 0-1 plus an isolated node 2
+  GraphInput g;
+  g.num_nodes = 3;
+  g.num_features = 2;
+  g.num_classes = 2;
+  g.dense_features = Tensor::from({3, 2}, {1, 0, 0, 1, 1, 1});
+  g.row_ptr = {0, 1, 2, 2};
+  g.col_idx = {1, 0};
+  const auto& t = model_type("gat");
+  Params p = t.schema.defaults();
+  p.set("self_loops", false);
+  p.set("layers", int64_t{1});
+  p.set("dropout", 0.0);
+  auto m = t.make_graph(p, g, 1);
+  m->eval();
+  Tensor y = m->forward(g).value();
+  // one layer: the isolated node's attention output is zero, so its logits are the (zero-initialised) bias
+  CHECK(y.at({2, 0}) == 0.0f);
+  CHECK(y.at({2, 1}) == 0.0f);
+  CHECK(std::isfinite(y.at({0, 0})));
+  CHECK(y.at({0, 0}) != 0.0f);
+}
