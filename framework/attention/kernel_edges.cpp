@@ -94,12 +94,6 @@ struct Scratch {
   }
 };
 
-template <class V>
-auto* sized(V& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
-
 // Calls body(bh, row_begin, row_end) over (head, chunk of rows) work items.
 template <class F>
 void for_rows(const Problem& p, F&& body) {

@@ -46,12 +46,6 @@ struct Scratch {
   }
 };
 
-template <class V>
-auto* sized(V& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
-
 // The state of one query block of one head: packed (and, for dot scores, pre-scaled) transposed queries.
 struct BlockCtx {
   const Problem& p;

@@ -89,4 +89,11 @@ void edges_backward(const Problem& p, const EdgeLists& el, const float* out, con
 
 inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// Grows a per-thread scratch vector to at least n elements (never shrinks) and returns its data.
+template <class V>
+auto* sized(V& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
 }  // namespace rc::attn

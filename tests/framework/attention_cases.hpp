@@ -135,4 +135,12 @@ inline Csr random_graph(int64_t n, double avg_degree, uint64_t seed) {
   return g;
 }
 
+// A window2d on a gh × gw grid with a kh × kw kernel (dilation dh × dw, grid starting at token `first`).
+inline Window2d grid(int64_t gh, int64_t gw, int64_t kh, int64_t kw, int64_t dh = 1, int64_t dw = 1, int64_t first = 0) {
+  Window2d w;
+  w.grid_h = gh, w.grid_w = gw, w.kernel_h = kh, w.kernel_w = kw, w.dilation_h = dh, w.dilation_w = dw;
+  w.first = first;
+  return w;
+}
+
 }  // namespace rc::test

@@ -10,13 +10,6 @@ using namespace rc::test;
 
 namespace {
 
-Window2d grid(int64_t gh, int64_t gw, int64_t kh, int64_t kw, int64_t dh = 1, int64_t dw = 1, int64_t first = 0) {
-  Window2d w;
-  w.grid_h = gh, w.grid_w = gw, w.kernel_h = kh, w.kernel_w = kw, w.dilation_h = dh, w.dilation_w = dw;
-  w.first = first;
-  return w;
-}
-
 // A predicate with rows that have no allowed key at all (every 5th query).
 bool sparse_pred(int64_t i, int64_t j) { return i % 5 != 0 && (i + 2 * j) % 3 == 0; }
 

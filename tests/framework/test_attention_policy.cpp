@@ -8,13 +8,6 @@ using namespace rc;
 using namespace rc::test;
 
 namespace {
-Window2d grid(int64_t gh, int64_t gw, int64_t kh, int64_t kw, int64_t dh = 1, int64_t dw = 1, int64_t first = 0) {
-  Window2d w;
-  w.grid_h = gh, w.grid_w = gw, w.kernel_h = kh, w.kernel_w = kw, w.dilation_h = dh, w.dilation_w = dw;
-  w.first = first;
-  return w;
-}
-
 // mask(), key_hull() and neighbours() must all agree with allowed().
 void check_consistent(const Policy& p, int64_t n) {
   INFO(p.describe());
