@@ -10,14 +10,13 @@
 namespace rc::cli {
 
 namespace {
-std::vector<CatalogParam> params_of(const Schema& s, const std::string& only_prefix = "") {
+std::vector<CatalogParam> params_of(const Schema& s) {
   std::vector<CatalogParam> out;
   for (const auto& p : s.params) {
     std::string doc = p.doc;
     if (!p.choices.empty()) doc += fmt::format(" [{}]", fmt::join(p.choices, " | "));
     out.push_back({p.name, param_value_str(p.default_value), doc});
   }
-  (void)only_prefix;
   return out;
 }
 }  // namespace
