@@ -42,6 +42,10 @@ void print_list(bool markdown) {
   register_everything();
   const auto& cat = catalog();
   if (markdown) {
+    auto cell = [](std::string t) {  // a literal | would end the table cell
+      for (size_t i = 0; (i = t.find('|', i)) != std::string::npos; i += 2) t.insert(i, "\\");
+      return t;
+    };
     for (const char* section : {"models", "datasets", "policies", "dataset options", "training options"}) {
       auto it = cat.find(section);
       if (it == cat.end()) continue;
@@ -52,7 +56,8 @@ void print_list(bool markdown) {
           continue;
         }
         fmt::print("\n**`{}`**: {}\n\n| key | default | meaning |\n| --- | --- | --- |\n", e.name, e.description);
-        for (const auto& p : e.params) fmt::print("| `{}` | `{}` | {} |\n", p.name, p.default_value, p.doc);
+        for (const auto& p : e.params)
+          fmt::print("| `{}` | `{}` | {} |\n", p.name, cell(p.default_value), cell(p.doc));
         fmt::print("\n");
       }
       fmt::print("\n");
