@@ -11,6 +11,7 @@
 #include "datasets/graph/synthetic.hpp"
 #include "datasets/image/folder.hpp"
 #include "datasets/image/subset.hpp"
+#include "experiments/plots.hpp"
 #include "experiments/results.hpp"
 #include "experiments/summary.hpp"
 #include "experiments/train/graph_trainer.hpp"
@@ -251,7 +252,9 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
   if (opt.dry_run) return 0;
   const std::string summary = summary_markdown(table, e.name);
   write_file_atomic(opt.out_dir / "summary.md", summary);
-  fmt::print("\n{}\nresults: {}\n", summary, table.path().string());
+  const auto plots = write_plots(table, opt.out_dir);
+  fmt::print("\n{}\nresults: {}; {} plot(s) in {}\n", summary, table.path().string(), plots.size(),
+             (opt.out_dir / "plots").string());
   return unfinished;
 }
 

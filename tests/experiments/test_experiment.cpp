@@ -7,6 +7,7 @@
 
 #include "experiments/config/experiment.hpp"
 #include "experiments/config/yaml_params.hpp"
+#include "experiments/plots.hpp"
 #include "experiments/results.hpp"
 #include "experiments/runner.hpp"
 #include "support/files.hpp"
@@ -108,6 +109,9 @@ sweep: {seeds: [0, 1]}
     CHECK(lines == 20);
   }
   CHECK(fs::exists(out / "summary.md"));
+  cv::Mat curve = cv::imread((out / "plots" / ("curve_" + t.rows()[0].get("run") + ".png")).string());
+  CHECK(curve.cols == 900);
+  CHECK(curve.rows == 560);
   // the same command again trains nothing and keeps the rows
   CHECK(run_experiment(e, o) == 0);
   CHECK(ResultsTable(out).rows().size() == 4);
@@ -179,4 +183,27 @@ models:
     CHECK(fs::exists(run / "metrics.jsonl"));
     CHECK(fs::exists(run / "last.safetensors"));
   }
+}
+
+TEST_CASE("plots: the data-efficiency chart puts each model's mean at its training size") {
+  rc::test::TempDir dir("plot");
+  // two models, sizes 10 and 100 (log axis), one constant line at 50 % and one rising from 60 to 80 %
+  Series a{"flat", {10, 100}, {50, 50}, {0, 0}}, b{"rising", {10, 100}, {60, 80}, {5, 5}};
+  line_chart(dir.path / "p.png", "t", "x", "y", {a, b}, true);
+  cv::Mat img = cv::imread((dir.path / "p.png").string());
+  REQUIRE(!img.empty());
+  CHECK(img.cols == 900);
+  // the plot area spans x in [100, 680]; on the log axis 10 and 100 are its two ends, and both lines have
+  // coloured (not white or grey) pixels there
+  auto coloured = [&](int x) {
+    int n = 0;
+    for (int y = 50; y < 490; ++y) {
+      cv::Vec3b p = img.at<cv::Vec3b>(y, x);
+      n += !(p[0] == p[1] && p[1] == p[2]);
+    }
+    return n;
+  };
+  CHECK(coloured(102) > 0);
+  CHECK(coloured(677) > 0);
+  CHECK(coloured(390) > 0);  // the lines run across the middle
 }
