@@ -23,14 +23,6 @@ namespace rc::exp {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-struct ImageData {
-  data::ImageDataset train, test;
-  data::Normalize normalize;
-  models::ImageShape shape;
-};
-
 ImageData load_images(const Params& d) {
   ImageData out;
   const std::string name = d.get_string("name");
@@ -69,6 +61,8 @@ ImageData load_images(const Params& d) {
   if (d.get_bool("normalize")) out.normalize = data::compute_normalize(out.train);
   return out;
 }
+
+namespace {
 
 data::GraphDataset load_graph(const Params& d) {
   const std::string name = d.get_string("name");

@@ -5,7 +5,10 @@
 #include <filesystem>
 #include <string>
 
+#include "datasets/image/image_dataset.hpp"
+#include "datasets/image/transforms.hpp"
 #include "experiments/config/experiment.hpp"
+#include "models/model.hpp"
 
 namespace rc::exp {
 
@@ -14,6 +17,14 @@ struct RunnerOptions {
   bool dry_run = false;  // print the runs and parameter counts, train nothing
   bool resume = true;    // skip runs already in results.csv (always on; --resume only makes it explicit)
 };
+
+// An image dataset as the runs see it: training pool, test set, the training pool's normalisation, the shape.
+struct ImageData {
+  data::ImageDataset train, test;
+  data::Normalize normalize;
+  models::ImageShape shape;
+};
+ImageData load_images(const Params& dataset);
 
 // Returns the number of runs that failed or were interrupted (0 = everything finished).
 int run_experiment(const Experiment& e, const RunnerOptions& options);

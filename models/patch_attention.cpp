@@ -186,8 +186,8 @@ class PatchAttention : public ImageModel {
   }
 
   const Policy& policy() const { return policy_; }
-  int64_t grid_h() const { return gh_; }
-  int64_t grid_w() const { return gw_; }
+  PatchLayout layout() const { return {gh_, gw_, patch_, class_token_}; }
+  size_t depth() const { return blocks_->size(); }
 
  private:
   Generator gen_;
@@ -204,6 +204,31 @@ class PatchAttention : public ImageModel {
 };
 
 }  // namespace
+
+std::vector<Tensor> patch_attention_weights(ImageModel& model, const Tensor& images, const std::vector<int64_t>& queries) {
+  auto* pa = dynamic_cast<PatchAttention*>(&model);
+  RC_CHECK(pa != nullptr, "attention weights: the model is not a patch_attention model");
+  std::vector<AttentionWeights> w(pa->depth());
+  std::vector<AttentionWeights*> req;
+  for (auto& x : w) {
+    x.queries = queries;
+    req.push_back(&x);
+  }
+  NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  pa->forward_with_weights(Var(images), req);
+  model.train(was_training);
+  std::vector<Tensor> out;
+  for (auto& x : w) out.push_back(x.dense);
+  return out;
+}
+
+PatchLayout patch_layout(const ImageModel& model) {
+  auto* pa = dynamic_cast<const PatchAttention*>(&model);
+  RC_CHECK(pa != nullptr, "attention weights: the model is not a patch_attention model");
+  return pa->layout();
+}
 
 std::shared_ptr<ImageModel> make_patch_attention(const Params& p, const ImageShape& shape, uint64_t seed) {
   return std::make_shared<PatchAttention>(p, shape, seed);

@@ -14,6 +14,19 @@ Schema patch_attention_schema();
 std::string check_patch_attention(const Params& p, const ImageShape& shape);
 std::shared_ptr<ImageModel> make_patch_attention(const Params& p, const ImageShape& shape, uint64_t seed);
 
+// Attention probabilities of every block of a patch-attention model for the given query tokens, in evaluation
+// mode: result[layer] has shape (B, H, |queries|, N) with N = tokens (class token first when there is one).
+// Errors when `model` is not a patch-attention model.
+std::vector<Tensor> patch_attention_weights(ImageModel& model, const Tensor& images, const std::vector<int64_t>& queries);
+
+struct PatchLayout {
+  int64_t grid_h = 0, grid_w = 0, patch = 0;
+  bool class_token = false;
+  int64_t tokens() const { return grid_h * grid_w + (class_token ? 1 : 0); }
+  int64_t first_patch() const { return class_token ? 1 : 0; }
+};
+PatchLayout patch_layout(const ImageModel& model);
+
 // The attention policy over [class token?] + gh×gw patch tokens that the config describes.
 Policy patch_policy(const Params& p, int64_t grid_h, int64_t grid_w, bool class_token);
 

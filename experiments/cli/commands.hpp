@@ -26,4 +26,11 @@ struct AttentionArgs {
 };
 int attention_dump(const AttentionArgs& args);  // `receptive attention --dump DIR`
 
+struct MapArgs {
+  std::string run, out, query = "cls";
+  int64_t index = 0, images = 1000;
+};
+int attention_map(const MapArgs& args);    // `receptive attention-map`
+int receptive_field(const MapArgs& args);  // `receptive receptive-field`
+
 }  // namespace rc::cli

@@ -50,6 +50,22 @@ int main(int argc, char** argv) {
   attn->add_option("--scale", att.scale, "dot: score scale (default 1/sqrt(D))");
   attn->add_option("--seed", att.seed, "random seed");
 
+  rc::cli::MapArgs map_args, rf_args;
+  auto* amap = app.add_subcommand("attention-map",
+                                  "for a trained patch-attention run and a test image, the attention of one query "
+                                  "patch for every layer and head, overlaid on the image (PNG)");
+  amap->add_option("run", map_args.run, "run folder: <out>/runs/<run> (holds config.yaml and best.safetensors)")
+      ->required();
+  amap->add_option("--index", map_args.index, "test image index");
+  amap->add_option("--query", map_args.query, "query patch: cls (the class token) or row,col");
+  amap->add_option("--out", map_args.out, "PNG to write")->required();
+  auto* rfield = app.add_subcommand("receptive-field",
+                                    "for a trained patch-attention run, the mean attention weight by 2-D offset between "
+                                    "query and key patches over test images, per layer and head (PNG + .npy)");
+  rfield->add_option("run", rf_args.run, "run folder: <out>/runs/<run>")->required();
+  rfield->add_option("--images", rf_args.images, "test images to average over");
+  rfield->add_option("--out", rf_args.out, "PNG to write (the maps also go to the same name with .npy)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -60,6 +76,8 @@ int main(int argc, char** argv) {
     if (*list) rc::cli::print_list(markdown);
     if (*run) return rc::cli::run(run_args);
     if (*attn) return rc::cli::attention_dump(att);
+    if (*amap) return rc::cli::attention_map(map_args);
+    if (*rfield) return rc::cli::receptive_field(rf_args);
   } catch (const std::exception& e) {
     fmt::print(stderr, "receptive: error: {}\n", e.what());
     return 1;

@@ -6,7 +6,9 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "experiments/config/experiment.hpp"
+#include "experiments/cli/commands.hpp"
 #include "experiments/config/yaml_params.hpp"
+#include "framework/io/npy.hpp"
 #include "experiments/plots.hpp"
 #include "experiments/results.hpp"
 #include "experiments/runner.hpp"
@@ -206,4 +208,53 @@ TEST_CASE("plots: the data-efficiency chart puts each model's mean at its traini
   CHECK(coloured(102) > 0);
   CHECK(coloured(677) > 0);
   CHECK(coloured(390) > 0);  // the lines run across the middle
+}
+
+TEST_CASE("attention pictures: a window2d 3x3 model attends to nothing beyond offset 2; maps and PNGs written") {
+  rc::test::TempDir root_dir("rf_data"), out_dir("rf_out");
+  const fs::path& root = root_dir.path;
+  for (int c = 0; c < 2; ++c) {
+    fs::create_directories(root / std::to_string(c));
+    for (int i = 0; i < 8; ++i) {
+      cv::Mat m(8, 8, CV_8UC1, cv::Scalar(20 + 10 * i));
+      m(cv::Rect(c * 4, 0, 4, 8)).setTo(220 - i);
+      cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(), m);
+    }
+  }
+  // 8x8 images, patch 2 -> a 4x4 grid; NATTEN windows shift at the border, so offsets reach +-2 but never 3
+  Experiment e = parse(R"(
+name: rf_test
+dataset: {name: image-folder, root: ")" + root.string() + R"(", height: 8, width: 8, grayscale: true, test_fraction: 0.25}
+train: {epochs: 1, batch_size: 4, progress: false}
+models:
+  local: {type: patch_attention, patch_size: 2, dim: 8, depth: 2, heads: 2, pooling: mean, position: relative,
+          policy: {kind: window2d, kernel: 3}}
+)");
+  RunnerOptions o;
+  o.out_dir = out_dir.path;
+  REQUIRE(run_experiment(e, o) == 0);
+  const std::string run = (out_dir.path / "runs" / "local__1__s0").string();
+  rc::cli::MapArgs a;
+  a.run = run;
+  a.out = (out_dir.path / "rf.png").string();
+  a.images = 4;
+  REQUIRE(rc::cli::receptive_field(a) == 0);
+  Tensor maps = rc::io::load_npy((out_dir.path / "rf.npy").string());  // (layers, heads, 7, 7)
+  REQUIRE(maps.shape() == Shape{2, 2, 7, 7});
+  for (int64_t lh = 0; lh < 4; ++lh)
+    for (int64_t r = 0; r < 7; ++r)
+      for (int64_t c = 0; c < 7; ++c) {
+        const float v = maps.data()[lh * 49 + r * 7 + c];
+        if (r == 0 || r == 6 || c == 0 || c == 6) CHECK(v == 0.0f);  // offset 3 in some direction
+        else CHECK(v > 0.0f);
+      }
+  a.out = (out_dir.path / "map.png").string();
+  a.query = "1,2";
+  a.index = 1;
+  REQUIRE(rc::cli::attention_map(a) == 0);
+  CHECK(!cv::imread(a.out).empty());
+  a.query = "cls";
+  CHECK_THROWS_WITH(rc::cli::attention_map(a), Catch::Contains("no class token"));
+  a.query = "9,9";
+  CHECK_THROWS_WITH(rc::cli::attention_map(a), Catch::Contains("inside the 4x4 patch grid"));
 }

@@ -1,0 +1,205 @@
+// `receptive attention-map` and `receptive receptive-field`: pictures of what a trained patch-attention model
+// looks at. Both load a run folder (runs/<run>/config.yaml + best.safetensors) and its dataset.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "experiments/cli/commands.hpp"
+#include "experiments/config/experiment.hpp"
+#include "experiments/config/yaml_params.hpp"
+#include "experiments/runner.hpp"
+#include "framework/io/npy.hpp"
+#include "framework/io/safetensors.hpp"
+#include "models/patch_attention.hpp"
+#include "models/registry.hpp"
+
+namespace rc::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+struct LoadedRun {
+  std::shared_ptr<models::ImageModel> model;
+  exp::ImageData data;
+  models::PatchLayout layout;
+};
+
+LoadedRun load_run(const std::string& run_dir) {
+  const fs::path dir(run_dir), cfg = dir / "config.yaml", weights = dir / "best.safetensors";
+  RC_CHECK(fs::exists(cfg), "{}: no config.yaml (expected a run folder such as results/<name>/runs/<run>)", run_dir);
+  RC_CHECK(fs::exists(weights), "{}: no best.safetensors (did the run finish an epoch?)", run_dir);
+  YAML::Node root = YAML::LoadFile(cfg.string());
+  const std::string type = root["model"]["type"].as<std::string>();
+  const auto& mt = models::model_type(type);
+  RC_CHECK(type == "patch_attention", "{}: model type '{}' has no attention to show (expected patch_attention)",
+           run_dir, type);
+  Params mp = config::read_params(root["model"], mt.schema, cfg.string(), "model", {"type", "name", "train"});
+  Params dp = config::read_params(root["dataset"], exp::dataset_schema(), cfg.string(), "dataset");
+  LoadedRun r;
+  r.data = exp::load_images(dp);
+  r.model = mt.make_image(mp, r.data.shape, 0);
+  io::load_module(weights.string(), *r.model);
+  r.model->eval();
+  r.layout = models::patch_layout(*r.model);
+  return r;
+}
+
+// The image as 8-bit BGR for drawing (from the dataset's bytes, CHW).
+cv::Mat to_bgr(const data::ImageDataset& d, int64_t index) {
+  const int h = int(d.height), w = int(d.width);
+  cv::Mat img(h, w, CV_8UC3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const int64_t ch = d.channels == 1 ? 0 : 2 - c;  // RGB bytes to BGR
+        img.at<cv::Vec3b>(y, x)[c] = d.image(index)[ch * h * w + y * w + x];
+      }
+  return img;
+}
+
+// A heat map of `values` (rows × cols, any range) blended over `base` (both drawn at `size` pixels square).
+cv::Mat overlay(const cv::Mat& base, const std::vector<float>& values, int rows, int cols, int size) {
+  cv::Mat heat(rows, cols, CV_32F);
+  float hi = 1e-12f;
+  for (float v : values) hi = std::max(hi, v);
+  for (int i = 0; i < rows * cols; ++i) heat.at<float>(i / cols, i % cols) = values[i] / hi;
+  cv::Mat heat8, colour, b;
+  heat.convertTo(heat8, CV_8U, 255.0);
+  cv::resize(heat8, heat8, {size, size}, 0, 0, cv::INTER_NEAREST);
+  cv::applyColorMap(heat8, colour, cv::COLORMAP_INFERNO);
+  if (base.empty()) return colour;
+  cv::resize(base, b, {size, size}, 0, 0, cv::INTER_NEAREST);
+  cv::Mat out;
+  cv::addWeighted(b, 0.45, colour, 0.55, 0, out);
+  return out;
+}
+
+// Panels in a layers × heads grid with row and column captions.
+cv::Mat grid_of(const std::vector<std::vector<cv::Mat>>& panels, const std::string& title) {
+  const int rows = int(panels.size()), cols = int(panels[0].size()), size = panels[0][0].cols, gap = 6, head = 50,
+            side = 70;
+  cv::Mat img(head + rows * (size + gap), side + cols * (size + gap), CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::putText(img, title, {8, 20}, cv::FONT_HERSHEY_SIMPLEX, 0.5, {0, 0, 0}, 1, cv::LINE_AA);
+  for (int c = 0; c < cols; ++c)
+    cv::putText(img, fmt::format("head {}", c), {side + c * (size + gap) + 4, head - 8}, cv::FONT_HERSHEY_SIMPLEX,
+                0.45, {0, 0, 0}, 1, cv::LINE_AA);
+  for (int r = 0; r < rows; ++r) {
+    cv::putText(img, fmt::format("layer {}", r), {6, head + r * (size + gap) + size / 2}, cv::FONT_HERSHEY_SIMPLEX,
+                0.45, {0, 0, 0}, 1, cv::LINE_AA);
+    for (int c = 0; c < cols; ++c)
+      panels[r][c].copyTo(img(cv::Rect(side + c * (size + gap), head + r * (size + gap), size, size)));
+  }
+  return img;
+}
+}  // namespace
+
+int attention_map(const MapArgs& a) {
+  LoadedRun r = load_run(a.run);
+  const auto& test = r.data.test;
+  RC_CHECK(a.index >= 0 && a.index < test.size(), "attention-map: --index {} outside the {} test images", a.index,
+           test.size());
+  const auto& L = r.layout;
+  int64_t query = 0;  // class token
+  if (a.query != "cls") {
+    int64_t qr = -1, qc = -1;
+    RC_CHECK(std::sscanf(a.query.c_str(), "%ld,%ld", &qr, &qc) == 2 && qr >= 0 && qr < L.grid_h && qc >= 0 &&
+                 qc < L.grid_w,
+             "attention-map: --query '{}' must be cls or row,col inside the {}x{} patch grid", a.query, L.grid_h,
+             L.grid_w);
+    query = L.first_patch() + qr * L.grid_w + qc;
+  } else {
+    RC_CHECK(L.class_token, "attention-map: the model has no class token; give --query row,col");
+  }
+  Tensor x = data::make_batch(test, {a.index}, {}, r.data.normalize, false, 0, nullptr);
+  auto layers = models::patch_attention_weights(*r.model, x, {query});
+  const cv::Mat base = to_bgr(test, a.index);
+  const int size = 140;
+  std::vector<std::vector<cv::Mat>> panels;
+  for (const Tensor& w : layers) {  // (1, H, 1, N)
+    std::vector<cv::Mat> row;
+    for (int64_t h = 0; h < w.dim(1); ++h) {
+      std::vector<float> v(L.grid_h * L.grid_w);
+      for (int64_t t = 0; t < L.grid_h * L.grid_w; ++t) v[t] = w.data()[h * w.dim(3) + L.first_patch() + t];
+      cv::Mat p = overlay(base, v, int(L.grid_h), int(L.grid_w), size);
+      if (query >= L.first_patch()) {
+        const int64_t q = query - L.first_patch(), cell = size / L.grid_w;
+        cv::rectangle(p, cv::Rect(int(q % L.grid_w * cell), int(q / L.grid_w * cell), int(cell), int(cell)),
+                      {0, 255, 0}, 2);
+      }
+      row.push_back(p);
+    }
+    panels.push_back(row);
+  }
+  const std::string title = fmt::format("{}: test image {} ({}), query {}", fs::path(a.run).filename().string(),
+                                        a.index, test.class_names[test.labels[a.index]], a.query);
+  fs::create_directories(fs::path(a.out).parent_path().empty() ? "." : fs::path(a.out).parent_path());
+  RC_CHECK(cv::imwrite(a.out, grid_of(panels, title)), "attention-map: cannot write {}", a.out);
+  fmt::print("attention-map: {} layers x {} heads -> {}\n", layers.size(), layers[0].dim(1), a.out);
+  return 0;
+}
+
+int receptive_field(const MapArgs& a) {
+  LoadedRun r = load_run(a.run);
+  const auto& test = r.data.test;
+  const auto& L = r.layout;
+  const int64_t n_img = std::min<int64_t>(a.images, test.size());
+  RC_CHECK(n_img >= 1, "receptive-field: --images must be >= 1");
+  const int64_t oh = 2 * L.grid_h - 1, ow = 2 * L.grid_w - 1, cells = L.grid_h * L.grid_w;
+  std::vector<int64_t> queries;
+  for (int64_t t = 0; t < cells; ++t) queries.push_back(L.first_patch() + t);
+  // sums[layer][head][offset], counts[offset]
+  std::vector<std::vector<std::vector<double>>> sums;
+  std::vector<double> counts(oh * ow, 0.0);
+  for (int64_t q = 0; q < cells; ++q)
+    for (int64_t k = 0; k < cells; ++k) counts[(k / L.grid_w - q / L.grid_w + L.grid_h - 1) * ow + (k % L.grid_w - q % L.grid_w + L.grid_w - 1)] += 1;
+  for (int64_t start = 0; start < n_img; start += 100) {
+    std::vector<int64_t> idx;
+    for (int64_t i = start; i < std::min(n_img, start + 100); ++i) idx.push_back(i);
+    Tensor x = data::make_batch(test, idx, {}, r.data.normalize, false, 0, nullptr);
+    auto layers = models::patch_attention_weights(*r.model, x, queries);  // (B, H, cells, N)
+    if (sums.empty())
+      sums.assign(layers.size(), std::vector<std::vector<double>>(layers[0].dim(1), std::vector<double>(oh * ow, 0.0)));
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const Tensor& w = layers[l];
+      const int64_t H = w.dim(1), N = w.dim(3);
+      for (int64_t b = 0; b < w.dim(0); ++b)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t q = 0; q < cells; ++q) {
+            const float* row = w.data() + ((b * H + h) * cells + q) * N + L.first_patch();
+            for (int64_t k = 0; k < cells; ++k)
+              sums[l][h][(k / L.grid_w - q / L.grid_w + L.grid_h - 1) * ow + (k % L.grid_w - q % L.grid_w + L.grid_w - 1)] += row[k];
+          }
+    }
+  }
+  // mean attention weight per (query, key) pair at each offset
+  std::vector<std::vector<cv::Mat>> panels;
+  const int64_t layers_n = static_cast<int64_t>(sums.size()), heads_n = static_cast<int64_t>(sums[0].size());
+  Tensor maps = Tensor::zeros({layers_n, heads_n, oh, ow});
+  for (int64_t l = 0; l < layers_n; ++l) {
+    std::vector<cv::Mat> row;
+    for (int64_t h = 0; h < heads_n; ++h) {
+      std::vector<float> v(oh * ow);
+      for (int64_t o = 0; o < oh * ow; ++o) v[o] = float(sums[l][h][o] / (counts[o] * n_img));
+      std::copy(v.begin(), v.end(), maps.data() + (l * heads_n + h) * oh * ow);
+      cv::Mat p = overlay(cv::Mat(), v, int(oh), int(ow), 140);
+      const int cell = 140 / int(ow);
+      cv::rectangle(p, cv::Rect(int(L.grid_w - 1) * cell, int(L.grid_h - 1) * cell, cell, cell), {0, 255, 0}, 1);
+      row.push_back(p);
+    }
+    panels.push_back(row);
+  }
+  const std::string title = fmt::format("{}: mean attention by offset over {} test images",
+                                        fs::path(a.run).filename().string(), n_img);
+  fs::create_directories(fs::path(a.out).parent_path().empty() ? "." : fs::path(a.out).parent_path());
+  RC_CHECK(cv::imwrite(a.out, grid_of(panels, title)), "receptive-field: cannot write {}", a.out);
+  const std::string npy = (fs::path(a.out).replace_extension(".npy")).string();
+  io::save_npy(npy, maps);
+  fmt::print("receptive-field: {} layers x {} heads over {} images -> {} (maps (L, H, {}, {}) in {})\n", layers_n,
+             heads_n, n_img, a.out, oh, ow, npy);
+  return 0;
+}
+
+}  // namespace rc::cli
