@@ -10,13 +10,15 @@
 
 namespace {
 
-void BM_train_step(benchmark::State& state, const char* type, const char* policy, const char* position) {
+void BM_train_step(benchmark::State& state, const char* type, const char* policy, const char* position,
+                   const char* pooling = "cls") {
   const int64_t batch = 128;
   const auto& mt = rc::models::model_type(type);
   rc::Params p = mt.schema.defaults();
   if (std::string(type) == "patch_attention") {
     p.set("policy.kind", std::string(policy));
     p.set("position", std::string(position));
+    p.set("pooling", std::string(pooling));
   }
   auto model = mt.make_image(p, {1, 28, 28, 10}, 0);
   rc::exp::TrainSettings s;
@@ -39,6 +41,10 @@ BENCHMARK_CAPTURE(BM_train_step, vit_full, "patch_attention", "full", "learned")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_train_step, vit_window3_relative, "patch_attention", "window2d", "relative")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+// Mean pooling instead of a class token: the window needs no global token, so the tiled window kernel runs alone.
+BENCHMARK_CAPTURE(BM_train_step, vit_window3_relative_mean, "patch_attention", "window2d", "relative", "mean")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

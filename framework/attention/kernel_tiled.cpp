@@ -38,6 +38,7 @@ constexpr int64_t kTargetItems = 8;  // backward: aim for at least this many (b,
 using FloatBuf = std::vector<float, Eigen::aligned_allocator<float>>;
 struct Scratch {
   std::vector<int64_t> qidx, kidx;
+  std::vector<int32_t> bidx, qcoord, kcoord;
   FloatBuf qt, qrow, eqb, kbuf, vbuf, s, p, dp, ot, m, l, lse, delta, dob, dot, dqt, deq, dkt, dvt;
   std::vector<uint8_t> mask, mask_tmp;
   static Scratch& get() {
@@ -63,7 +64,51 @@ struct Tile {
   const int64_t* kidx = nullptr;
   const float *k = nullptr, *v = nullptr;
   const uint8_t* mask = nullptr;  // null when Full
+  const int32_t* bias_idx = nullptr;  // (n x mp) bias table index of each pair, -1 for none (and padding)
 };
+
+// The bias table index of every (key, query) pair of a tile, as BiasIndex::index gives it, without a division
+// per pair: 2-D grid coordinates (in units of the dilation, with the residue class) are found once per token.
+void tile_bias_index(const BiasIndex& bi, const int64_t* qidx, int64_t m, int64_t mp, const int64_t* kidx,
+                     int64_t n, Scratch& sc, int32_t* out) {
+  std::fill_n(out, n * mp, -1);
+  if (bi.mode == BiasIndex::Mode::Offset1d) {
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t a = 0; a < m; ++a) out[b * mp + a] = static_cast<int32_t>(bi.index(qidx[a], kidx[b]));
+    return;
+  }
+  if (bi.mode != BiasIndex::Mode::Offset2d) return;
+  // per token: row, column (dilation units) and residue class, or residue -1 off the grid
+  auto coords = [&](const int64_t* idx, int64_t cnt, std::vector<int32_t>& buf) {
+    int32_t* cd = sized(buf, 3 * cnt);
+    const int64_t cells = bi.grid_h * bi.grid_w;
+    for (int64_t x = 0; x < cnt; ++x) {
+      const int64_t g = idx[x] - bi.first;
+      if (g < 0 || g >= cells) {
+        cd[3 * x + 2] = -1;
+        continue;
+      }
+      const int64_t r = g / bi.grid_w, col = g % bi.grid_w;
+      cd[3 * x] = static_cast<int32_t>(r / bi.dil_h);
+      cd[3 * x + 1] = static_cast<int32_t>(col / bi.dil_w);
+      cd[3 * x + 2] = static_cast<int32_t>((r % bi.dil_h) * bi.dil_w + col % bi.dil_w);
+    }
+    return cd;
+  };
+  const int32_t* qc = coords(qidx, m, sc.qcoord);
+  const int32_t* kc = coords(kidx, n, sc.kcoord);
+  const int32_t rh = static_cast<int32_t>(bi.radius_h), rw = static_cast<int32_t>(bi.radius_w), width = 2 * rw + 1;
+  for (int64_t b = 0; b < n; ++b) {
+    const int32_t kres = kc[3 * b + 2];
+    if (kres < 0) continue;
+    for (int64_t a = 0; a < m; ++a) {
+      if (qc[3 * a + 2] != kres) continue;
+      const int32_t dr = std::clamp(kc[3 * b] - qc[3 * a], -rh, rh);
+      const int32_t dc = std::clamp(kc[3 * b + 1] - qc[3 * a + 1], -rw, rw);
+      out[b * mp + a] = (dr + rh) * width + dc + rw;
+    }
+  }
+}
 
 Tile load_tile(const BlockCtx& c, const TileRef& ref, Scratch& sc) {
   const Problem& p = c.p;
@@ -79,6 +124,11 @@ Tile load_tile(const BlockCtx& c, const TileRef& ref, Scratch& sc) {
     uint8_t* mk = sized(sc.mask, n * c.mp);
     tile_mask_transposed(*p.policy, c.qidx, c.m, kidx, n, mk, sc.mask_tmp);
     t.mask = mk;
+  }
+  if (p.bias) {
+    int32_t* bidx = sized(sc.bidx, n * c.mp);
+    tile_bias_index(p.bias_index, c.qidx, c.m, c.mp, kidx, n, sc, bidx);
+    t.bias_idx = bidx;
   }
   const float* kbase = p.k + p.bh_offset(c.bh);
   const float* vbase = p.v + p.bh_offset(c.bh);
@@ -101,7 +151,7 @@ Tile load_tile(const BlockCtx& c, const TileRef& ref, Scratch& sc) {
 // S^T (n x mp) = scores of the tile with bias; masked entries -inf.
 void scores_t(const BlockCtx& c, const Tile& t, float* s) {
   const Problem& p = c.p;
-  const int64_t m = c.m, mp = c.mp, n = t.n;
+  const int64_t mp = c.mp, n = t.n;
   if (p.score == ScoreKind::Dot) {
     tile_scores(t.k, p.D, n, p.D, c.qt, mp, s);
   } else {
@@ -116,11 +166,9 @@ void scores_t(const BlockCtx& c, const Tile& t, float* s) {
   }
   if (p.bias) {
     const float* table = p.bias + (c.bh % p.H) * p.bias_index.table_size;
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t a = 0; a < m; ++a) {
-        int64_t x = p.bias_index.index(c.qidx[a], t.kidx[b]);
-        if (x >= 0) s[b * mp + a] += table[x];
-      }
+    const int32_t* bidx = t.bias_idx;
+    for (int64_t x = 0; x < n * mp; ++x)
+      if (bidx[x] >= 0) s[x] += table[bidx[x]];
   }
   if (t.mask) {
     typedef uint8_t u8x16 __attribute__((vector_size(16)));
@@ -285,11 +333,8 @@ void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const f
       for (int64_t a = 0; a < mp; a += 16)
         store(ds + b * mp + a, load(s + b * mp + a) * (load(ds + b * mp + a) - load(delta + a)));
     if (p.bias)
-      for (int64_t b = 0; b < n; ++b)
-        for (int64_t a = 0; a < m; ++a) {
-          int64_t x = p.bias_index.index(c.qidx[a], t.kidx[b]);
-          if (x >= 0) acc.dbias[x] += ds[b * mp + a];
-        }
+      for (int64_t x = 0; x < n * mp; ++x)
+        if (t.bias_idx[x] >= 0) acc.dbias[t.bias_idx[x]] += ds[x];
     if (dot) {
       tile_accum_t(t.k, D, n, D, ds, mp, dqt);
       float* dkt = direct ? acc.dk + t.kidx[0] * D : sized(sc.dkt, n * Dp);
