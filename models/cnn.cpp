@@ -30,7 +30,7 @@ class ConvBlock : public nn::Module {
     conv_ = register_module("conv", std::make_shared<nn::Conv2d>(in, out, 3, gen, 1, 1, false));
     bn_ = register_module("bn", std::make_shared<nn::BatchNorm>(out));
   }
-  Var forward(const Var& x) { return relu(bn_->forward(conv_->forward(x))); }
+  Var forward(const Var& x) { return bn_->forward_relu(conv_->forward(x)); }
 
  private:
   std::shared_ptr<nn::Conv2d> conv_;
@@ -51,7 +51,7 @@ class ResidualBlock : public nn::Module {
     }
   }
   Var forward(const Var& x) {
-    Var h = relu(bn1_->forward(conv1_->forward(x)));
+    Var h = bn1_->forward_relu(conv1_->forward(x));
     h = bn2_->forward(conv2_->forward(h));
     Var skip = skip_conv_ ? skip_bn_->forward(skip_conv_->forward(x)) : x;
     return relu(add(h, skip));

@@ -115,6 +115,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
                 Experiment& e) {
   auto at = [&](const std::string& key) { return path.empty() ? key : path + "." + key; };
   check_top_keys(root, file, path, kTopKeys);
+  const size_t first_run = e.runs.size();
   Params dataset = config::read_params(root["dataset"], dataset_schema(), file, at("dataset"));
   const std::string dataset_name = dataset.get_string("name");
   const bool graph = is_graph_dataset(dataset_name);
@@ -263,6 +264,22 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
       if (a == axes.size()) break;
     }
   }
+  // Run order: seed by seed, and within a seed size by size, every model (and grid variant) side by side; so a
+  // sweep stopped early already holds every model's curve for the first seeds.
+  auto position = [](const auto& list, const auto& v) {
+    return std::find(list.begin(), list.end(), v) - list.begin();
+  };
+  // (an index sort: assigning a YAML::Node writes through to the node it refers to, so RunSpecs are only ever
+  // copy-constructed, never assigned)
+  std::vector<size_t> order(e.runs.size() - first_run);
+  for (size_t i = 0; i < order.size(); ++i) order[i] = first_run + i;
+  auto key = [&](size_t i) {
+    return std::pair(position(seeds, e.runs[i].seed), position(sizes, e.runs[i].train_size));
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
+  std::vector<RunSpec> sorted(e.runs.begin(), e.runs.begin() + static_cast<std::ptrdiff_t>(first_run));
+  for (size_t i : order) sorted.push_back(e.runs[i]);
+  e.runs = std::move(sorted);
 }
 }  // namespace
 

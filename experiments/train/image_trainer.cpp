@@ -67,7 +67,51 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
   int64_t step = 0, items = 0, since_best = 0;
   std::vector<int64_t> order = task.train_idx;
 
-  for (int64_t epoch = 1; epoch <= epochs && step < total_steps; ++epoch) {
+  // Evaluation points: after each epoch, or (eval_every > 0) every eval_every steps and after the last step.
+  // Train loss and accuracy in metrics.jsonl average the steps since the previous evaluation.
+  double loss_sum = 0, acc_sum = 0;
+  int64_t batches = 0;
+  bool stop = false;
+  auto evaluate_point = [&](int64_t epoch) {
+    const double val = task.val_idx.empty()
+                           ? -1
+                           : evaluate_images(model, *task.train, task.val_idx, task.normalize, s.eval_batch_size);
+    const double test = evaluate_images(model, *task.test, {}, task.normalize, s.eval_batch_size);
+    out.epochs_run = epoch;
+    out.final_train_loss = loss_sum / std::max<int64_t>(batches, 1);
+    const double train_acc = acc_sum / std::max<int64_t>(batches, 1);
+    io::save_module((run_dir / "last.safetensors").string(), model,
+                    {{"epoch", std::to_string(epoch)}, {"step", std::to_string(step)}});
+    const bool better = task.val_idx.empty() || val > out.best_val_accuracy;
+    if (better) {
+      out.best_val_accuracy = val;
+      out.best_epoch = epoch;
+      out.test_accuracy = test;
+      since_best = 0;
+      io::save_module((run_dir / "best.safetensors").string(), model,
+                      {{"epoch", std::to_string(epoch)}, {"step", std::to_string(step)}});
+    } else {
+      ++since_best;
+    }
+    nlohmann::json m = {{"epoch", epoch},
+                        {"step", step},
+                        {"train_loss", out.final_train_loss},
+                        {"train_accuracy", train_acc},
+                        {"val_accuracy", val},
+                        {"test_accuracy", test},
+                        {"lr", schedule->lr_at(std::max<int64_t>(step - 1, 0))},
+                        {"epoch_seconds", train_seconds},
+                        {"items_per_second", items / std::max(train_seconds, 1e-9)}};
+    append_line(metrics_path, m.dump());
+    progress.epoch_end(fmt::format("epoch {}/{} step {}: loss {:.4f} train {:.4f} val {:.4f} test {:.4f} ({:.0f} img/s)",
+                                   epoch, epochs, step, out.final_train_loss, train_acc, val, test,
+                                   items / std::max(train_seconds, 1e-9)));
+    loss_sum = acc_sum = 0;
+    batches = 0;
+    if (s.patience > 0 && since_best >= s.patience) stop = true;
+  };
+
+  for (int64_t epoch = 1; epoch <= epochs && step < total_steps && !stop; ++epoch) {
     model.train();
     std::mt19937_64 gen(mix_seed(seed, 1000 + epoch));
     std::shuffle(order.begin(), order.end(), gen);
@@ -76,9 +120,7 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
       std::vector<int64_t> idx(order.begin() + b * batch, order.begin() + std::min(n, (b + 1) * batch));
       return data::make_batch(*task.train, idx, task.augment, task.normalize, true, aug_seed, labels, false);
     };
-    const auto e0 = std::chrono::steady_clock::now();
-    double loss_sum = 0, acc_sum = 0;
-    int64_t batches = 0;
+    auto e0 = std::chrono::steady_clock::now();
     std::vector<int64_t> labels, next_labels;
     auto next = std::async(std::launch::async, [&] { return batch_at(0, &next_labels); });
     for (int64_t b = 0; b < steps_per_epoch && step < total_steps; ++b) {
@@ -113,41 +155,19 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
         out.status = "interrupted";
         break;
       }
+      if (s.eval_every > 0 && (step % s.eval_every == 0 || step == total_steps)) {
+        if (next.valid()) next.wait();  // the next batch is ready before evaluation starts timing its own work
+        train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+        evaluate_point(epoch);
+        model.train();
+        e0 = std::chrono::steady_clock::now();
+        if (stop) break;
+      }
     }
+    if (next.valid()) next.wait();
     train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
     if (out.status != "ok") break;
-
-    const double val = task.val_idx.empty()
-                           ? -1
-                           : evaluate_images(model, *task.train, task.val_idx, task.normalize, s.eval_batch_size);
-    const double test = evaluate_images(model, *task.test, {}, task.normalize, s.eval_batch_size);
-    out.epochs_run = epoch;
-    out.final_train_loss = loss_sum / std::max<int64_t>(batches, 1);
-    io::save_module((run_dir / "last.safetensors").string(), model, {{"epoch", std::to_string(epoch)}});
-    const bool better = task.val_idx.empty() || val > out.best_val_accuracy;
-    if (better) {
-      out.best_val_accuracy = val;
-      out.best_epoch = epoch;
-      out.test_accuracy = test;
-      since_best = 0;
-      io::save_module((run_dir / "best.safetensors").string(), model, {{"epoch", std::to_string(epoch)}});
-    } else {
-      ++since_best;
-    }
-    nlohmann::json m = {{"epoch", epoch},
-                        {"step", step},
-                        {"train_loss", out.final_train_loss},
-                        {"train_accuracy", acc_sum / std::max<int64_t>(batches, 1)},
-                        {"val_accuracy", val},
-                        {"test_accuracy", test},
-                        {"lr", schedule->lr_at(std::max<int64_t>(step - 1, 0))},
-                        {"epoch_seconds", train_seconds},
-                        {"items_per_second", items / std::max(train_seconds, 1e-9)}};
-    append_line(metrics_path, m.dump());
-    progress.epoch_end(fmt::format("epoch {}/{}: loss {:.4f} train {:.4f} val {:.4f} test {:.4f} ({:.0f} img/s)",
-                                   epoch, epochs, out.final_train_loss, acc_sum / std::max<int64_t>(batches, 1), val,
-                                   test, items / std::max(train_seconds, 1e-9)));
-    if (s.patience > 0 && since_best >= s.patience) break;
+    if (s.eval_every == 0) evaluate_point(epoch);
   }
   if (task.val_idx.empty()) out.best_val_accuracy = std::nan("");  // no validation set
   out.steps = step;

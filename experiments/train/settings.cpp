@@ -14,6 +14,9 @@ Schema train_schema() {
       {"steps", ParamType::Int, int64_t{0}, "fixed budget of optimizer steps; 0 = use epochs", 0.0, {}, {}},
       {"batch_size", ParamType::Int, int64_t{128}, "training batch size (image datasets)", 1.0, {}, {}},
       {"eval_batch_size", ParamType::Int, int64_t{500}, "batch size for evaluation", 1.0, {}, {}},
+      {"eval_every", ParamType::Int, int64_t{0},
+       "images: evaluate on validation and test every this many steps and at the last step (0 = after each epoch)",
+       0.0, {}, {}},
       {"optimizer", ParamType::String, std::string("adamw"),
        "adamw (decoupled weight decay), adam (L2 weight decay, as the GCN/GAT papers), sgd", {}, {},
        {"adamw", "adam", "sgd"}},
@@ -25,12 +28,14 @@ Schema train_schema() {
       {"schedule", ParamType::String, std::string("cosine"), "learning-rate schedule", {}, {},
        {"cosine", "step", "constant"}},
       {"warmup_epochs", ParamType::Float, 1.0, "cosine: linear warm-up length in epochs", 0.0, {}, {}},
+      {"warmup_steps", ParamType::Int, int64_t{0}, "cosine: linear warm-up length in steps (> 0: replaces warmup_epochs)",
+       0.0, {}, {}},
       {"min_lr", ParamType::Float, 0.0, "cosine: final learning rate", 0.0, {}, {}},
       {"step_size", ParamType::Int, int64_t{30}, "step: epochs between decays", 1.0, {}, {}},
       {"gamma", ParamType::Float, 0.1, "step: decay factor", 0.0, 1.0, {}},
       {"label_smoothing", ParamType::Float, 0.0, "cross-entropy label smoothing", 0.0, 0.99, {}},
       {"clip_grad_norm", ParamType::Float, 0.0, "clip the global gradient norm to this (0 = off)", 0.0, {}, {}},
-      {"patience", ParamType::Int, int64_t{0}, "early stopping: epochs without a better validation accuracy (0 = off)",
+      {"patience", ParamType::Int, int64_t{0}, "early stopping: evaluations without a better validation accuracy (0 = off)",
        0.0, {}, {}},
       {"progress", ParamType::Bool, true, "progress bar on the terminal", {}, {}, {}},
   };
@@ -43,6 +48,7 @@ TrainSettings TrainSettings::from(const Params& p) {
   s.steps = p.get_int("steps");
   s.batch_size = p.get_int("batch_size");
   s.eval_batch_size = p.get_int("eval_batch_size");
+  s.eval_every = p.get_int("eval_every");
   s.optimizer = p.get_string("optimizer");
   s.lr = p.get_float("lr");
   s.momentum = p.get_float("momentum");
@@ -50,6 +56,7 @@ TrainSettings TrainSettings::from(const Params& p) {
   s.weight_decay = p.get_float("weight_decay");
   s.schedule = p.get_string("schedule");
   s.warmup_epochs = p.get_float("warmup_epochs");
+  s.warmup_steps = p.get_int("warmup_steps");
   s.min_lr = p.get_float("min_lr");
   s.step_size = p.get_int("step_size");
   s.gamma = p.get_float("gamma");
@@ -85,7 +92,9 @@ std::unique_ptr<optim::LrSchedule> make_lr_schedule(const TrainSettings& s, int6
   o.step_size = std::max<int64_t>(1, s.step_size * steps_per_epoch);
   o.gamma = float(s.gamma);
   o.total_steps = std::max<int64_t>(1, total_steps);
-  o.warmup_steps = std::min<int64_t>(o.total_steps - 1, std::llround(s.warmup_epochs * steps_per_epoch));
+  o.warmup_steps = std::min<int64_t>(o.total_steps - 1, 
+                                            s.warmup_steps > 0 ? s.warmup_steps
+                                                               : std::llround(s.warmup_epochs * steps_per_epoch));
   o.min_lr = float(s.min_lr);
   return optim::make_schedule(o);
 }

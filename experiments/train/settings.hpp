@@ -18,15 +18,17 @@ struct TrainSettings {
   int64_t epochs = 10;
   int64_t steps = 0;  // > 0: a fixed budget of optimizer steps (epochs then follow from the data size)
   int64_t batch_size = 128, eval_batch_size = 500;
+  int64_t eval_every = 0;  // images: > 0 evaluate every this many steps (and at the last), else after each epoch
   std::string optimizer = "adamw";
   double lr = 1e-3, momentum = 0.9, weight_decay = 0.05;
   bool nesterov = false;
   std::string schedule = "cosine";
   double warmup_epochs = 1.0, min_lr = 0.0;
+  int64_t warmup_steps = 0;  // > 0: replaces warmup_epochs
   int64_t step_size = 30;
   double gamma = 0.1;
   double label_smoothing = 0.0, clip_grad_norm = 0.0;
-  int64_t patience = 0;  // > 0: stop after this many epochs without a better validation accuracy
+  int64_t patience = 0;  // > 0: stop after this many evaluations without a better validation accuracy
   bool progress = true;
 
   static TrainSettings from(const Params& p);

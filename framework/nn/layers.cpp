@@ -53,6 +53,10 @@ Var BatchNorm::forward(const Var& x) {
   return batch_norm(x, gamma_, beta_, running_mean_, running_var_, is_training(), momentum_, eps_);
 }
 
+Var BatchNorm::forward_relu(const Var& x) {
+  return batch_norm(x, gamma_, beta_, running_mean_, running_var_, is_training(), momentum_, eps_, true);
+}
+
 LayerNorm::LayerNorm(int64_t dim, float eps) : eps_(eps) {
   gamma_ = register_parameter("weight", Tensor::ones({dim}), true);
   beta_ = register_parameter("bias", Tensor::zeros({dim}), true);

@@ -40,6 +40,7 @@ class BatchNorm : public Module {
  public:
   explicit BatchNorm(int64_t channels, float momentum = 0.1f, float eps = 1e-5f);
   Var forward(const Var& x);
+  Var forward_relu(const Var& x);  // relu(forward(x)), fused
 
  private:
   Var gamma_, beta_;

@@ -185,7 +185,7 @@ LayerNormResidual layer_norm_residual(const Var& x, const Var& residual, const V
 }
 
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_mean, Tensor& running_var,
-               bool training, float momentum, float eps) {
+               bool training, float momentum, float eps, bool relu) {
   const Tensor& xv = x.value();
   RC_CHECK(xv.defined() && (xv.ndim() == 2 || xv.ndim() == 4),
            "batch_norm: x must be (N, C) or (N, C, H, W), got shape {}",
@@ -247,7 +247,12 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_
       for (int64_t n = 0; n < P.N; ++n) {
         const float* xr = xp + P.offset(n, c);
         float* yr = yp + P.offset(n, c);
-        rowk::for_each_segment(P.S, [&](int64_t j, auto len) { out(yr + j, len) = in(xr + j, len) * scale + shift; });
+        if (relu)
+          rowk::for_each_segment(
+              P.S, [&](int64_t j, auto len) { out(yr + j, len) = (in(xr + j, len) * scale + shift).max(0.0f); });
+        else
+          rowk::for_each_segment(P.S,
+                                 [&](int64_t j, auto len) { out(yr + j, len) = in(xr + j, len) * scale + shift; });
       }
     }
   });
@@ -262,13 +267,15 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_
 
   // forward was y = x̂ γ + β, x̂ = (x − μ) rstd per channel, so dβ = Σ dy, dγ = Σ dy x̂ and
   //   eval: dx = γ rstd dy;  training (μ, rstd depend on the batch): dx = γ rstd (dy − dβ/m − x̂ dγ/m), m = N·S.
+  // With the fused ReLU, dy is first masked where y = 0 (written into dx, which the last sweep overwrites).
   return make_result(
-      y, {&x, &gamma, &beta}, "batch_norm", [x, gamma, beta, xc, g, mean, rstd, P, training](const Tensor& dy_in) {
+      y, {&x, &gamma, &beta}, relu ? "batch_norm_relu" : "batch_norm",
+      [x, gamma, beta, xc, g, mean, rstd, P, training, relu, y](const Tensor& dy_in) {
         Tensor dy = dy_in.contiguous();
         NormGrads grads{Tensor::empty(xc.shape()), Tensor::empty({P.C}), Tensor::empty({P.C})};
         const float* xp = xc.data();
-        const float* dyp = dy.data();
         float* dxp = grads.dx.data();
+        const float* dyp = relu ? dxp : dy.data();  // the masked dy lives in dx until the last sweep
         const float inv_m = 1.0f / static_cast<float>(P.N * P.S);
         parallel_for(P.C, 1, [&](int64_t c0, int64_t c1) {
           for (int64_t c = c0; c < c1; ++c) {
@@ -277,6 +284,14 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_
             for (int64_t n = 0; n < P.N; ++n) {
               const float* xr = xp + P.offset(n, c);
               const float* dyr = dyp + P.offset(n, c);
+              if (relu) {
+                const float* yr = y.data() + P.offset(n, c);
+                const float* dy_raw = dy.data() + P.offset(n, c);
+                float* masked = dxp + P.offset(n, c);
+                rowk::for_each_segment(P.S, [&](int64_t j, auto len) {
+                  out(masked + j, len) = (in(yr + j, len) > 0.0f).select(in(dy_raw + j, len), 0.0f);
+                });
+              }
               sum_dy += plane_sum(P.S, [&](int64_t j, auto len) { return in(dyr + j, len).eval(); });
               sum_dy_xc += plane_sum(
                   P.S, [&](int64_t j, auto len) { return (in(dyr + j, len) * (in(xr + j, len) - mu)).eval(); });

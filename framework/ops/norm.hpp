@@ -25,7 +25,9 @@ LayerNormResidual layer_norm_residual(const Var& x, const Var& residual, const V
 //   and the running stats are updated in place: r ← (1 − momentum) r + momentum · stat, using the unbiased
 //   variance for running_var (as PyTorch). running stats may both be undefined (then nothing is tracked).
 // eval: μ = running_mean, var = running_var (constants for backward).
+// relu = true fuses a ReLU: y = max(0, BN(x)), in one pass forward and backward (relu(batch_norm(...)) in value
+// and gradient, with ReLU's gradient 0 at 0).
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_mean, Tensor& running_var,
-               bool training, float momentum = 0.1f, float eps = 1e-5f);
+               bool training, float momentum = 0.1f, float eps = 1e-5f, bool relu = false);
 
 }  // namespace rc

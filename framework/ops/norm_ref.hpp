@@ -1,5 +1,6 @@
 #pragma once
 // Reference LayerNorm and BatchNorm: plain loops, forward and backward, templated on the scalar type.
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -143,6 +144,27 @@ std::vector<RefTensor<T>> batch_norm_backward(const RefTensor<T>& x, const RefTe
       }
   }
   return {dx, dgamma, dbeta};
+}
+
+// The fused batch_norm + ReLU: y = max(0, batch_norm(x)); backward masks dy where y = 0, then batch_norm's.
+template <class T>
+RefTensor<T> batch_norm_relu(const RefTensor<T>& x, const RefTensor<T>& gamma, const RefTensor<T>& beta,
+                             RefTensor<T>& running_mean, RefTensor<T>& running_var, bool training, T momentum, T eps) {
+  RefTensor<T> y = batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps);
+  for (int64_t i = 0; i < y.numel(); ++i) y[i] = std::max(y[i], T(0));
+  return y;
+}
+template <class T>
+std::vector<RefTensor<T>> batch_norm_relu_backward(const RefTensor<T>& x, const RefTensor<T>& gamma,
+                                                   const RefTensor<T>& beta, const RefTensor<T>& running_mean,
+                                                   const RefTensor<T>& running_var, bool training, T eps,
+                                                   const RefTensor<T>& dy) {
+  RefTensor<T> rm = running_mean, rv = running_var;
+  RefTensor<T> pre = batch_norm(x, gamma, beta, rm, rv, training, T(0.1), eps);
+  RefTensor<T> masked = dy;
+  for (int64_t i = 0; i < pre.numel(); ++i)
+    if (!(pre[i] > T(0))) masked[i] = T(0);
+  return batch_norm_backward(x, gamma, running_mean, running_var, training, eps, masked);
 }
 
 }  // namespace rc::ref

@@ -61,6 +61,31 @@ Var max_pool2d(const Var& x, const Pool2dOptions& options) {
   // argmax: the position inside its plane of the first maximum of each window (padding <= kernel / 2 keeps every
   // window non-empty)
   auto argmax = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(y.numel()));
+  if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0) {
+    // the common 2×2 / stride 2 case without the generic window walk (same first-maximum rule: >, in row order)
+    const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(g.in_plane(), 1));
+    parallel_for(g.planes, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const float* xp = xv.data() + p * g.in_plane();
+        float* yp = y.data() + p * g.out_plane();
+        int32_t* ap = argmax->data() + p * g.out_plane();
+        for (int64_t i = 0; i < g.Ho; ++i) {
+          const float* r0 = xp + 2 * i * g.W;
+          const float* r1 = r0 + g.W;
+          for (int64_t j = 0; j < g.Wo; ++j) {
+            const int64_t at = 2 * i * g.W + 2 * j;
+            float best = r0[2 * j];
+            int64_t best_at = at;
+            if (r0[2 * j + 1] > best) best = r0[2 * j + 1], best_at = at + 1;
+            if (r1[2 * j] > best) best = r1[2 * j], best_at = at + g.W;
+            if (r1[2 * j + 1] > best) best = r1[2 * j + 1], best_at = at + g.W + 1;
+            yp[i * g.Wo + j] = best;
+            ap[i * g.Wo + j] = static_cast<int32_t>(best_at);
+          }
+        }
+      }
+    });
+  } else
   for_each_window(g, [&](int64_t p, int64_t q, int64_t a0, int64_t a1, int64_t b0, int64_t b1) {
     const float* xp = xv.data() + p * g.in_plane();
     float best = -std::numeric_limits<float>::infinity();

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "experiments/config/experiment.hpp"
@@ -39,6 +40,11 @@ TEST_CASE("experiment: models x grid x sizes x seeds expand into resolved runs")
   Experiment e = parse(kImage);
   // cnn: 2 variants (batch size) x 3 sizes x 2 seeds; local: 4 variants x 3 x 2
   CHECK(e.runs.size() == 12 + 24);
+  // seed-major order: the 18 runs of the first seed (every model and variant at every size) come first, and
+  // within a seed the sizes in the config's order
+  for (size_t i = 0; i < e.runs.size(); ++i) CHECK(e.runs[i].seed == (i < 18 ? 0 : 1));
+  CHECK(e.runs[0].train_size == e.runs[5].train_size);
+  CHECK(e.runs[5].train_size != e.runs[6].train_size);
   const RunSpec* r = nullptr;
   for (const auto& x : e.runs)
     if (x.model == "local[policy.kernel=5,train.batch_size=128]" && x.train_size == 0.1 && x.seed == 1) r = &x;
@@ -185,6 +191,40 @@ models:
     CHECK(fs::exists(run / "metrics.jsonl"));
     CHECK(fs::exists(run / "last.safetensors"));
   }
+}
+
+TEST_CASE("runner: a step budget with eval_every evaluates every k steps and at the last step, not each epoch") {
+  rc::test::TempDir root_dir("steps_data"), out_dir("steps_out");
+  const fs::path& root = root_dir.path;
+  for (int c = 0; c < 2; ++c) {
+    fs::create_directories(root / std::to_string(c));
+    for (int i = 0; i < 10; ++i) {
+      cv::Mat m(8, 8, CV_8UC1, cv::Scalar(40 * c + 5 * i));
+      cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(), m);
+    }
+  }
+  // 14 training images (16 less one per class for validation), batch 4: 4 steps per epoch; evaluations at 5, 10, 11
+  Experiment e = parse(R"(
+name: steps_test
+dataset: {name: image-folder, root: ")" + root.string() + R"(", height: 8, width: 8, grayscale: true, test_fraction: 0.2, val_fraction: 0.1}
+train: {steps: 11, eval_every: 5, warmup_steps: 3, batch_size: 4, lr: 0.01, progress: false}
+models:
+  small: {type: cnn, channels: [4], blocks: [1], pool: none}
+)");
+  RunnerOptions o;
+  o.out_dir = out_dir.path;
+  REQUIRE(run_experiment(e, o) == 0);
+  ResultsTable t(out_dir.path);
+  REQUIRE(t.rows().size() == 1);
+  std::ifstream m(out_dir.path / "runs" / t.rows()[0].get("run") / "metrics.jsonl");
+  std::vector<int64_t> steps, epochs;
+  for (std::string line; std::getline(m, line);) {
+    auto j = nlohmann::json::parse(line);
+    steps.push_back(j["step"].get<int64_t>());
+    epochs.push_back(j["epoch"].get<int64_t>());
+  }
+  CHECK(steps == std::vector<int64_t>{5, 10, 11});
+  CHECK(epochs == std::vector<int64_t>{2, 3, 3});
 }
 
 TEST_CASE("plots: the data-efficiency chart puts each model's mean at its training size") {

@@ -22,6 +22,12 @@ OpRun run_batch_norm(const Tensor& x, const Tensor& g, const Tensor& b, Tensor& 
       [&](const std::vector<Var>& v) { return batch_norm(v[0], v[1], v[2], rm, rv, training, momentum, eps); },
       {x, g, b}, dy);
 }
+OpRun run_batch_norm_relu(const Tensor& x, const Tensor& g, const Tensor& b, Tensor& rm, Tensor& rv, bool training,
+                          const Tensor& dy) {
+  return run_op(
+      [&](const std::vector<Var>& v) { return batch_norm(v[0], v[1], v[2], rm, rv, training, 0.1f, 1e-5f, true); },
+      {x, g, b}, dy);
+}
 }  // namespace
 
 TEST_CASE("layer_norm: hand-computed values and gradients") {
@@ -187,6 +193,51 @@ TEST_CASE("batch_norm: fast op matches the reference on random shapes") {
   }
 }
 
+TEST_CASE("batch_norm + relu (fused): reference passes a finite-difference check in double") {
+  const Shape shape{4, 3, 2, 3};
+  RefD rm0 = random_ref({3}, 191), rv0 = random_ref({3}, 192, 0.5, 1.5);
+  for (bool training : {true, false}) {
+    INFO("training " << training);
+    double err = fd_check(
+        [&](const std::vector<RefD>& in) {
+          RefD rm = rm0, rv = rv0;
+          return ref::batch_norm_relu(in[0], in[1], in[2], rm, rv, training, 0.1, 1e-5);
+        },
+        [&](const std::vector<RefD>& in, const RefD& dy) {
+          return ref::batch_norm_relu_backward(in[0], in[1], in[2], rm0, rv0, training, 1e-5, dy);
+        },
+        {random_ref(shape, 193), random_ref({3}, 194, 0.5, 1.5), random_ref({3}, 195)});
+    CHECK(err < 1e-6);
+  }
+}
+
+TEST_CASE("batch_norm + relu (fused): fast op matches the reference and the unfused ops on random shapes") {
+  for (Shape shape : {Shape{7, 3}, Shape{4, 3, 5, 5}, Shape{2, 5, 7, 3}, Shape{5, 2, 16, 16}, Shape{3, 32, 9, 9}}) {
+    const int64_t C = shape[1];
+    Tensor x = random_tensor(shape, 201, -2.0f, 4.0f), g = random_tensor({C}, 202, -1.5f, 1.5f),
+           b = random_tensor({C}, 203), dy = random_tensor(shape, 204);
+    Tensor rm0 = random_tensor({C}, 205), rv0 = random_tensor({C}, 206, 0.5f, 1.5f);
+    RefD xr = ref::to_ref<double>(x), gr = ref::to_ref<double>(g), br = ref::to_ref<double>(b);
+    for (bool training : {true, false}) {
+      INFO("shape " << shape_str(shape) << " training " << training);
+      Tensor rm = rm0.clone(), rv = rv0.clone();
+      RefD rmr = ref::to_ref<double>(rm0), rvr = ref::to_ref<double>(rv0);
+      auto r = run_batch_norm_relu(x, g, b, rm, rv, training, dy);
+      RefD want = ref::batch_norm_relu(xr, gr, br, rmr, rvr, training, 0.1, 1e-5);
+      CHECK(rel_error(r.out, want) < 1e-6);
+      int64_t zeros = 0;
+      for (int64_t i = 0; i < want.numel(); ++i) zeros += want[i] == 0.0;
+      CHECK(zeros > 0);                 // the ReLU clips something ...
+      CHECK(zeros < want.numel());      // ... but not everything
+      CHECK(rel_error(rm, rmr) < 1e-6);
+      CHECK(rel_error(rv, rvr) < 1e-6);
+      auto grads = ref::batch_norm_relu_backward(xr, gr, br, ref::to_ref<double>(rm0), ref::to_ref<double>(rv0),
+                                                 training, 1e-5, ref::to_ref<double>(dy));
+      for (int k = 0; k < 3; ++k) CHECK(rel_error(r.grads[k], grads[k]) < 1e-5);
+    }
+  }
+}
+
 TEST_CASE("norm: bad input throws naming the values") {
   Var x(random_tensor({3, 4}, 1), true), g4(random_tensor({4}, 2)), g3(random_tensor({3}, 3));
   CHECK_THROWS_WITH(layer_norm(x, g3, g4),
@@ -224,6 +275,10 @@ TEST_CASE("norm: 1 and 2 threads give bit-identical results") {
       v.push_back(rm.to_vector());
       v.push_back(rv.to_vector());
       return v;
+    });
+    check_same_with_1_and_2_threads([&] {
+      Tensor rm = Tensor::zeros({8}), rv = Tensor::ones({8});
+      return flatten(run_batch_norm_relu(xb, gb, bb, rm, rv, training, dyb));
     });
   }
 }

@@ -1,3 +1,4 @@
+#include <cmath>
 #include "framework/ops/pool.hpp"
 #include "framework/ops/pool_ref.hpp"
 #include "support/gradcheck.hpp"
@@ -76,7 +77,7 @@ TEST_CASE("pooling: fast ops match the references on shapes, strides and padding
   uint64_t seed = 30;
   for (Case c : {Case{{1, 1, 1, 1}, pool({1, 1})}, Case{{2, 3, 8, 8}, pool({2, 2})}, Case{{2, 3, 7, 9}, pool({3, 3}, {2, 2}, {1, 1})},
                  Case{{3, 2, 9, 5}, pool({3, 2}, {1, 2}, {1, 0}, false)}, Case{{2, 4, 11, 10}, pool({2, 3}, {3, 1})},
-                 Case{{64, 16, 14, 14}, pool({2, 2})}}) {
+                 Case{{64, 16, 14, 14}, pool({2, 2})}, Case{{3, 2, 7, 9}, pool({2, 2})}}) {
     CAPTURE(shape_str(c.x), c.opt.kernel[0], c.opt.kernel[1], c.opt.stride[0], c.opt.stride[1], c.opt.padding[0],
             c.opt.padding[1]);
     Tensor x = distinct_tensor(c.x, seed++);
@@ -88,6 +89,15 @@ TEST_CASE("pooling: fast ops match the references on shapes, strides and padding
     auto a = run_op([&](const std::vector<Var>& v) { return avg_pool2d(v[0], c.opt); }, {x}, dy);
     CHECK(rel_error(a.out, ref::avg_pool2d(xr, c.opt)) < 1e-6);
     CHECK(rel_error(a.grads[0], ref::avg_pool2d_backward(xr, dyr, c.opt)) < 1e-6);
+  }
+  {  // ties (values in {-1, 0, 1, 2}): the gradient goes to the first maximum in row order, as in the reference
+    Tensor x = random_tensor({4, 3, 10, 7}, 62, -1.5f, 2.5f);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = std::round(x.data()[i]);
+    Tensor dy = random_tensor({4, 3, 5, 3}, 63);
+    auto m = run_op([&](const std::vector<Var>& v) { return max_pool2d(v[0], pool({2, 2})); }, {x}, dy);
+    RefD xr = ref::to_ref<double>(x);
+    CHECK(max_abs_diff(m.out, ref::max_pool2d(xr, pool({2, 2}))) == 0.0);
+    CHECK(rel_error(m.grads[0], ref::max_pool2d_backward(xr, ref::to_ref<double>(dy), pool({2, 2}))) < 1e-6);
   }
   Tensor x = random_tensor({5, 7, 9, 11}, 60), dy = random_tensor({5, 7}, 61);
   auto g = run_op([](const std::vector<Var>& v) { return global_avg_pool(v[0]); }, {x}, dy);
