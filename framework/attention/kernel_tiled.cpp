@@ -309,8 +309,19 @@ void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const f
     const int64_t n = t.n;
     float* s = sized(sc.s, n * mp);
     scores_t(c, t, s);
-    for (int64_t b = 0; b < n; ++b)  // P^T = exp(S^T - lse): exactly zero where masked, padded or keyless
-      for (int64_t a = 0; a < mp; a += 16) store(s + b * mp + a, simd::exp(load(s + b * mp + a) - load(rlse + a)));
+    // dP^T = V_t dO^T (times keep) first, so that one sweep gives both P^T = exp(S^T - lse) (exactly zero where
+    // masked, padded or keyless) and dS^T = P^T (dP^T - delta)
+    float* ds = sized(sc.dp, n * mp);
+    tile_scores(t.v, D, n, D, dot_t, mp, ds);
+    if (p.dropout > 0)
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t a = 0; a < m; ++a) ds[b * mp + a] *= p.keep_factor(bh, c.qidx[a], t.kidx[b]);
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t a = 0; a < mp; a += 16) {
+        const f16v pv = simd::exp(load(s + b * mp + a) - load(rlse + a));
+        store(s + b * mp + a, pv);
+        store(ds + b * mp + a, pv * (load(ds + b * mp + a) - load(delta + a)));
+      }
     const float* pd = s;  // dropout(P^T)
     if (p.dropout > 0) {
       float* pdrop = sized(sc.p, n * mp);
@@ -323,15 +334,6 @@ void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const f
     if (!direct) std::fill_n(dvt, n * Dp, 0.0f);
     tile_accum_rows(pd, n, mp, m, dob, Dp, dvt, Dp);
     if (!direct) scatter_add(dvt, n, Dp, D, t.kidx, acc.dv);
-    // dP^T = V_t dO^T (times keep); dS^T = P^T (dP^T - delta)
-    float* ds = sized(sc.dp, n * mp);
-    tile_scores(t.v, D, n, D, dot_t, mp, ds);
-    if (p.dropout > 0)
-      for (int64_t b = 0; b < n; ++b)
-        for (int64_t a = 0; a < m; ++a) ds[b * mp + a] *= p.keep_factor(bh, c.qidx[a], t.kidx[b]);
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t a = 0; a < mp; a += 16)
-        store(ds + b * mp + a, load(s + b * mp + a) * (load(ds + b * mp + a) - load(delta + a)));
     if (p.bias)
       for (int64_t x = 0; x < n * mp; ++x)
         if (t.bias_idx[x] >= 0) acc.dbias[t.bias_idx[x]] += ds[x];

@@ -1,14 +1,14 @@
 #pragma once
 // Per-image kernels of conv2d (internal to framework/ops/conv.cpp). Two strategies, both built on GEMM:
 //
-// Unit stride (any padding, dilation): "shifted taps". The image is zero-padded once to (C, Hp, Wp) and read
+// Unit stride (any padding, dilation) and at least 8 input channels: "shifted taps". The image is zero-padded once to (C, Hp, Wp) and read
 // as a (C, Hp·Wp) matrix; for tap (ki, kj) the product w_tap (O, C) · xp[:, q + ki·dh·Wp + kj·dw] over
 // q = i·Wp + j gives the tap's contribution to output (i, j) for j < Wo (columns j >= Wo are ignored). So the
 // convolution is kh·kw GEMMs of depth C on shifted views, with no im2col matrix (which would be kh·kw times the
 // image). Backward uses the same views: dw_tap += dy_ext · xp_shiftedᵀ, dxp_shifted += w_tapᵀ · dy_ext, where
 // dy_ext is dy spread to row length Wp with zeros in the ignored columns.
 //
-// Other strides: im2col (C·kh·kw, Ho·Wo) and one GEMM of depth C·kh·kw; backward dcol = wᵀ · dy, then col2im.
+// Other strides, or fewer channels: im2col (C·kh·kw, Ho·Wo) and one GEMM of depth C·kh·kw; backward dcol = wᵀ · dy, then col2im.
 //
 // All scratch is per thread and reused across calls; the kernels never wait on nested parallel work.
 #include <cstdint>
@@ -20,7 +20,9 @@ namespace rc::conv_detail {
 
 struct Geometry {
   int64_t C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo;
-  bool shifted_taps() const { return sh == 1 && sw == 1; }
+  // shifted taps need unit stride, and enough input channels for the per-tap GEMMs (of depth C) to pay: with
+  // fewer, one im2col GEMM of depth C·kh·kw is faster (the first layer of an image model, C = 1 or 3)
+  bool shifted_taps() const { return sh == 1 && sw == 1 && C >= 8; }
   int64_t taps() const { return kh * kw; }
   int64_t in_size() const { return C * H * W; }
   int64_t out_plane() const { return Ho * Wo; }

@@ -77,6 +77,9 @@ TEST_CASE("conv2d: fast op matches the reference on shapes, strides, padding and
       {{2, 2, 10, 11}, {3, 2, 3, 3}, {{1, 1}, {2, 1}, {2, 3}}, true},  // dilation
       {{1, 3, 8, 9}, {2, 3, 2, 3}, {{3, 2}, {1, 1}, {2, 2}}, false},   // stride and dilation together
       {{2, 2, 5, 5}, {2, 2, 3, 3}, {{1, 1}, {3, 2}, {1, 1}}, true},    // padding larger than the kernel reach
+      {{2, 8, 7, 5}, {4, 8, 3, 3}, {{1, 1}, {1, 1}, {1, 1}}, true},    // >= 8 channels: shifted taps
+      {{2, 9, 10, 11}, {3, 9, 3, 3}, {{1, 1}, {2, 1}, {2, 3}}, true},  // shifted taps with dilation
+      {{2, 8, 6, 6}, {3, 8, 1, 1}, {{1, 1}, {1, 1}, {1, 1}}, false},   // shifted taps, 1×1 with padding
       {{3, 32, 20, 19}, {32, 32, 3, 3}, {{1, 1}, {1, 1}, {1, 1}}, true},  // chunks of 2 images and a last one of 1
       {{3, 32, 21, 19}, {32, 32, 3, 3}, {{2, 2}, {1, 1}, {1, 1}}, true},  // the same with stride (col2im)
   };
