@@ -9,6 +9,7 @@ side by side.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -79,6 +80,11 @@ def main():
     try:
         import torch
     except ImportError:
+        # Debian's python3-torch lives in the system Python; another python3 first on PATH (pyenv, a venv)
+        # does not see it
+        system = "/usr/bin/python3"
+        if os.path.exists(system) and os.path.realpath(sys.executable) != os.path.realpath(system):
+            os.execv(system, [system] + sys.argv)
         print("PyTorch is not installed (apt-get install python3-torch); nothing to compare")
         return 0
     torch.set_num_threads(a.threads)
@@ -90,7 +96,8 @@ def main():
         theirs = measure(torch, model, a.steps)
         mine = ours.get(name)
         ratio = f"{mine / theirs:.2f}" if mine else "-"
-        print(f"{name:<12} {params:>8} {theirs:>16.0f} {mine if mine is None else round(mine):>10} {ratio:>6}")
+        mine_text = "-" if mine is None else str(round(mine))
+        print(f"{name:<12} {params:>8} {theirs:>16.0f} {mine_text:>10} {ratio:>6}")
     return 0
 
 

@@ -2,6 +2,7 @@
 // looks at. Both load a run folder (runs/<run>/config.yaml + best.safetensors) and its dataset.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
@@ -82,7 +83,10 @@ cv::Mat grid_of(const std::vector<std::vector<cv::Mat>>& panels, const std::stri
   const int rows = int(panels.size()), cols = int(panels[0].size()), size = panels[0][0].cols, gap = 6, head = 50,
             side = 70;
   cv::Mat img(head + rows * (size + gap), side + cols * (size + gap), CV_8UC3, cv::Scalar(255, 255, 255));
-  cv::putText(img, title, {8, 20}, cv::FONT_HERSHEY_SIMPLEX, 0.5, {0, 0, 0}, 1, cv::LINE_AA);
+  int baseline = 0;  // shrink the title font until the title fits the width
+  const int title_width = cv::getTextSize(title, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &baseline).width;
+  const double title_scale = 0.5 * std::min(1.0, double(img.cols - 16) / std::max(title_width, 1));
+  cv::putText(img, title, {8, 20}, cv::FONT_HERSHEY_SIMPLEX, title_scale, {0, 0, 0}, 1, cv::LINE_AA);
   for (int c = 0; c < cols; ++c)
     cv::putText(img, fmt::format("head {}", c), {side + c * (size + gap) + 4, head - 8}, cv::FONT_HERSHEY_SIMPLEX,
                 0.45, {0, 0, 0}, 1, cv::LINE_AA);

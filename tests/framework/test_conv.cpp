@@ -80,6 +80,8 @@ TEST_CASE("conv2d: fast op matches the reference on shapes, strides, padding and
       {{2, 8, 7, 5}, {4, 8, 3, 3}, {{1, 1}, {1, 1}, {1, 1}}, true},    // >= 8 channels: shifted taps
       {{2, 9, 10, 11}, {3, 9, 3, 3}, {{1, 1}, {2, 1}, {2, 3}}, true},  // shifted taps with dilation
       {{2, 8, 6, 6}, {3, 8, 1, 1}, {{1, 1}, {1, 1}, {1, 1}}, false},   // shifted taps, 1×1 with padding
+      {{37, 16, 7, 6}, {24, 16, 3, 3}, {{1, 1}, {1, 1}, {1, 1}}, true},   // many chunks, a short last one
+      {{20, 8, 6, 7}, {5, 8, 2, 3}, {{1, 1}, {0, 0}, {2, 1}}, false},     // shifted taps, no padding, dilated
       {{3, 32, 20, 19}, {32, 32, 3, 3}, {{1, 1}, {1, 1}, {1, 1}}, true},  // chunks of 2 images and a last one of 1
       {{3, 32, 21, 19}, {32, 32, 3, 3}, {{2, 2}, {1, 1}, {1, 1}}, true},  // the same with stride (col2im)
   };
@@ -104,6 +106,17 @@ TEST_CASE("conv2d: forward and gradients are bit-identical with 1 and 2 threads"
     CHECK(one.out.to_vector() == two.out.to_vector());
     for (int i = 0; i < 3; ++i) CHECK(one.grads[i].to_vector() == two.grads[i].to_vector());
   }
+  // small planes: many chunks of several images
+  Tensor xs = random_tensor({70, 16, 7, 7}, 5), ws = random_tensor({24, 16, 3, 3}, 6), bs = random_tensor({24}, 7);
+  ConvCase c{xs.shape(), ws.shape(), Conv2dOptions{{1, 1}, {1, 1}, {1, 1}}, true};
+  Tensor dy = random_tensor({70, 24, 7, 7}, 8);
+  set_num_threads(1);
+  auto one = run_conv(c, {xs, ws, bs}, dy);
+  set_num_threads(2);
+  auto two = run_conv(c, {xs, ws, bs}, dy);
+  set_num_threads(0);
+  CHECK(one.out.to_vector() == two.out.to_vector());
+  for (int i = 0; i < 3; ++i) CHECK(one.grads[i].to_vector() == two.grads[i].to_vector());
 }
 
 TEST_CASE("conv2d: bad inputs name the shapes and options") {
