@@ -288,9 +288,8 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_
                 const float* yr = y.data() + P.offset(n, c);
                 const float* dy_raw = dy.data() + P.offset(n, c);
                 float* masked = dxp + P.offset(n, c);
-                rowk::for_each_segment(P.S, [&](int64_t j, auto len) {
-                  out(masked + j, len) = (in(yr + j, len) > 0.0f).select(in(dy_raw + j, len), 0.0f);
-                });
+                // A plain loop: GCC 12 at -O3 miscompiled the Eigen select form (lanes of the mask dropped).
+                for (int64_t j = 0; j < P.S; ++j) masked[j] = yr[j] > 0.0f ? dy_raw[j] : 0.0f;
               }
               sum_dy += plane_sum(P.S, [&](int64_t j, auto len) { return in(dyr + j, len).eval(); });
               sum_dy_xc += plane_sum(
