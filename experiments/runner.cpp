@@ -244,12 +244,20 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
     unfinished += run_part(runs, table, opt, counter, e.runs.size() - done);
   }
   if (opt.dry_run) return 0;
-  const std::string summary = summary_markdown(table, e.name);
-  write_file_atomic(opt.out_dir / "summary.md", summary);
-  const auto plots = write_plots(table, opt.out_dir);
-  fmt::print("\n{}\nresults: {}; {} plot(s) in {}\n", summary, table.path().string(), plots.size(),
-             (opt.out_dir / "plots").string());
+  write_report(opt.out_dir, e.name);
   return unfinished;
+}
+
+size_t write_report(const std::filesystem::path& out_dir, const std::string& title) {
+  RC_CHECK(std::filesystem::exists(out_dir / "results.csv"), "report: {} does not exist (no run has finished there)",
+           (out_dir / "results.csv").string());
+  ResultsTable table(out_dir);
+  const std::string summary = summary_markdown(table, title);
+  write_file_atomic(out_dir / "summary.md", summary);
+  const auto plots = write_plots(table, out_dir);
+  fmt::print("\n{}\nresults: {}; {} plot(s) in {}\n", summary, table.path().string(), plots.size(),
+             (out_dir / "plots").string());
+  return table.rows().size();
 }
 
 }  // namespace rc::exp

@@ -16,6 +16,11 @@ struct RunArgs {
 };
 int run(const RunArgs& args);  // `receptive run`; returns the process exit code
 
+struct ReportArgs {
+  std::string dir, title;  // title: default the folder's name
+};
+int report(const ReportArgs& args);  // `receptive report DIR`: summary.md and plots from results.csv
+
 struct AttentionArgs {
   std::string policy = "full", score = "dot", dump;
   int64_t batch = 1, heads = 2, tokens = 16, dim = 8;

@@ -26,6 +26,14 @@ int main(int argc, char** argv) {
   run->add_flag("--resume", run_args.resume, "continue in --out: skip runs already in results.csv (the default)");
   run->add_flag("--dry-run", run_args.dry_run, "print the expanded runs and parameter counts; train nothing");
 
+  rc::cli::ReportArgs report_args;
+  auto* report = app.add_subcommand(
+      "report", "rewrite summary.md and plots/ from DIR/results.csv (e.g. while a sweep is still running)");
+  report->add_option("dir", report_args.dir, "output folder of `receptive run` (holds results.csv)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  report->add_option("--title", report_args.title, "title of summary.md (default: the folder's name)");
+
   rc::cli::AttentionArgs att;
   auto* attn = app.add_subcommand(
       "attention", "run the attention operator once on seeded random inputs and dump q, k, v, out and gradients as .npy");
@@ -75,6 +83,7 @@ int main(int argc, char** argv) {
     rc::set_num_threads(threads);
     if (*list) rc::cli::print_list(markdown);
     if (*run) return rc::cli::run(run_args);
+    if (*report) return rc::cli::report(report_args);
     if (*attn) return rc::cli::attention_dump(att);
     if (*amap) return rc::cli::attention_map(map_args);
     if (*rfield) return rc::cli::receptive_field(rf_args);

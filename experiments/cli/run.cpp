@@ -31,4 +31,13 @@ int run(const RunArgs& a) {
   return unfinished == 0 ? 0 : 3;
 }
 
+int report(const ReportArgs& a) {
+  const std::filesystem::path dir(a.dir);
+  std::string title = a.title;
+  if (title.empty()) title = std::filesystem::absolute(dir).lexically_normal().filename().string();
+  if (title.empty()) title = std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();
+  exp::write_report(dir, title);
+  return 0;
+}
+
 }  // namespace rc::cli

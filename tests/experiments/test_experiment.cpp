@@ -123,6 +123,17 @@ sweep: {seeds: [0, 1]}
   // the same command again trains nothing and keeps the rows
   CHECK(run_experiment(e, o) == 0);
   CHECK(ResultsTable(out).rows().size() == 4);
+
+  // `receptive report` redraws summary.md and the plots from results.csv alone
+  fs::remove(out / "summary.md");
+  fs::remove_all(out / "plots");
+  CHECK(write_report(out, "again") == 4);
+  std::ifstream summary(out / "summary.md");
+  std::string text((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
+  CHECK(text.find("# again") != std::string::npos);
+  CHECK(text.find("| karate | gat |") != std::string::npos);
+  CHECK(fs::exists(out / "plots" / ("curve_" + t.rows()[0].get("run") + ".png")));
+  CHECK_THROWS_WITH(write_report(out / "runs", "x"), Catch::Contains("results.csv does not exist"));
 }
 
 TEST_CASE("runner: an image-folder experiment trains a CNN and a patch-attention model") {
