@@ -9,7 +9,7 @@ namespace rc::models {
 void register_builtin_models() {
   static const bool done = [] {
     register_model({"cnn", "CNN baseline: conv3x3-BN-ReLU stages (or residual blocks), pooling, GAP, linear head",
-                    Domain::Image, cnn_schema(), nullptr, make_cnn, nullptr});
+                    Domain::Image, cnn_schema(), check_cnn, make_cnn, nullptr});
     register_model({"patch_attention",
                     "ViT-style patch attention; any policy over the patch grid; position none|sinusoidal|learned|relative",
                     Domain::Image, patch_attention_schema(), check_patch_attention, make_patch_attention, nullptr});
@@ -21,7 +21,8 @@ void register_builtin_models() {
                     gat_schema(), nullptr, nullptr, make_gat});
     register_model({"graph_transformer",
                     "dot-product attention blocks over the adjacency (policy: graph) or all nodes (policy: full)",
-                    Domain::Graph, graph_transformer_schema(), nullptr, nullptr, make_graph_transformer});
+                    Domain::Graph, graph_transformer_schema(), nullptr, nullptr, make_graph_transformer,
+                    check_graph_transformer});
     return true;
   }();
   (void)done;

@@ -7,6 +7,8 @@
 namespace rc::models {
 
 Schema cnn_schema();
+// Parameter combinations the schema cannot express (blocks vs channels, an image too small to pool); "" if fine.
+std::string check_cnn(const Params& p, const ImageShape& shape);
 std::shared_ptr<ImageModel> make_cnn(const Params& p, const ImageShape& shape, uint64_t seed);
 
 }  // namespace rc::models

@@ -310,9 +310,14 @@ std::shared_ptr<GraphModel> make_gcn(const Params& p, const GraphInput& g, uint6
 std::shared_ptr<GraphModel> make_gat(const Params& p, const GraphInput& g, uint64_t seed) {
   return std::make_shared<Gat>(p, g, seed);
 }
+std::string check_graph_transformer(const Params& p) {
+  if (p.get_int("hidden") % p.get_int("heads") != 0)
+    return fmt::format("heads {} does not divide hidden {}", p.get_int("heads"), p.get_int("hidden"));
+  return "";
+}
 std::shared_ptr<GraphModel> make_graph_transformer(const Params& p, const GraphInput& g, uint64_t seed) {
-  RC_CHECK(p.get_int("hidden") % p.get_int("heads") == 0, "graph_transformer: heads {} does not divide hidden {}",
-           p.get_int("heads"), p.get_int("hidden"));
+  const std::string bad = check_graph_transformer(p);
+  RC_CHECK(bad.empty(), "graph_transformer: {}", bad);
   return std::make_shared<GraphTransformer>(p, g, seed);
 }
 

@@ -17,6 +17,7 @@ Schema graph_transformer_schema();
 std::shared_ptr<GraphModel> make_mlp(const Params& p, const GraphInput& g, uint64_t seed);
 std::shared_ptr<GraphModel> make_gcn(const Params& p, const GraphInput& g, uint64_t seed);
 std::shared_ptr<GraphModel> make_gat(const Params& p, const GraphInput& g, uint64_t seed);
+std::string check_graph_transformer(const Params& p);  // "" or what is wrong (heads must divide hidden)
 std::shared_ptr<GraphModel> make_graph_transformer(const Params& p, const GraphInput& g, uint64_t seed);
 
 // Â = D^-1/2 (A + I) D^-1/2 as a CSR matrix (symmetric when A is).

@@ -23,6 +23,8 @@ struct ModelType {
   std::function<std::string(const Params&, const ImageShape&)> check_image;
   std::function<std::shared_ptr<ImageModel>(const Params&, const ImageShape&, uint64_t seed)> make_image;
   std::function<std::shared_ptr<GraphModel>(const Params&, const GraphInput&, uint64_t seed)> make_graph;
+  // The same for graph models (e.g. heads that do not divide the width). May be empty.
+  std::function<std::string(const Params&)> check_graph;
 };
 
 void register_model(ModelType type);

@@ -72,6 +72,7 @@ std::string safe(const std::string& s) {
 
 struct GridAxis {
   std::string key;  // models.<name>.<param> or train.<param>
+  YAML::Node key_node;  // for the line number in errors
   std::vector<YAML::Node> values;
 };
 
@@ -157,6 +158,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
       for (const auto& kv : sweep["grid"]) {
         GridAxis ax;
         ax.key = kv.first.as<std::string>();
+        ax.key_node = kv.first;
         auto parts = config::split_key_path(ax.key);
         const bool model_key = parts.size() >= 3 && parts[0] == "models" && models[parts[1]];
         const bool train_key = parts.size() == 2 && parts[0] == "train";
@@ -196,7 +198,27 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
     for (const auto& ax : grid) {
       auto parts = config::split_key_path(ax.key);
       if (parts[0] == "train" || parts[1] == mname) axes.push_back(&ax);
+      // the axis must name a parameter of the model (or of train), checked here where the schema is known
+      std::string param;
+      for (size_t i = parts[0] == "train" ? 1 : 2; i < parts.size(); ++i) param += (param.empty() ? "" : ".") + parts[i];
+      const Schema& schema = parts[0] == "train" ? train_schema() : mt->schema;
+      if ((parts[0] == "train" || parts[1] == mname) && !schema.find(param)) {
+        std::string hint = did_you_mean(param, schema.names());
+        for (const auto& name : schema.names())  // 'kernal' → 'policy.kernel': compare the last component too
+          if (hint.empty() && name.find('.') != std::string::npos &&
+              !did_you_mean(param, {name.substr(name.rfind('.') + 1)}).empty())
+            hint = name;
+        throw ConfigError(fmt::format("{}: grid key '{}' names no parameter of {}{}; expected one of: {}",
+                                      location(file, ax.key_node, at("sweep.grid")), ax.key,
+                                      parts[0] == "train" ? "train" : "model type '" + type + "'",
+                                      hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
+                                      fmt::join(schema.names(), ", ")));
+      }
     }
+    // Validate the sections as written first: their nodes carry line numbers, the grid-adjusted copies below
+    // (YAML::Clone) do not.
+    (void)config::read_params(section, mt->schema, file, mpath, {"type", "train"});
+    if (section["train"]) (void)config::read_params(section["train"], train_schema(), file, mpath + ".train");
     std::vector<size_t> pick(axes.size(), 0);
     while (true) {
       YAML::Node msec = clone(section);
@@ -217,6 +239,10 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
         for (const auto& kv : msec["train"]) tsec[kv.first.as<std::string>()] = kv.second;
       Params mp = config::read_params(msec, mt->schema, file, mpath, {"type", "train"});
       Params tp = config::read_params(tsec, train_schema(), file, mpath + ".train");
+      if (graph && mt->check_graph) {
+        const std::string bad = mt->check_graph(mp);
+        if (!bad.empty()) throw ConfigError(fmt::format("{}: {}", location(file, section, mpath), bad));
+      }
       if (!graph && mt->check_image) {
         models::ImageShape shape;
         if (dataset_name == "image-folder") {

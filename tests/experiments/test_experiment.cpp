@@ -27,7 +27,7 @@ name: t
 dataset: {name: fashion-mnist}
 train: {epochs: 2}
 models:
-  cnn: {type: cnn, channels: [8, 16]}
+  cnn: {type: cnn, channels: [8, 16], blocks: 1}
   local: {type: patch_attention, position: relative, policy: {kind: window2d, kernel: 3}, train: {lr: 0.01}}
 sweep:
   train_size: [0.01, 0.1, 1.0]
@@ -82,6 +82,49 @@ TEST_CASE("experiment: bad configs fail before training with path, value and exp
   CHECK_THROWS_WITH(parse("datset: {name: cora}\nmodels: {a: {type: gcn}}"), Catch::Contains("did you mean 'dataset'"));
   CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn}}\nsweep: {grid: {models.b.x: [1]}}"),
                     Catch::Contains("models.<name>.<parameter>"));
+  // a misspelled grid axis is caught before training, with its line and the parameter it probably meant
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {v: {type: patch_attention}}\n"
+                          "sweep:\n  grid: {models.v.kernal: [3, 5]}"),
+                    Catch::Contains("test.yaml:4: sweep.grid: grid key 'models.v.kernal'") &&
+                        Catch::Contains("did you mean 'policy.kernel'"));
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {v: {type: cnn}}\nsweep: {grid: {train.lrr: [1]}}"),
+                    Catch::Contains("names no parameter of train") && Catch::Contains("did you mean 'lr'"));
+  // a grid value of the wrong type names the key and the value
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {v: {type: patch_attention}}\n"
+                          "sweep: {grid: {models.v.policy.kernel: [3, x]}}"),
+                    Catch::Contains("models.v.policy.kernel: expected int, got 'x'"));
+  // combinations the schema cannot express, for CNNs and graph models too, before anything trains
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {c: {type: cnn, channels: [8, 16], blocks: [1, 1, 1]}}"),
+                    Catch::Contains("models.c") && Catch::Contains("blocks lists 3 stages but channels lists 2"));
+  CHECK_THROWS_WITH(
+      parse("dataset: {name: fashion-mnist}\nmodels: {c: {type: cnn, channels: [8, 8, 8, 8, 8, 8, 8], blocks: 1}}"),
+      Catch::Contains("models.c") && Catch::Contains("too small for 6 poolings"));
+  CHECK_THROWS_WITH(parse("dataset: {name: karate}\nmodels: {g: {type: graph_transformer, hidden: 10, heads: 4}}"),
+                    Catch::Contains("models.g") && Catch::Contains("heads 4 does not divide hidden 10"));
+}
+
+TEST_CASE("experiment: errors inside a model section give the key's own line") {
+  const char* yaml = R"(name: lines
+dataset: {name: fashion-mnist}
+models:
+  vit:
+    type: patch_attention
+    dim: 32
+    patch_sise: 4
+sweep: {grid: {models.vit.dim: [32, 64]}}
+)";
+  CHECK_THROWS_WITH(parse(yaml), Catch::Contains("test.yaml:7: models.vit.patch_sise") &&
+                                     Catch::Contains("did you mean 'patch_size'"));
+  const char* train_yaml = R"(name: lines
+dataset: {name: fashion-mnist}
+models:
+  cnn:
+    type: cnn
+    train:
+      lr: 0.1
+      epochs: three
+)";
+  CHECK_THROWS_WITH(parse(train_yaml), Catch::Contains("test.yaml:8: models.cnn.train.epochs: expected int"));
 }
 
 TEST_CASE("runner: a graph experiment writes results, summary, metrics and configs; a rerun resumes") {
