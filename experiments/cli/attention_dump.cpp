@@ -120,6 +120,11 @@ int attention_dump(const AttentionArgs& a) {
                                                              : 0.0},
                          {"leaky_slope", o.leaky_slope},
                          {"bias", a.bias},
+                         {"bias_index",
+                          a.policy == "window2d"
+                              ? "bias[h, e] with e = (dr + k-1) * (2k-1) + (dc + k-1), (dr, dc) = (row, column) of key "
+                                "j minus those of query i on the grid, in dilation steps, k the kernel side"
+                              : "bias[h, e] with e = clamp(j - i, -R, R) + R, T = 2R + 1"},
                          {"seed", a.seed},
                          {"files",
                           "q, k, v, out, dout (the upstream gradient), dq, dk, dv: (B, H, N, D); mask: (N, N) 1 where "

@@ -7,7 +7,8 @@
 namespace rc::cli {
 
 void register_everything();  // fills the catalog from models/, datasets/ and the attention policies
-void print_list(bool markdown = false);  // `receptive list [--markdown]`
+std::string list_text(bool markdown = false);  // what `receptive list [--markdown]` prints
+void print_list(bool markdown = false);        // `receptive list [--markdown]`
 
 struct RunArgs {
   std::string config, out;

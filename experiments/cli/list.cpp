@@ -1,5 +1,8 @@
 #include <fmt/format.h>
 
+#include <iterator>
+#include <string>
+
 #include "experiments/cli/commands.hpp"
 #include "experiments/config/experiment.hpp"
 #include "experiments/train/settings.hpp"
@@ -38,44 +41,51 @@ void register_everything() {
   register_policies();
 }
 
-void print_list(bool markdown) {
+std::string list_text(bool markdown) {
   register_everything();
   const auto& cat = catalog();
+  std::string text;
+  auto out = std::back_inserter(text);
   if (markdown) {
-    auto cell = [](std::string t) {  // a literal | would end the table cell
-      for (size_t i = 0; (i = t.find('|', i)) != std::string::npos; i += 2) t.insert(i, "\\");
-      return t;
+    auto cell = [](const std::string& t) {  // a literal | would end the table cell
+      std::string escaped;
+      for (char ch : t) escaped += ch == '|' ? std::string("\\|") : std::string(1, ch);
+      return escaped;
     };
     for (const char* section : {"models", "datasets", "policies", "dataset options", "training options"}) {
       auto it = cat.find(section);
       if (it == cat.end()) continue;
-      fmt::print("### {}\n\n", section);
+      fmt::format_to(out, "### {}\n\n", section);
       for (const auto& e : it->second) {
         if (e.params.empty()) {
-          fmt::print("- `{}`: {}\n", e.name, e.description);
+          fmt::format_to(out, "- `{}`: {}\n", e.name, e.description);
           continue;
         }
-        fmt::print("\n**`{}`**: {}\n\n| key | default | meaning |\n| --- | --- | --- |\n", e.name, e.description);
+        fmt::format_to(out, "\n**`{}`**: {}\n\n| key | default | meaning |\n| --- | --- | --- |\n", e.name,
+                       e.description);
         for (const auto& p : e.params)
-          fmt::print("| `{}` | `{}` | {} |\n", p.name, cell(p.default_value), cell(p.doc));
-        fmt::print("\n");
+          fmt::format_to(out, "| `{}` | `{}` | {} |\n", p.name, cell(p.default_value), cell(p.doc));
+        fmt::format_to(out, "\n");
       }
-      fmt::print("\n");
+      fmt::format_to(out, "\n");
     }
-    return;
+    return text;
   }
   for (const char* section : {"models", "datasets", "policies", "dataset options", "training options"}) {
-    fmt::print("{}:\n", section);
+    fmt::format_to(out, "{}:\n", section);
     auto it = cat.find(section);
     if (it == cat.end() || it->second.empty()) {
-      fmt::print("  (none registered)\n");
+      fmt::format_to(out, "  (none registered)\n");
       continue;
     }
     for (const auto& e : it->second) {
-      fmt::print("  {:<20} {}\n", e.name, e.description);
-      for (const auto& p : e.params) fmt::print("      {:<24} = {:<12} {}\n", p.name, p.default_value, p.doc);
+      fmt::format_to(out, "  {:<20} {}\n", e.name, e.description);
+      for (const auto& p : e.params) fmt::format_to(out, "      {:<24} = {:<12} {}\n", p.name, p.default_value, p.doc);
     }
   }
+  return text;
 }
+
+void print_list(bool markdown) { fmt::print("{}", list_text(markdown)); }
 
 }  // namespace rc::cli

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   attn->add_option("--kernel", att.kernel, "window2d: kernel side");
   attn->add_option("--dilation", att.dilation, "window2d: dilation");
   attn->add_option("--degree", att.degree, "graph: random neighbours per node");
-  attn->add_option("--self-loops", att.self_loops, "graph: add (i, i)");
+  attn->add_option("--self-loops", att.self_loops, "graph: add (i, i) (default true)");
   attn->add_flag("--bias", att.bias, "learned relative-position bias (random table)");
   attn->add_option("--scale", att.scale, "dot: score scale (default 1/sqrt(D))");
   attn->add_option("--seed", att.seed, "random seed");

@@ -20,7 +20,8 @@
 //                        grid have no neighbours and are nobody's neighbour (add them by composition).
 //   global(first, count) tokens in [first, first+count) see every token and are seen by every token
 //                        (e.g. a class token: window2d(first=1) | global(0, 1)).
-//   graph(csr)           j in row i of the CSR adjacency (sorted, in-range column indices), optionally plus i.
+//   graph(csr, sl)       j in row i of the CSR adjacency (sorted, in-range column indices), plus i when sl =
+//                        self_loops (default true, as for the models' `self_loops` key and `receptive attention`).
 //   a | b, a & b         union / intersection
 //   predicate(f)         f(i, j)
 #include <cstdint>
@@ -73,8 +74,9 @@ class Policy {
   static Policy window1d(int64_t left, int64_t right, bool causal = false);
   static Policy window2d(const Window2d& w);
   static Policy global(int64_t first, int64_t count);
-  // Copies the CSR (validated: sizes, ranges, sorted rows). self_loops adds (i, i) where missing.
-  static Policy graph(const CsrView& csr, bool self_loops = false);
+  // Copies the CSR (validated: sizes, ranges, sorted rows). self_loops adds (i, i) where missing; it defaults to
+  // true everywhere (here, the models' `self_loops` config key, `receptive attention --self-loops`, `receptive list`).
+  static Policy graph(const CsrView& csr, bool self_loops = true);
   static Policy predicate(Predicate f, std::string name = "predicate");
   static Policy union_of(std::vector<Policy> parts);
   static Policy intersection_of(std::vector<Policy> parts);

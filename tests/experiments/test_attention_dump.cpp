@@ -1,23 +1,141 @@
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
 
 #include "experiments/cli/commands.hpp"
 #include "framework/io/npy.hpp"
+#include "support/files.hpp"
 
 using namespace rc;
 namespace fs = std::filesystem;
 
-// What another tool would do with the dump: softmax(q kᵀ / √D + bias, masked) v, densely, in double.
-TEST_CASE("receptive attention --dump: the files reproduce the output with a dense masked softmax") {
-  fs::path dir = fs::temp_directory_path() / ("receptive_dump_" + std::to_string(::getpid()));
-  for (const char* policy : {"full", "causal", "window1d", "window2d", "graph"}) {
-    INFO(policy);
+namespace {
+
+// What another tool would do with the dump, from the files and meta.json alone, densely in float64:
+//   s_ij = score(q_i, k_j) + bias[h, e(i, j)] where mask[i, j] = 1;  p = softmax_j(s);  out_i = sum_j p_ij v_j,
+// and backward from dout: dv_j += p_ij dout_i, dp_ij = dout_i . v_j, ds_ij = p_ij (dp_ij - sum_t p_it dp_it), then
+// through the score (dot: scale q . k; additive: LeakyReLU(a_q . q_i + a_k . k_j)) and the bias entry.
+struct Dense64 {
+  std::vector<double> out, weights, dq, dk, dv, da_q, da_k, dbias;
+};
+
+using BiasEntry = std::function<int64_t(int64_t i, int64_t j)>;  // table entry of a pair (meta.json's bias_index)
+
+Dense64 recompute(const fs::path& dir, const nlohmann::json& meta, const BiasEntry& entry) {
+  auto load = [&](const char* f) { return io::load_npy((dir / f).string()); };
+  const Tensor q = load("q.npy"), k = load("k.npy"), v = load("v.npy"), dout = load("dout.npy"),
+               mask = load("mask.npy");
+  const bool additive = meta["score"] == "additive", has_bias = meta["bias"].get<bool>();
+  const Tensor aq = additive ? load("a_q.npy") : Tensor(), ak = additive ? load("a_k.npy") : Tensor();
+  const Tensor bias = has_bias ? load("bias.npy") : Tensor();
+  const int64_t B = q.dim(0), H = q.dim(1), N = q.dim(2), D = q.dim(3), T = has_bias ? bias.dim(1) : 0;
+  const double scale = meta["scale"].get<double>(), slope = meta["leaky_slope"].get<double>();
+  auto x = [](const Tensor& t, int64_t row, int64_t c, int64_t D) { return double(t.data()[row * D + c]); };
+  Dense64 r;
+  r.out.assign(q.numel(), 0), r.dq.assign(q.numel(), 0), r.dk.assign(q.numel(), 0), r.dv.assign(q.numel(), 0);
+  r.weights.assign(B * H * N * N, 0);
+  r.da_q.assign(additive ? H * D : 0, 0), r.da_k.assign(additive ? H * D : 0, 0), r.dbias.assign(H * T, 0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t bh = b * H + h;
+      for (int64_t i = 0; i < N; ++i) {
+        const int64_t qi = bh * N + i;
+        std::vector<double> s(N, -INFINITY), pre(N, 0), p(N, 0), dp(N, 0);
+        double m = -INFINITY;
+        for (int64_t j = 0; j < N; ++j) {
+          if (mask.data()[i * N + j] == 0) continue;
+          const int64_t kj = bh * N + j;
+          double score = 0;
+          for (int64_t c = 0; c < D; ++c) {
+            if (additive)
+              pre[j] += x(aq, h, c, D) * x(q, qi, c, D) + x(ak, h, c, D) * x(k, kj, c, D);
+            else
+              score += x(q, qi, c, D) * x(k, kj, c, D);
+          }
+          score = additive ? (pre[j] > 0 ? pre[j] : slope * pre[j]) : scale * score;
+          if (has_bias && entry(i, j) >= 0) score += bias.data()[h * T + entry(i, j)];
+          s[j] = score;
+          m = std::max(m, score);
+        }
+        double z = 0, pdp = 0;
+        for (int64_t j = 0; j < N; ++j) z += std::isfinite(s[j]) ? std::exp(s[j] - m) : 0.0;
+        for (int64_t j = 0; j < N; ++j) {
+          if (!std::isfinite(s[j])) continue;
+          const int64_t kj = bh * N + j;
+          p[j] = std::exp(s[j] - m) / z;
+          r.weights[qi * N + j] = p[j];
+          for (int64_t c = 0; c < D; ++c) {
+            r.out[qi * D + c] += p[j] * x(v, kj, c, D);
+            r.dv[kj * D + c] += p[j] * x(dout, qi, c, D);
+            dp[j] += x(dout, qi, c, D) * x(v, kj, c, D);
+          }
+          pdp += p[j] * dp[j];
+        }
+        for (int64_t j = 0; j < N; ++j) {
+          if (!std::isfinite(s[j])) continue;
+          const int64_t kj = bh * N + j;
+          const double ds = p[j] * (dp[j] - pdp);
+          if (has_bias && entry(i, j) >= 0) r.dbias[h * T + entry(i, j)] += ds;
+          const double e = additive ? ds * (pre[j] > 0 ? 1.0 : slope) : ds * scale;
+          for (int64_t c = 0; c < D; ++c) {
+            if (additive) {
+              r.dq[qi * D + c] += e * x(aq, h, c, D);
+              r.dk[kj * D + c] += e * x(ak, h, c, D);
+              r.da_q[h * D + c] += e * x(q, qi, c, D);
+              r.da_k[h * D + c] += e * x(k, kj, c, D);
+            } else {
+              r.dq[qi * D + c] += e * x(k, kj, c, D);
+              r.dk[kj * D + c] += e * x(q, qi, c, D);
+            }
+          }
+        }
+      }
+    }
+  return r;
+}
+
+// float32 dump vs float64 recomputation: max |difference| <= 2e-5 (1 + max |value|)
+void check_close(const fs::path& dir, const char* file, const std::vector<double>& expected) {
+  INFO(file);
+  REQUIRE(fs::exists(dir / file));
+  const Tensor t = io::load_npy((dir / file).string());
+  REQUIRE(t.numel() == static_cast<int64_t>(expected.size()));
+  double worst = 0, largest = 0;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    worst = std::max(worst, std::fabs(t.data()[i] - expected[i]));
+    largest = std::max(largest, std::fabs(expected[i]));
+  }
+  INFO("max |difference| " << worst << ", max |value| " << largest);
+  CHECK(largest > 0);
+  CHECK(worst <= 2e-5 * (1 + largest));
+}
+
+}  // namespace
+
+TEST_CASE("receptive attention --dump: a dense float64 recomputation from the files gives out, weights and gradients") {
+  test::TempDir tmp("attention_dump");
+  const fs::path dir = tmp.path / "dump";
+  struct Case {
+    const char* policy;
+    const char* score;
+    bool bias;
+  };
+  const Case cases[] = {{"full", "dot", false},      {"causal", "dot", false},      {"window1d", "dot", false},
+                        {"window2d", "dot", false},  {"graph", "dot", false},       {"window1d", "additive", false},
+                        {"graph", "additive", true}, {"window2d", "dot", true},     {"window1d", "dot", true},
+                        {"full", "additive", true},  {"window2d", "additive", true}};
+  for (const Case& cs : cases) {
+    INFO(cs.policy << " " << cs.score << (cs.bias ? " with bias" : ""));
     fs::remove_all(dir);
     cli::AttentionArgs a;
-    a.policy = policy;
+    a.policy = cs.policy;
+    a.score = cs.score;
+    a.bias = cs.bias;
     a.tokens = 13;
     a.grid_h = 3;
     a.grid_w = 5;
@@ -27,35 +145,39 @@ TEST_CASE("receptive attention --dump: the files reproduce the output with a den
     a.left = 2;
     a.right = 1;
     a.seed = 3;
-    auto load = [&](const char* f) { return io::load_npy((dir / f).string()); };
     a.dump = dir.string();
     REQUIRE(cli::attention_dump(a) == 0);
-    Tensor q = load("q.npy"), k = load("k.npy"), v = load("v.npy"), out = load("out.npy"), mask = load("mask.npy");
-    const int64_t b = q.dim(0), h = q.dim(1), n = q.dim(2), d = q.dim(3);
-    CHECK(n == (std::string(policy) == "window2d" ? 15 : 13));
-    double worst = 0;
-    for (int64_t bh = 0; bh < b * h; ++bh)
-      for (int64_t i = 0; i < n; ++i) {
-        std::vector<double> s(n, -INFINITY);
-        double m = -INFINITY;
-        for (int64_t j = 0; j < n; ++j) {
-          if (mask.data()[i * n + j] == 0) continue;
-          double dot = 0;
-          for (int64_t c = 0; c < d; ++c) dot += double(q.data()[(bh * n + i) * d + c]) * k.data()[(bh * n + j) * d + c];
-          s[j] = dot / std::sqrt(double(d));
-          m = std::max(m, s[j]);
-        }
-        double z = 0;
-        for (int64_t j = 0; j < n; ++j) z += std::isfinite(s[j]) ? std::exp(s[j] - m) : 0.0;
-        for (int64_t c = 0; c < d; ++c) {
-          double o = 0;
-          for (int64_t j = 0; j < n; ++j)
-            if (std::isfinite(s[j])) o += std::exp(s[j] - m) / z * v.data()[(bh * n + j) * d + c];
-          worst = std::max(worst, std::fabs(o - out.data()[(bh * n + i) * d + c]));
-        }
+    const nlohmann::json meta = nlohmann::json::parse(test::read_all((dir / "meta.json").string()));
+    const int64_t n = io::load_npy((dir / "q.npy").string()).dim(2);
+    CHECK(n == (std::string(cs.policy) == "window2d" ? 15 : 13));
+    // the bias layout as meta.json states it: 1-D offsets clamped to the table, or 2-D offsets on the grid
+    BiasEntry entry;
+    if (cs.bias) {
+      const int64_t T = io::load_npy((dir / "bias.npy").string()).dim(1);
+      if (std::string(cs.policy) == "window2d") {
+        const int64_t kr = a.kernel - 1, side = 2 * a.kernel - 1;  // radius and row length, dilation 1
+        REQUIRE(T == side * side);
+        entry = [=](int64_t i, int64_t j) {
+          const int64_t dr = j / a.grid_w - i / a.grid_w, dc = j % a.grid_w - i % a.grid_w;
+          return (std::clamp(dr, -kr, kr) + kr) * side + std::clamp(dc, -kr, kr) + kr;
+        };
+      } else {
+        const int64_t R = (T - 1) / 2;
+        REQUIRE(R == (std::string(cs.policy) == "window1d" ? std::max(a.left, a.right) : n - 1));
+        entry = [=](int64_t i, int64_t j) { return std::clamp(j - i, -R, R) + R; };
       }
-    CHECK(worst < 1e-5);
-    for (const char* f : {"dq.npy", "dk.npy", "dv.npy", "dout.npy", "weights.npy", "meta.json"}) CHECK(fs::exists(dir / f));
+    }
+    const Dense64 r = recompute(dir, meta, entry);
+    check_close(dir, "out.npy", r.out);
+    check_close(dir, "weights.npy", r.weights);
+    check_close(dir, "dq.npy", r.dq);
+    check_close(dir, "dk.npy", r.dk);
+    check_close(dir, "dv.npy", r.dv);
+    if (std::string(cs.score) == "additive") {
+      check_close(dir, "da_q.npy", r.da_q);
+      check_close(dir, "da_k.npy", r.da_k);
+    }
+    if (cs.bias) check_close(dir, "dbias.npy", r.dbias);
+    for (const char* f : {"dout.npy", "mask.npy", "meta.json"}) CHECK(fs::exists(dir / f));
   }
-  fs::remove_all(dir);
 }

@@ -1,5 +1,6 @@
 // The fast attention op (both kernels) against the dense float64 reference: output and every gradient, on
-// every policy and score type, odd sizes (N not a multiple of any block), D in {1, 7, 16, 64}, 1..8 heads.
+// every policy and score type, odd sizes (N not a multiple of any block), D in {1, 7, 16, 64}, 1..8 heads
+// (test_attention_random.cpp draws all of these at random).
 #include <cmath>
 
 #include "attention_cases.hpp"
@@ -117,35 +118,54 @@ TEST_CASE("attention: a query with no allowed key gives zeros and zero gradients
   }
 }
 
-TEST_CASE("attention: returned weights (dense rows and per-edge) match the reference probabilities") {
+TEST_CASE("attention: returned weights (dense rows and per-edge) match the reference, every score, bias and kernel") {
   static const Csr g = random_graph(60, 5.0, 8);
-  for (Policy p : {Policy::window1d(4, 6), Policy::graph(g.view(), true), Policy::full()}) {
-    AttnCase c;
-    c.policy = p, c.B = 2, c.H = 3, c.N = 60, c.D = 8;
-    AttnData d = make_data(c, 5);
-    AttentionWeights w;
-    w.queries = {0, 17, 59};
-    w.edges = true;
-    run_fast(c, d, &w);
-    RefD ref_w = ref::attention_weights(ref_inputs(d), p, base_options(c));
-    REQUIRE(w.dense.shape() == Shape({2, 3, 3, 60}));
-    for (int64_t bh = 0; bh < 6; ++bh)
-      for (int64_t a = 0; a < 3; ++a)
-        for (int64_t j = 0; j < 60; ++j)
-          CHECK(w.dense.data()[(bh * 3 + a) * 60 + j] ==
-                Approx(ref_w[(bh * 60 + w.queries[a]) * 60 + j]).margin(1e-6));
-    const Neighbours& nb = w.edge_index;
-    REQUIRE(w.edge_values.shape() == Shape({2, 3, nb.edges()}));
-    double total = 0;
-    for (int64_t bh = 0; bh < 6; ++bh)
-      for (int64_t i = 0; i < 60; ++i)
-        for (int64_t e = nb.row_ptr[i]; e < nb.row_ptr[i + 1]; ++e) {
-          CHECK(w.edge_values.data()[bh * nb.edges() + e] ==
-                Approx(ref_w[(bh * 60 + i) * 60 + nb.col_idx[e]]).margin(1e-6));
-          total += w.edge_values.data()[bh * nb.edges() + e];
+  struct PolicyBias {
+    Policy policy;
+    int64_t bias_T;  // for the bias runs: 1-D, or 2-D under window2d
+  };
+  const PolicyBias policies[] = {{Policy::window1d(4, 6), 9},
+                                 {Policy::graph(g.view(), true), 11},
+                                 {Policy::full(), 9},
+                                 {Policy::window2d(grid(6, 10, 3, 5)), 5 * 9}};
+  for (const PolicyBias& pb : policies)
+    for (ScoreKind score : {ScoreKind::Dot, ScoreKind::Additive})
+      for (bool bias : {false, true})
+        for (AttentionKernel kernel : {AttentionKernel::Tiled, AttentionKernel::Edges}) {
+          AttnCase c;
+          c.policy = pb.policy, c.B = 2, c.H = 3, c.N = 60, c.D = 8;
+          c.score = score, c.bias_T = bias ? pb.bias_T : 0, c.kernel = kernel;
+          INFO(c.policy.describe() << " score " << int(score) << " bias T " << c.bias_T << " kernel " << int(kernel));
+          AttnData d = make_data(c, 5);
+          AttentionWeights w;
+          w.queries = {0, 17, 59};
+          w.edges = true;
+          run_fast(c, d, &w);
+          RefD ref_w = ref::attention_weights(ref_inputs(d), c.policy, base_options(c));
+          REQUIRE(w.dense.shape() == Shape({2, 3, 3, 60}));
+          for (int64_t bh = 0; bh < 6; ++bh)
+            for (int64_t a = 0; a < 3; ++a) {
+              double row = 0;
+              for (int64_t j = 0; j < 60; ++j) {
+                const float x = w.dense.data()[(bh * 3 + a) * 60 + j];
+                CHECK(x == Approx(ref_w[(bh * 60 + w.queries[a]) * 60 + j]).margin(1e-6));
+                row += x;
+              }
+              CHECK(row == Approx(1.0).epsilon(1e-5));  // every requested query has keys here
+            }
+          const Neighbours& nb = w.edge_index;
+          REQUIRE(w.edge_values.shape() == Shape({2, 3, nb.edges()}));
+          for (int64_t bh = 0; bh < 6; ++bh)
+            for (int64_t i = 0; i < 60; ++i) {
+              double row = 0;
+              for (int64_t e = nb.row_ptr[i]; e < nb.row_ptr[i + 1]; ++e) {
+                CHECK(w.edge_values.data()[bh * nb.edges() + e] ==
+                      Approx(ref_w[(bh * 60 + i) * 60 + nb.col_idx[e]]).margin(1e-6));
+                row += w.edge_values.data()[bh * nb.edges() + e];
+              }
+              CHECK(row == Approx(1.0).epsilon(1e-5));
+            }
         }
-    CHECK(total == Approx(6 * 60).epsilon(1e-4));  // every row sums to one
-  }
 }
 
 TEST_CASE("attention: results are identical to the bit for 1 and 2 threads") {

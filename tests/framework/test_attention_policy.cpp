@@ -95,11 +95,17 @@ TEST_CASE("policy: bad parameters are clear errors naming the values") {
 TEST_CASE("attention: bad input is a clear error naming the argument and the values") {
   Var q(random_tensor({2, 3, 10, 4}, 1)), k(random_tensor({2, 3, 10, 4}, 2)), v(random_tensor({2, 3, 10, 4}, 3));
   Var k_bad(random_tensor({2, 3, 11, 4}, 2));
-  CHECK_THROWS_WITH(attention(q, k_bad, v, Policy::full()), Catch::Contains("k has shape (2, 3, 11, 4)"));
+  CHECK_THROWS_WITH(attention(q, k_bad, v, Policy::full()),
+                    "attention: k has shape (2, 3, 11, 4) but q has shape (2, 3, 10, 4); both must be (B, H, N, D)");
   Var v_bad(random_tensor({2, 3, 10, 5}, 2));
-  CHECK_THROWS_WITH(attention(q, k, v_bad, Policy::full()), Catch::Contains("v has shape (2, 3, 10, 5)"));
+  CHECK_THROWS_WITH(attention(q, k, v_bad, Policy::full()),
+                    "attention: v has shape (2, 3, 10, 5) but q has shape (2, 3, 10, 4); v must be (B, H, N, D)");
   Var q3(random_tensor({3, 10, 4}, 1));
-  CHECK_THROWS_WITH(attention(q3, q3, q3, Policy::full()), Catch::Contains("q"));
+  CHECK_THROWS_WITH(attention(q3, q3, q3, Policy::full()), "attention: q must have 4 dimensions, got shape (3, 10, 4)");
+  CHECK_THROWS_WITH(attention(q, q3, v, Policy::full()), "attention: k must have 4 dimensions, got shape (3, 10, 4)");
+  Var v5(random_tensor({1, 2, 3, 10, 4}, 3));
+  CHECK_THROWS_WITH(attention(q, k, v5, Policy::full()),
+                    "attention: v must have 4 dimensions, got shape (1, 2, 3, 10, 4)");
   CHECK_THROWS_WITH(attention(q, k, v, Policy::window2d(grid(3, 4, 3, 3))),
                     Catch::Contains("window2d grid 3x4 starting at token 0 needs 12 tokens but the sequence has N = 10"));
   Csr g = random_graph(7, 2.0, 1);
@@ -132,4 +138,45 @@ TEST_CASE("attention: bad input is a clear error naming the argument and the val
   Tensor vi = random_tensor({2, 3, 10, 4}, 3);
   vi.data()[3] = std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH(attention(q, k, Var(vi), Policy::full(), oc), Catch::Contains("v of shape (2, 3, 10, 4) has a non-finite value inf"));
+  Tensor kn = random_tensor({2, 3, 10, 4}, 2);
+  kn.data()[239] = -std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH(attention(q, Var(kn), v, Policy::full(), oc),
+                    "attention: k of shape (2, 3, 10, 4) has a non-finite value -inf at flat index 239");
+  // the tables: a_q, a_k (additive scores) and the relative-position bias
+  AttentionOptions oa = oc;
+  oa.score = ScoreKind::Additive;
+  Tensor aq = random_tensor({3, 4}, 4), ak = random_tensor({3, 4}, 5), bias = random_tensor({3, 9}, 6);
+  Tensor aq_bad = aq.clone(), ak_bad = ak.clone(), bias_bad = bias.clone();
+  aq_bad.data()[5] = std::numeric_limits<float>::quiet_NaN();
+  ak_bad.data()[11] = std::numeric_limits<float>::infinity();
+  bias_bad.data()[20] = std::numeric_limits<float>::quiet_NaN();
+  oa.a_q = Var(aq_bad), oa.a_k = Var(ak);
+  CHECK_THROWS_WITH(attention(q, k, v, Policy::full(), oa),
+                    "attention: a_q of shape (3, 4) has a non-finite value nan at flat index 5");
+  oa.a_q = Var(aq), oa.a_k = Var(ak_bad);
+  CHECK_THROWS_WITH(attention(q, k, v, Policy::full(), oa),
+                    "attention: a_k of shape (3, 4) has a non-finite value inf at flat index 11");
+  oa.a_k = Var(ak), oa.rel_bias = Var(bias_bad);
+  CHECK_THROWS_WITH(attention(q, k, v, Policy::full(), oa),
+                    "attention: rel_bias of shape (3, 9) has a non-finite value nan at flat index 20");
+  oa.rel_bias = Var(bias);
+  CHECK_NOTHROW(attention(q, k, v, Policy::full(), oa));
+  oa.check_finite = false;  // the check is opt-in (it costs a pass over the inputs)
+  oa.rel_bias = Var(bias_bad);
+  CHECK_NOTHROW(attention(q, k, v, Policy::full(), oa));
+}
+
+TEST_CASE("policy: negative and duplicate CSR column indices are errors naming the position and values") {
+  Csr g;
+  g.n = 3, g.row_ptr = {0, 2, 3, 3}, g.col_idx = {-1, 2, 0};
+  CHECK_THROWS_WITH(Policy::graph(g.view()), "graph policy: col_idx[0] = -1 (row 0) is out of range [0, 3)");
+  g.col_idx = {1, 2, -4};
+  CHECK_THROWS_WITH(Policy::graph(g.view(), false), "graph policy: col_idx[2] = -4 (row 1) is out of range [0, 3)");
+  g.row_ptr = {0, 1, 3, 3}, g.col_idx = {2, 0, 0};
+  CHECK_THROWS_WITH(Policy::graph(g.view()), "graph policy: row 1 is not sorted/unique: col_idx[2] = 0 after 0");
+  // a duplicate of the self-loop that self_loops would add is still a duplicate
+  g.col_idx = {2, 1, 1};
+  CHECK_THROWS_WITH(Policy::graph(g.view(), true), "graph policy: row 1 is not sorted/unique: col_idx[2] = 1 after 1");
+  g.col_idx = {2, 0, 1};
+  CHECK_NOTHROW(Policy::graph(g.view()));
 }
