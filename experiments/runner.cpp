@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <optional>
 #include <cmath>
 #include <fstream>
 
@@ -13,6 +14,7 @@
 #include "datasets/image/subset.hpp"
 #include "experiments/plots.hpp"
 #include "experiments/results.hpp"
+#include "experiments/run_guard.hpp"
 #include "experiments/summary.hpp"
 #include "experiments/train/graph_trainer.hpp"
 #include "experiments/train/image_trainer.hpp"
@@ -225,7 +227,14 @@ int run_part(const std::vector<const RunSpec*>& runs, ResultsTable& table, const
 }  // namespace
 
 int run_experiment(const Experiment& e, const RunnerOptions& opt) {
+  std::optional<OutDirLock> lock;
+  if (!opt.dry_run) {
+    lock.emplace(opt.out_dir);  // one writer per folder, for the whole sweep
+    if (int n = remove_stale_temporaries(opt.out_dir); n > 0)
+      fmt::print("{}: removed {} temporary file(s) left by an interrupted run\n", opt.out_dir.string(), n);
+  }
   ResultsTable table(opt.out_dir, {"run", "model_type", "size_spec", "steps", "best_epoch", "items_per_second", "status"});
+  check_resume_matches(e, table, opt.out_dir);
   size_t done = 0;
   for (const auto& r : e.runs) done += table.has_run(r.id);
   fmt::print("{}: {} runs, {} already in {}, {} to train\n", e.name, e.runs.size(), done, table.path().string(),

@@ -193,19 +193,43 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
   } catch (const YAML::Exception& e) {
     throw ConfigError(fmt::format("--set '{}': cannot parse the value: {}", assignment, e.what()));
   }
-  const std::vector<std::string> parts = split_key_path(key);
+  std::vector<std::string> parts = split_key_path(key);
+  // below sweep.grid, the rest of the path is one key that itself holds dots: sweep.grid.models.cnn.dropout=[0, 0.1]
+  for (size_t g = 1; g + 2 < parts.size(); ++g)
+    if (parts[g - 1] == "sweep" && parts[g] == "grid") {
+      std::string axis = parts[g + 1];
+      for (size_t i = g + 2; i < parts.size(); ++i) axis += "." + parts[i];
+      parts.resize(g + 1);
+      parts.push_back(axis);
+      break;
+    }
   // yaml-cpp nodes are handles: walk with reset() so that assignment does not overwrite parents
   YAML::Node cur;
   cur.reset(root);
+  // a list element is addressed by its index: experiments.0.train.epochs=1
+  auto list_index = [&](const std::string& part) -> size_t {
+    size_t idx = 0;
+    bool digits = !part.empty() && part.size() < 10;
+    for (char ch : part) digits = digits && ch >= '0' && ch <= '9', idx = idx * 10 + size_t(ch - '0');
+    if (!digits || idx >= cur.size())
+      throw ConfigError(fmt::format("--set '{}': '{}' is not an index of a list of {}", assignment, part, cur.size()));
+    return idx;
+  };
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     if (parts[i].empty()) throw ConfigError(fmt::format("--set '{}': empty key in the path", assignment));
-    if (cur[parts[i]] && !cur[parts[i]].IsMap())
-      throw ConfigError(fmt::format("--set '{}': '{}' is not a mapping", assignment, parts[i]));
-    if (!cur[parts[i]]) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
-    YAML::Node next = cur[parts[i]];
+    YAML::Node next;
+    if (cur.IsSequence()) {
+      next = cur[list_index(parts[i])];
+    } else {
+      if (cur[parts[i]] && !cur[parts[i]].IsMap() && !cur[parts[i]].IsSequence())
+        throw ConfigError(fmt::format("--set '{}': '{}' is not a mapping", assignment, parts[i]));
+      if (!cur[parts[i]]) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      next = cur[parts[i]];
+    }
     cur.reset(next);
   }
-  cur[parts.back()] = value;
+  if (cur.IsSequence()) cur[list_index(parts.back())] = value;
+  else cur[parts.back()] = value;
 }
 
 }  // namespace rc::config

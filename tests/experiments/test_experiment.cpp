@@ -12,6 +12,7 @@
 #include "framework/io/npy.hpp"
 #include "experiments/plots.hpp"
 #include "experiments/results.hpp"
+#include "experiments/run_guard.hpp"
 #include "experiments/runner.hpp"
 #include "support/files.hpp"
 
@@ -177,6 +178,53 @@ sweep: {seeds: [0, 1]}
   CHECK(text.find("| karate | gat |") != std::string::npos);
   CHECK(fs::exists(out / "plots" / ("curve_" + t.rows()[0].get("run") + ".png")));
   CHECK_THROWS_WITH(write_report(out / "runs", "x"), Catch::Contains("results.csv does not exist"));
+}
+
+TEST_CASE("runner: resume refuses changed settings, one writer per folder, stale temporaries removed") {
+  rc::test::TempDir out_dir("guard");
+  const fs::path& out = out_dir.path;
+  const std::string yaml = R"(
+name: guard_test
+dataset: {name: karate}
+train: {epochs: 5, lr: 0.01, progress: false}
+models:
+  gcn: {type: gcn, hidden: 8}
+)";
+  RunnerOptions o;
+  o.out_dir = out;
+  REQUIRE(run_experiment(parse(yaml), o) == 0);
+  REQUIRE(ResultsTable(out).rows().size() == 1);
+
+  // the same runs with another learning rate or width are not "already done"
+  std::string changed_lr = yaml;
+  changed_lr.replace(changed_lr.find("lr: 0.01"), 8, "lr: 0.02");
+  CHECK_THROWS_WITH(run_experiment(parse(changed_lr), o),
+                    Catch::Contains("trained with other settings") && Catch::Contains("run gcn__split__s0") &&
+                        Catch::Contains("train.lr was 0.01 and is now 0.02") && Catch::Contains("another --out"));
+  std::string changed_model = yaml;
+  changed_model.replace(changed_model.find("hidden: 8"), 9, "hidden: 9");
+  CHECK_THROWS_WITH(run_experiment(parse(changed_model), o), Catch::Contains("model.hidden was 8 and is now 9"));
+  // turning the progress bar off or on is not a different experiment
+  std::string quiet = yaml;
+  quiet.replace(quiet.find("progress: false"), 15, "progress: true");
+  CHECK(run_experiment(parse(quiet), o) == 0);
+  CHECK(ResultsTable(out).rows().size() == 1);
+
+  // a second writer is refused while the first holds the folder, and allowed once it has let go
+  {
+    OutDirLock first(out);
+    CHECK_THROWS_WITH(run_experiment(parse(yaml), o),
+                      Catch::Contains("another `receptive run`") && Catch::Contains("pid"));
+  }
+  // temporaries of a killed writer are cleaned up; finished files are kept
+  { std::ofstream(out / "results.csv.tmp.12345") << "model,dat"; }
+  { std::ofstream(out / "runs" / "gcn__split__s0" / "best.safetensors.tmp") << "x"; }
+  { std::ofstream(out / "notes.tmp.txt") << "mine"; }
+  CHECK(run_experiment(parse(yaml), o) == 0);
+  CHECK_FALSE(fs::exists(out / "results.csv.tmp.12345"));
+  CHECK_FALSE(fs::exists(out / "runs" / "gcn__split__s0" / "best.safetensors.tmp"));
+  CHECK(fs::exists(out / "notes.tmp.txt"));
+  CHECK(ResultsTable(out).rows().size() == 1);
 }
 
 TEST_CASE("runner: an image-folder experiment trains a CNN and a patch-attention model") {

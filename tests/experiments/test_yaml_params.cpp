@@ -54,6 +54,19 @@ TEST_CASE("yaml overrides: --set creates and replaces nested keys") {
   CHECK(root["models"]["local"].size() == 1);
   CHECK_THROWS_WITH(apply_override(root, "no_equals_sign"), Catch::Contains("expected key.path=value"));
   CHECK_THROWS_WITH(apply_override(root, "train.epochs.x=1"), Catch::Contains("'epochs' is not a mapping"));
+  // a grid axis is one key holding dots, also inside a multi-dataset config's part
+  apply_override(root, "sweep.grid.models.local.policy.kernel=[3, 5]");
+  CHECK(root["sweep"]["grid"]["models.local.policy.kernel"].size() == 2);
+  CHECK_FALSE(root["sweep"]["grid"]["models"]);
+  YAML::Node multi = YAML::Load("experiments: [{name: a}]");
+  apply_override(multi, "experiments.0.sweep.grid.train.lr=[0.1, 0.2]");
+  CHECK(multi["experiments"][0]["sweep"]["grid"]["train.lr"].size() == 2);
+  apply_override(multi, "experiments.0.train.epochs=3");
+  CHECK(multi["experiments"][0]["train"]["epochs"].as<int>() == 3);
+  CHECK(multi["experiments"].size() == 1);
+  CHECK_THROWS_WITH(apply_override(multi, "experiments.1.train.epochs=3"),
+                    Catch::Contains("'1' is not an index of a list of 1"));
+  CHECK_THROWS_WITH(apply_override(multi, "experiments.first.train.epochs=3"), Catch::Contains("'first' is not an index"));
 }
 
 TEST_CASE("yaml params: nested sections map to dotted schema names") {

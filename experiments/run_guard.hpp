@@ -1,0 +1,38 @@
+#pragma once
+// Guards around a results folder, so that results are never lost or silently mixed:
+// - OutDirLock: one `receptive run` at a time writes a folder (flock on DIR/.lock, released when the process
+//   ends, even by SIGKILL);
+// - remove_stale_temporaries: the *.tmp.<pid> and *.tmp files a killed process may have left behind;
+// - check_resume_matches: a run already in results.csv is only skipped when the config now asks for the same
+//   run; a changed setting (say --set train.lr=0.01 into the same --out) is an error naming the run, the key,
+//   the saved and the new value, instead of reusing rows trained with other settings.
+#include <filesystem>
+#include <string>
+
+#include "experiments/config/experiment.hpp"
+#include "experiments/results.hpp"
+
+namespace rc::exp {
+
+class OutDirLock {
+ public:
+  // Creates `dir` if needed; errors when another live process holds the lock (naming its pid when known).
+  explicit OutDirLock(const std::filesystem::path& dir);
+  ~OutDirLock();
+  OutDirLock(const OutDirLock&) = delete;
+  OutDirLock& operator=(const OutDirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Removes DIR/**/*.tmp and DIR/**/*.tmp.<digits> left by a killed writer (call while holding the lock).
+// Returns how many were removed.
+int remove_stale_temporaries(const std::filesystem::path& dir);
+
+// Throws ConfigError when a finished run's saved DIR/runs/<run>/config.yaml differs from what `e` now resolves
+// for that run in any model, train or dataset setting both know (the dataset's root and train.progress may
+// differ; a key only one side has comes from another version of a schema and is not compared).
+void check_resume_matches(const Experiment& e, const ResultsTable& table, const std::filesystem::path& dir);
+
+}  // namespace rc::exp
