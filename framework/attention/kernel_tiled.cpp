@@ -39,7 +39,7 @@ using FloatBuf = std::vector<float, Eigen::aligned_allocator<float>>;
 struct Scratch {
   std::vector<int64_t> qidx, kidx;
   std::vector<int32_t> bidx, qcoord, kcoord;
-  FloatBuf qt, qrow, eqb, kbuf, vbuf, s, p, dp, ot, m, l, lse, delta, dob, dot, dqt, deq, dkt, dvt;
+  FloatBuf qt, qrow, eqb, kbuf, vbuf, s, p, dp, keep, ot, m, l, lse, delta, dob, dot, dqt, deq, dkt, dvt;
   std::vector<uint8_t> mask, mask_tmp;
   static Scratch& get() {
     thread_local Scratch s;
@@ -182,10 +182,30 @@ void scores_t(const BlockCtx& c, const Tile& t, float* s) {
   }
 }
 
+// The dropout factors of the tile's pairs, f (n x mp): keep_factor(bh, qidx[a], kidx[b]) at [b·mp + a], 0 in the
+// padding. The same hash and test as dropout_keep, written as a branch-free integer loop that vectorizes (one
+// call per tile instead of a scalar hash call per pair).
+void dropout_factors(const BlockCtx& c, const Tile& t, float* f) {
+  const Problem& p = c.p;
+  const uint64_t N = static_cast<uint64_t>(p.N), thr = dropout_threshold(p.dropout),
+                 head = static_cast<uint64_t>(c.bh) * N;
+  const float keep = 1.0f / (1.0f - p.dropout);
+  for (int64_t b = 0; b < t.n; ++b) {
+    const uint64_t j = static_cast<uint64_t>(t.kidx[b]);
+    float* fr = f + b * c.mp;
+    for (int64_t a = 0; a < c.m; ++a) {
+      const uint64_t h = mix_seed(p.seed, (head + static_cast<uint64_t>(c.qidx[a])) * N + j);
+      fr[a] = (h >> 40) >= thr ? keep : 0.0f;
+    }
+    for (int64_t a = c.m; a < c.mp; ++a) fr[a] = 0.0f;
+  }
+}
+
 // Multiplies P^T (n x mp) by the dropout factors of the tile's pairs.
-void apply_dropout(const BlockCtx& c, const Tile& t, float* pm) {
-  for (int64_t b = 0; b < t.n; ++b)
-    for (int64_t a = 0; a < c.m; ++a) pm[b * c.mp + a] *= c.p.keep_factor(c.bh, c.qidx[a], t.kidx[b]);
+void apply_dropout(const BlockCtx& c, const Tile& t, float* pm, Scratch& sc) {
+  float* f = sized(sc.keep, t.n * c.mp);
+  dropout_factors(c, t, f);
+  for (int64_t x = 0; x < t.n * c.mp; x += 16) store(pm + x, load(pm + x) * load(f + x));
 }
 
 // Packs the block's queries: qidx, scale * q^T (dot) or eq values (additive); padding columns zero.
@@ -240,7 +260,7 @@ void forward_block(const Problem& p, int64_t bh, const QueryBlock& blk, float* o
       store(rmax + a, mx);
       for (int64_t d = 0; d < D; ++d) store(ot + d * mp + a, load(ot + d * mp + a) * alpha);
     }
-    if (p.dropout > 0) apply_dropout(c, t, s);
+    if (p.dropout > 0) apply_dropout(c, t, s, sc);
     tile_accum_t(t.v, D, n, D, s, mp, ot);
   }
   float* obase = out + p.bh_offset(bh);
@@ -313,9 +333,12 @@ void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const f
     // masked, padded or keyless) and dS^T = P^T (dP^T - delta)
     float* ds = sized(sc.dp, n * mp);
     tile_scores(t.v, D, n, D, dot_t, mp, ds);
-    if (p.dropout > 0)
-      for (int64_t b = 0; b < n; ++b)
-        for (int64_t a = 0; a < m; ++a) ds[b * mp + a] *= p.keep_factor(bh, c.qidx[a], t.kidx[b]);
+    float* keep = nullptr;
+    if (p.dropout > 0) {
+      keep = sized(sc.keep, n * mp);
+      dropout_factors(c, t, keep);
+      for (int64_t x = 0; x < n * mp; x += 16) store(ds + x, load(ds + x) * load(keep + x));
+    }
     for (int64_t b = 0; b < n; ++b)
       for (int64_t a = 0; a < mp; a += 16) {
         const f16v pv = simd::exp(load(s + b * mp + a) - load(rlse + a));
@@ -325,8 +348,7 @@ void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const f
     const float* pd = s;  // dropout(P^T)
     if (p.dropout > 0) {
       float* pdrop = sized(sc.p, n * mp);
-      std::memcpy(pdrop, s, sizeof(float) * n * mp);
-      apply_dropout(c, t, pdrop);
+      for (int64_t x = 0; x < n * mp; x += 16) store(pdrop + x, load(s + x) * load(keep + x));
       pd = pdrop;
     }
     // dV_t += dropout(P)^T dO_b

@@ -2,6 +2,7 @@
 // Score settings shared by the fast kernels and the reference: score kind, relative-position bias indexing,
 // dropout masks. Everything here is a pure function of indices, so every kernel (and the reference) sees the
 // same bias entry and the same dropout decision for a pair (b, h, i, j), whatever the tiling or threads.
+#include <cmath>
 #include <cstdint>
 
 #include "framework/attention/policy.hpp"
@@ -59,6 +60,11 @@ inline bool dropout_keep(uint64_t seed, int64_t bh, int64_t i, int64_t j, int64_
                                   static_cast<uint64_t>(j));
   return static_cast<float>(h >> 40) * (1.0f / 16777216.0f) >= p;
 }
+
+// dropout_keep(seed, bh, i, j, n, p) in integers, for kernels that test many pairs at once without a branch:
+// keep iff (mix_seed(seed, row_base + j) >> 40) >= dropout_threshold(p), with row_base = (bh·n + i)·n. Exact:
+// h >> 40 < 2^24 and p·2^24 are both exact, so "h·2^-24 >= p" and "h >= ceil(p·2^24)" agree.
+inline uint64_t dropout_threshold(float p) { return static_cast<uint64_t>(std::ceil(static_cast<double>(p) * 16777216.0)); }
 
 inline float leaky_relu(float x, float slope) { return x > 0 ? x : slope * x; }
 inline double leaky_relu(double x, double slope) { return x > 0 ? x : slope * x; }
