@@ -1,5 +1,6 @@
 // `receptive attention-map` and `receptive receptive-field`: pictures of what a trained patch-attention model
-// looks at. Both load a run folder (runs/<run>/config.yaml + best.safetensors) and its dataset.
+// looks at. Both load a run folder (runs/<run>/config.yaml + best.safetensors); the dataset too, except for
+// `attention-map --image FILE` with a checkpoint that records its input's shape and normalisation.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "experiments/config/experiment.hpp"
 #include "experiments/config/yaml_params.hpp"
 #include "experiments/runner.hpp"
+#include "experiments/train/checkpoint.hpp"
 #include "framework/io/npy.hpp"
 #include "framework/io/safetensors.hpp"
 #include "models/patch_attention.hpp"
@@ -24,11 +26,15 @@ namespace fs = std::filesystem;
 namespace {
 struct LoadedRun {
   std::shared_ptr<models::ImageModel> model;
-  exp::ImageData data;
+  exp::ImageData data;  // empty when the run was loaded without its dataset
+  exp::ImageInputInfo input;  // shape, normalisation and class names the model was trained with
   models::PatchLayout layout;
 };
 
-LoadedRun load_run(const std::string& run_dir) {
+// A run folder's model with its best weights. need_data = false loads the dataset only when best.safetensors
+// does not record the input (checkpoints written before image_input_metadata existed); it is then prepared
+// as the runner does (exp::load_images: the same images, the same normalisation statistics).
+LoadedRun load_run(const std::string& run_dir, bool need_data = true) {
   const fs::path dir(run_dir), cfg = dir / "config.yaml", weights = dir / "best.safetensors";
   RC_CHECK(fs::exists(cfg), "{}: no config.yaml (expected a run folder such as results/<name>/runs/<run>)", run_dir);
   RC_CHECK(fs::exists(weights), "{}: no best.safetensors (did the run finish an epoch?)", run_dir);
@@ -40,12 +46,49 @@ LoadedRun load_run(const std::string& run_dir) {
   Params mp = config::read_params(root["model"], mt.schema, cfg.string(), "model", {"type", "name", "train"});
   Params dp = config::read_params(root["dataset"], exp::dataset_schema(), cfg.string(), "dataset");
   LoadedRun r;
-  r.data = exp::load_images(dp);
-  r.model = mt.make_image(mp, r.data.shape, 0);
+  const bool recorded = exp::read_image_input_metadata(io::load_safetensors(weights.string()).metadata, r.input);
+  if (need_data || !recorded) {
+    if (!need_data)
+      fmt::print(stderr, "{}: the checkpoint does not record how its input was normalised (trained before that was "
+                 "saved); loading dataset '{}' to recompute it as the runner does\n", weights.string(),
+                 dp.get_string("name"));
+    r.data = exp::load_images(dp);
+    r.input = {r.data.shape, r.data.normalize, r.data.train.class_names};
+  }
+  r.model = mt.make_image(mp, r.input.shape, 0);
   io::load_module(weights.string(), *r.model);
   r.model->eval();
   r.layout = models::patch_layout(*r.model);
   return r;
+}
+
+// An image file decoded and resized as the image-folder loader does (OpenCV, INTER_AREA, RGB byte order for
+// colour), to the run's channels and size: a one-image dataset.
+data::ImageDataset read_image_file(const std::string& path, const exp::ImageInputInfo& in) {
+  const auto& sh = in.shape;
+  RC_CHECK(sh.channels == 1 || sh.channels == 3, "attention-map: the run's images have {} channels (expected 1 or 3)",
+           sh.channels);
+  std::error_code ec;
+  RC_CHECK(fs::is_regular_file(path, ec), "attention-map: --image {}: no such file", path);
+  cv::Mat img = cv::imread(path, sh.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  RC_CHECK(!img.empty(), "attention-map: --image {}: cannot decode it as an image (PNG, JPG or BMP)", path);
+  if (img.rows != sh.height || img.cols != sh.width)
+    cv::resize(img, img, cv::Size(int(sh.width), int(sh.height)), 0, 0, cv::INTER_AREA);
+  if (sh.channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+  data::ImageDataset d;
+  d.channels = sh.channels;
+  d.height = sh.height;
+  d.width = sh.width;
+  d.class_names = in.class_names;
+  d.labels = {0};
+  d.pixels.resize(d.image_bytes());
+  const int64_t hw = sh.height * sh.width;
+  for (int64_t y = 0; y < sh.height; ++y) {
+    const uint8_t* row = img.ptr<uint8_t>(int(y));
+    for (int64_t x = 0; x < sh.width; ++x)
+      for (int64_t ch = 0; ch < sh.channels; ++ch) d.pixels[ch * hw + y * sh.width + x] = row[x * sh.channels + ch];
+  }
+  return d;
 }
 
 // The image as 8-bit BGR for drawing (from the dataset's bytes, CHW).
@@ -101,10 +144,14 @@ cv::Mat grid_of(const std::vector<std::vector<cv::Mat>>& panels, const std::stri
 }  // namespace
 
 int attention_map(const MapArgs& a) {
-  LoadedRun r = load_run(a.run);
-  const auto& test = r.data.test;
-  RC_CHECK(a.index >= 0 && a.index < test.size(), "attention-map: --index {} outside the {} test images", a.index,
-           test.size());
+  RC_CHECK(a.image.empty() || a.index < 0, "attention-map: give --index (a test image) or --image FILE, not both");
+  const bool from_file = !a.image.empty();
+  LoadedRun r = load_run(a.run, !from_file);
+  data::ImageDataset file_image;
+  if (from_file) file_image = read_image_file(a.image, r.input);
+  const data::ImageDataset& images = from_file ? file_image : r.data.test;
+  const int64_t index = from_file ? 0 : std::max<int64_t>(a.index, 0);
+  RC_CHECK(index < images.size(), "attention-map: --index {} outside the {} test images", index, images.size());
   const auto& L = r.layout;
   int64_t query = 0;  // class token
   if (a.query != "cls") {
@@ -117,9 +164,10 @@ int attention_map(const MapArgs& a) {
   } else {
     RC_CHECK(L.class_token, "attention-map: the model has no class token; give --query row,col");
   }
-  Tensor x = data::make_batch(test, {a.index}, {}, r.data.normalize, false, 0, nullptr);
+  // normalised exactly as the run's training data
+  Tensor x = data::make_batch(images, {index}, {}, r.input.normalize, false, 0, nullptr);
   auto layers = models::patch_attention_weights(*r.model, x, {query});
-  const cv::Mat base = to_bgr(test, a.index);
+  const cv::Mat base = to_bgr(images, index);
   const int size = 140;
   std::vector<std::vector<cv::Mat>> panels;
   for (const Tensor& w : layers) {  // (1, H, 1, N)
@@ -137,8 +185,17 @@ int attention_map(const MapArgs& a) {
     }
     panels.push_back(row);
   }
-  const std::string title = fmt::format("{}: test image {} ({}), query {}", fs::path(a.run).filename().string(),
-                                        a.index, test.class_names[test.labels[a.index]], a.query);
+  std::string what;
+  if (from_file) {
+    NoGradGuard no_grad;
+    const Tensor logits = r.model->forward(Var(x)).value();  // (1, classes)
+    const int64_t best = std::max_element(logits.data(), logits.data() + logits.numel()) - logits.data();
+    what = fmt::format("{} (predicted {})", fs::path(a.image).filename().string(),
+                       best < int64_t(r.input.class_names.size()) ? r.input.class_names[best] : std::to_string(best));
+  } else {
+    what = fmt::format("test image {} ({})", index, images.class_names[images.labels[index]]);
+  }
+  const std::string title = fmt::format("{}: {}, query {}", fs::path(a.run).filename().string(), what, a.query);
   fs::create_directories(fs::path(a.out).parent_path().empty() ? "." : fs::path(a.out).parent_path());
   RC_CHECK(cv::imwrite(a.out, grid_of(panels, title)), "attention-map: cannot write {}", a.out);
   fmt::print("attention-map: {} layers x {} heads -> {}\n", layers.size(), layers[0].dim(1), a.out);

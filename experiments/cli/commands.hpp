@@ -34,7 +34,9 @@ int attention_dump(const AttentionArgs& args);  // `receptive attention --dump D
 
 struct MapArgs {
   std::string run, out, query = "cls";
-  int64_t index = 0, images = 1000;
+  std::string image;  // attention-map: an image file instead of a test image (exclusive with index)
+  int64_t index = -1;  // attention-map: test image index; < 0 = not given (image 0 unless `image` is set)
+  int64_t images = 1000;  // receptive-field: test images to average over
 };
 int attention_map(const MapArgs& args);    // `receptive attention-map`
 int receptive_field(const MapArgs& args);  // `receptive receptive-field`

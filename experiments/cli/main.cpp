@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <exception>
+#include <limits>
 
 #include "experiments/cli/commands.hpp"
 #include "framework/core/parallel.hpp"
@@ -60,11 +61,16 @@ int main(int argc, char** argv) {
 
   rc::cli::MapArgs map_args, rf_args;
   auto* amap = app.add_subcommand("attention-map",
-                                  "for a trained patch-attention run and a test image, the attention of one query "
-                                  "patch for every layer and head, overlaid on the image (PNG)");
+                                  "for a trained patch-attention run and a test image or an image file, the attention "
+                                  "of one query patch for every layer and head, overlaid on the image (PNG)");
   amap->add_option("run", map_args.run, "run folder: <out>/runs/<run> (holds config.yaml and best.safetensors)")
       ->required();
-  amap->add_option("--index", map_args.index, "test image index");
+  auto* map_index = amap->add_option("--index", map_args.index, "test image index (default 0)")
+                        ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+  amap->add_option("--image", map_args.image,
+                   "an image file (PNG, JPG, BMP) instead of a test image: converted to the run's channels, resized "
+                   "to its input size and normalised as its training data")
+      ->excludes(map_index);
   amap->add_option("--query", map_args.query, "query patch: cls (the class token) or row,col");
   amap->add_option("--out", map_args.out, "PNG to write")->required();
   auto* rfield = app.add_subcommand("receptive-field",

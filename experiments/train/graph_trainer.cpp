@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "experiments/results.hpp"
+#include "experiments/train/checkpoint.hpp"
 #include "experiments/train/image_trainer.hpp"
 #include "experiments/train/progress.hpp"
 #include "framework/io/safetensors.hpp"
@@ -55,8 +56,9 @@ RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, c
   auto schedule = make_lr_schedule(s, 1, epochs);
   auto params = model.parameters();
   std::filesystem::create_directories(run_dir);
-  const auto metrics_path = run_dir / "metrics.jsonl";
-  std::filesystem::remove(metrics_path);
+  const auto metrics_path = run_dir / "metrics.jsonl", last_path = run_dir / "last.safetensors",
+             best_path = run_dir / "best.safetensors";
+  for (const auto& p : {metrics_path, last_path, best_path}) std::filesystem::remove(p);  // a restart starts afresh
 
   RunOutcome out;
   out.params = model.num_parameters();
@@ -66,6 +68,19 @@ RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, c
   int64_t since_best = 0;
   double best_val_loss = 1e300, max_val_accuracy = -1, min_val_loss = 1e300;
   const bool has_val = !task.split.val.empty();
+  // The weights of the best-validation epoch and of the last epoch, kept in memory (a copy costs far less than
+  // an epoch) and written once at the end, as best.safetensors and last.safetensors. Only finite weights are
+  // evaluated and kept: a run whose loss or weights become NaN or Inf stops, and its files hold the last good
+  // epoch.
+  StateSnapshot best_weights, last_weights;
+  auto stop_run = [&](const std::string& reason) {
+    out.status = "stopped: " + reason;
+    if (last_weights.empty())
+      fmt::print(stderr, "\n{}: {}; no epoch had finished, so there is no checkpoint\n", label, out.status);
+    else
+      fmt::print(stderr, "\n{}: {}; keeping the last good checkpoint (epoch {}) and the metrics\n", label,
+                 out.status, out.epochs_run);
+  };
   for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
     model.train();
     Var logits = model.forward(task.input);
@@ -75,8 +90,7 @@ RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, c
     Var loss = cross_entropy(logits, task.labels, ce);
     const double l = loss.value().item();
     if (!std::isfinite(l)) {
-      out.status = fmt::format("stopped: loss became {} at epoch {} step {}", l, epoch, epoch);
-      fmt::print(stderr, "\n{}: {}; keeping the last good checkpoint and metrics\n", label, out.status);
+      stop_run(fmt::format("loss became {} at epoch {} step {}", l, epoch, epoch));
       break;
     }
     const double train_acc = accuracy(logits.value(), task.labels, train_mask);
@@ -85,6 +99,10 @@ RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, c
     opt->set_lr(schedule->lr_at(epoch - 1));
     opt->step();
     opt->zero_grad();
+    if (const std::string bad = non_finite_tensor(model); !bad.empty()) {
+      stop_run(fmt::format("weights became non-finite ({}) at epoch {} step {}", bad, epoch, epoch));
+      break;
+    }
 
     double val = -1, val_loss = 0, test = 0;
     {
@@ -111,7 +129,9 @@ RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, c
       best_val_loss = val_loss;
       out.best_epoch = epoch;
       out.test_accuracy = test;
+      best_weights.capture(model, {{"epoch", std::to_string(epoch)}, {"step", std::to_string(epoch)}});
     }
+    last_weights.capture(model, {{"epoch", std::to_string(epoch)}, {"step", std::to_string(epoch)}});
     if (!has_val || val >= max_val_accuracy || val_loss <= min_val_loss) since_best = 0;
     else ++since_best;
     max_val_accuracy = std::max(max_val_accuracy, val);
@@ -133,7 +153,10 @@ RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, c
     }
     if (s.patience > 0 && since_best >= s.patience) break;
   }
-  if (out.status == "ok") io::save_module((run_dir / "last.safetensors").string(), model);
+  if (out.status != "interrupted" && !last_weights.empty()) {  // an interrupted run restarts from scratch
+    last_weights.save(last_path);
+    best_weights.save(best_path);
+  }
   if (!has_val) out.best_val_accuracy = std::nan("");
   out.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out.items_per_second = out.epochs_run / std::max(out.train_seconds, 1e-9);

@@ -22,6 +22,11 @@ struct GraphTask {
 // Builds the model input from a dataset (sparse features when under 10 % are non-zero).
 GraphTask make_graph_task(const data::GraphDataset& g, const data::Split& split);
 
+// Writes run_dir/metrics.jsonl (one object per epoch), and at the end run_dir/best.safetensors (the
+// best-validation epoch's weights; the last epoch's without a validation set) and run_dir/last.safetensors (the
+// last finite epoch's), each with "epoch" and "step" metadata. A run whose loss or weights become NaN or Inf
+// stops with a status naming the epoch and step; its files hold the last finite epoch. An interrupted run
+// writes no weights (it restarts from scratch).
 RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, const TrainSettings& settings,
                              const std::filesystem::path& run_dir, const std::string& label);
 

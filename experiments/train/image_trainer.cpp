@@ -10,6 +10,7 @@
 #include <random>
 
 #include "experiments/results.hpp"
+#include "experiments/train/checkpoint.hpp"
 #include "experiments/train/progress.hpp"
 #include "framework/core/random.hpp"
 #include "framework/io/safetensors.hpp"
@@ -55,8 +56,16 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
   auto schedule = make_lr_schedule(s, steps_per_epoch, total_steps);
   auto params = model.parameters();
   std::filesystem::create_directories(run_dir);
-  const auto metrics_path = run_dir / "metrics.jsonl";
-  std::filesystem::remove(metrics_path);  // a restarted run starts its metrics afresh
+  const auto metrics_path = run_dir / "metrics.jsonl", last_path = run_dir / "last.safetensors",
+             best_path = run_dir / "best.safetensors";
+  // a restarted run starts afresh: no metrics or weights of an earlier, unfinished attempt are left to be
+  // mistaken for this one's
+  for (const auto& p : {metrics_path, last_path, best_path}) std::filesystem::remove(p);
+  // every checkpoint records how its input was prepared (shape, normalisation, class names)
+  const io::Metadata input_meta = image_input_metadata(
+      {{task.train->channels, task.train->height, task.train->width, task.train->num_classes()},
+       task.normalize,
+       task.train->class_names});
 
   RunOutcome out;
   out.params = model.num_parameters();
@@ -72,7 +81,23 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
   double loss_sum = 0, acc_sum = 0;
   int64_t batches = 0;
   bool stop = false;
+  int64_t saved_step = 0;  // the step of the last evaluation, whose weights last.safetensors holds
+  auto stop_run = [&](const std::string& reason) {
+    out.status = "stopped: " + reason;
+    if (saved_step > 0)
+      fmt::print(stderr, "\n{}: {}; keeping the last good checkpoint (epoch {} step {}) and the metrics\n", label,
+                 out.status, out.epochs_run, saved_step);
+    else
+      fmt::print(stderr, "\n{}: {}; no evaluation had finished, so there is no checkpoint\n", label, out.status);
+    stop = true;
+  };
   auto evaluate_point = [&](int64_t epoch) {
+    // weights that became NaN or Inf in the steps since the last evaluation are neither evaluated nor saved:
+    // last.safetensors and best.safetensors keep the last finite weights
+    if (const std::string bad = non_finite_tensor(model); !bad.empty()) {
+      stop_run(fmt::format("weights became non-finite ({}) at epoch {} step {}", bad, epoch, step));
+      return;
+    }
     const double val = task.val_idx.empty()
                            ? -1
                            : evaluate_images(model, *task.train, task.val_idx, task.normalize, s.eval_batch_size);
@@ -80,16 +105,18 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
     out.epochs_run = epoch;
     out.final_train_loss = loss_sum / std::max<int64_t>(batches, 1);
     const double train_acc = acc_sum / std::max<int64_t>(batches, 1);
-    io::save_module((run_dir / "last.safetensors").string(), model,
-                    {{"epoch", std::to_string(epoch)}, {"step", std::to_string(step)}});
+    io::Metadata meta = input_meta;
+    meta["epoch"] = std::to_string(epoch);
+    meta["step"] = std::to_string(step);
+    io::save_module(last_path.string(), model, meta);
+    saved_step = step;
     const bool better = task.val_idx.empty() || val > out.best_val_accuracy;
     if (better) {
       out.best_val_accuracy = val;
       out.best_epoch = epoch;
       out.test_accuracy = test;
       since_best = 0;
-      io::save_module((run_dir / "best.safetensors").string(), model,
-                      {{"epoch", std::to_string(epoch)}, {"step", std::to_string(step)}});
+      io::save_module(best_path.string(), model, meta);
     } else {
       ++since_best;
     }
@@ -135,8 +162,7 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
       const double l = loss.value().item();
       if (!std::isfinite(l)) {
         if (next.valid()) next.wait();
-        out.status = fmt::format("stopped: loss became {} at epoch {} step {}", l, epoch, step + 1);
-        fmt::print(stderr, "\n{}: {}; keeping the last good checkpoint and metrics\n", label, out.status);
+        stop_run(fmt::format("loss became {} at epoch {} step {}", l, epoch, step + 1));
         break;
       }
       backward(loss);

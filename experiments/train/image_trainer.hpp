@@ -26,7 +26,10 @@ struct ImageTask {
 };
 
 // Writes run_dir/metrics.jsonl (one object per epoch), run_dir/best.safetensors (best validation accuracy,
-// or the last epoch when there is no validation set) and run_dir/last.safetensors (last finite epoch).
+// or the last epoch when there is no validation set) and run_dir/last.safetensors (last finite epoch). Both
+// carry metadata: epoch, step, and the input as image_input_metadata (experiments/train/checkpoint.hpp) writes
+// it. Weights are checked before each evaluation: a run whose loss or weights become NaN or Inf stops with a
+// status naming the epoch and step, and the files keep the last finite weights.
 // test_accuracy is measured at the best-validation epoch.
 RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, const TrainSettings& settings,
                              const std::filesystem::path& run_dir, uint64_t seed, const std::string& label);

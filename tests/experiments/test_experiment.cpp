@@ -1,6 +1,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,6 +13,7 @@
 #include "experiments/cli/commands.hpp"
 #include "experiments/config/yaml_params.hpp"
 #include "framework/io/npy.hpp"
+#include "framework/io/safetensors.hpp"
 #include "experiments/plots.hpp"
 #include "experiments/results.hpp"
 #include "experiments/run_guard.hpp"
@@ -128,7 +132,7 @@ models:
   CHECK_THROWS_WITH(parse(train_yaml), Catch::Contains("test.yaml:8: models.cnn.train.epochs: expected int"));
 }
 
-TEST_CASE("runner: a graph experiment writes results, summary, metrics and configs; a rerun resumes") {
+TEST_CASE("runner: a graph experiment writes results, summary, metrics and configs, a rerun resumes") {
   rc::test::TempDir out_dir("karate");
   const fs::path& out = out_dir.path;
   Experiment e = parse(R"(
@@ -271,27 +275,64 @@ TEST_CASE("runner: a diverging run stops with the epoch and step, keeps its metr
       cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(), m);
     }
   }
-  // an absurd learning rate without clipping: the loss overflows within a few steps of the second epoch
-  Experiment e = parse(R"(
+  auto config = [&](const std::string& train) {
+    return parse(R"(
 name: nan_test
 dataset: {name: image-folder, root: ")" + root.string() + R"(", height: 8, width: 8, grayscale: true, test_fraction: 0.2}
-train: {epochs: 5, batch_size: 4, lr: 1.0e+30, schedule: constant, weight_decay: 0, progress: false}
+train: {epochs: 5, batch_size: 4, schedule: constant, weight_decay: 0, progress: false, )" + train + R"(}
 models:
   mlpish: {type: cnn, channels: [4], blocks: [1], pool: none}
 )");
+  };
+  auto all_finite = [](const fs::path& file) {
+    for (const auto& [name, t] : rc::io::load_safetensors(file.string()).tensors)
+      for (float v : t.to_vector())
+        if (!std::isfinite(v)) return false;
+    return true;
+  };
   RunnerOptions o;
   o.out_dir = out_dir.path;
-  CHECK(run_experiment(e, o) == 1);  // one run did not finish normally
-  ResultsTable t(out_dir.path);
-  REQUIRE(t.rows().size() == 1);
-  const std::string status = t.rows()[0].get("status");
-  CHECK_THAT(status, Catch::Contains("loss became") && Catch::Contains("epoch") && Catch::Contains("step"));
-  const fs::path run = out_dir.path / "runs" / t.rows()[0].get("run");
-  CHECK(fs::exists(run / "config.yaml"));
-  // epochs that finished before the loss diverged are kept, with their checkpoint
-  if (t.rows()[0].get("epochs") != "0") {
-    CHECK(fs::exists(run / "metrics.jsonl"));
-    CHECK(fs::exists(run / "last.safetensors"));
+  const fs::path run = out_dir.path / "runs" / "mlpish__1__s0";
+
+  SECTION("after some finished epochs: their metrics and finite checkpoints are kept") {
+    // plain SGD with a huge step: the first epochs finish, then BatchNorm's running variance overflows at the
+    // last step of an epoch (before that epoch's evaluation, with a finite loss) or the loss does a few steps on
+    CHECK(run_experiment(config("optimizer: sgd, momentum: 0, lr: 1000"), o) == 1);  // one run did not finish
+    ResultsTable t(out_dir.path);
+    REQUIRE(t.rows().size() == 1);
+    const ResultRow& row = t.rows()[0];
+    const int64_t epochs = std::stoll(row.get("epochs")), best_epoch = std::stoll(row.get("best_epoch"));
+    REQUIRE(epochs >= 1);  // this setting is meant to diverge after the first evaluation
+    REQUIRE(epochs < 5);
+    // the divergence is found in the epoch after the last good one, at a named step
+    CHECK_THAT(row.get("status"), Catch::StartsWith("stopped: ") && Catch::Contains("became") &&
+                                      Catch::Contains(fmt::format("at epoch {} step ", epochs + 1)));
+    CHECK(fs::exists(run / "config.yaml"));
+    std::ifstream m(run / "metrics.jsonl");
+    std::vector<nlohmann::json> lines;
+    for (std::string l; std::getline(m, l);) lines.push_back(nlohmann::json::parse(l));
+    REQUIRE(lines.size() == size_t(epochs));
+    CHECK(lines.back()["epoch"].get<int64_t>() == epochs);
+    REQUIRE(fs::exists(run / "last.safetensors"));
+    REQUIRE(fs::exists(run / "best.safetensors"));
+    CHECK(all_finite(run / "last.safetensors"));
+    CHECK(all_finite(run / "best.safetensors"));
+    CHECK(rc::io::load_safetensors((run / "last.safetensors").string()).metadata.at("epoch") == std::to_string(epochs));
+    CHECK(rc::io::load_safetensors((run / "best.safetensors").string()).metadata.at("epoch") ==
+          std::to_string(best_epoch));
+  }
+  SECTION("before the first evaluation: no checkpoint, not even one left by an earlier attempt") {
+    fs::create_directories(run);
+    { std::ofstream(run / "best.safetensors") << "stale"; }
+    // an absurd learning rate: the loss overflows at the second step
+    CHECK(run_experiment(config("lr: 1.0e+30"), o) == 1);
+    ResultsTable t(out_dir.path);
+    REQUIRE(t.rows().size() == 1);
+    CHECK(t.rows()[0].get("epochs") == "0");
+    CHECK_THAT(t.rows()[0].get("status"), Catch::StartsWith("stopped: loss became") && Catch::Contains("at epoch 1 step"));
+    CHECK(fs::exists(run / "config.yaml"));
+    CHECK_FALSE(fs::exists(run / "best.safetensors"));
+    CHECK_FALSE(fs::exists(run / "last.safetensors"));
   }
 }
 
@@ -352,7 +393,7 @@ TEST_CASE("plots: the data-efficiency chart puts each model's mean at its traini
   CHECK(coloured(390) > 0);  // the lines run across the middle
 }
 
-TEST_CASE("attention pictures: a window2d 3x3 model attends to nothing beyond offset 2; maps and PNGs written") {
+TEST_CASE("attention pictures: a window2d 3x3 model attends to nothing beyond offset 2, maps and PNGs written") {
   rc::test::TempDir root_dir("rf_data"), out_dir("rf_out");
   const fs::path& root = root_dir.path;
   for (int c = 0; c < 2; ++c) {
@@ -399,4 +440,56 @@ models:
   CHECK_THROWS_WITH(rc::cli::attention_map(a), Catch::Contains("no class token"));
   a.query = "9,9";
   CHECK_THROWS_WITH(rc::cli::attention_map(a), Catch::Contains("inside the 4x4 patch grid"));
+
+  // --image FILE: the file is decoded, converted and normalised as the run's training data was. Test image 1
+  // saved as a PNG gives exactly the panels of --index 1 (only the title differs), with the normalisation the
+  // checkpoint records, without the dataset, and (for checkpoints that do not record it) recomputed from it.
+  a.query = "1,2";
+  const ImageData data = load_images(e.runs[0].dataset);
+  const fs::path png = out_dir.path / "test1.png";
+  REQUIRE(cv::imwrite(png.string(), cv::Mat(8, 8, CV_8UC1, const_cast<uint8_t*>(data.test.image(1))).clone()));
+  auto panels = [](const std::string& file) {  // the picture below its 50-pixel title band
+    cv::Mat m = cv::imread(file);
+    REQUIRE(m.rows > 50);
+    return m(cv::Rect(0, 50, m.cols, m.rows - 50)).clone();
+  };
+  auto same = [](const cv::Mat& x, const cv::Mat& y) { return x.size() == y.size() && cv::norm(x, y, cv::NORM_INF) == 0; };
+  a.index = 1;
+  a.out = (out_dir.path / "by_index.png").string();
+  REQUIRE(rc::cli::attention_map(a) == 0);
+  const cv::Mat by_index = panels(a.out);
+  a.index = -1;
+  a.image = png.string();
+  a.out = (out_dir.path / "by_image.png").string();
+  REQUIRE(rc::cli::attention_map(a) == 0);
+  CHECK(same(panels(a.out), by_index));
+  a.index = 1;
+  CHECK_THROWS_WITH(rc::cli::attention_map(a), Catch::Contains("--index") && Catch::Contains("not both"));
+  a.index = -1;
+  // any size and colour is converted to the run's 8x8 grey input
+  const fs::path big = out_dir.path / "big.jpg";
+  REQUIRE(cv::imwrite(big.string(), cv::Mat(40, 30, CV_8UC3, cv::Scalar(10, 200, 90))));
+  a.image = big.string();
+  CHECK(rc::cli::attention_map(a) == 0);
+  a.image = (out_dir.path / "missing.png").string();
+  CHECK_THROWS_WITH(rc::cli::attention_map(a), Catch::Contains("--image") && Catch::Contains("missing.png") &&
+                                                   Catch::Contains("no such file"));
+  { std::ofstream(out_dir.path / "bad.png") << "not a picture"; }
+  a.image = (out_dir.path / "bad.png").string();
+  CHECK_THROWS_WITH(rc::cli::attention_map(a), Catch::Contains("bad.png") && Catch::Contains("cannot decode"));
+  // without the dataset: the checkpoint's own record suffices
+  a.image = png.string();
+  const fs::path moved = root.string() + "_moved";
+  fs::rename(root, moved);
+  a.out = (out_dir.path / "no_data.png").string();
+  CHECK(rc::cli::attention_map(a) == 0);
+  CHECK(same(panels(a.out), by_index));
+  fs::rename(moved, root);
+  // a checkpoint without the record: the normalisation is recomputed from the dataset as the runner does
+  const fs::path best = fs::path(run) / "best.safetensors";
+  rc::io::save_safetensors(best.string(), rc::io::load_safetensors(best.string()).tensors);
+  REQUIRE(rc::io::load_safetensors(best.string()).metadata.empty());
+  a.out = (out_dir.path / "fallback.png").string();
+  CHECK(rc::cli::attention_map(a) == 0);
+  CHECK(same(panels(a.out), by_index));
 }

@@ -1,0 +1,47 @@
+#pragma once
+// Checkpoints that never hold non-finite weights, and what a checkpoint records about its run's input.
+// A trainer checks the weights with non_finite_tensor before it evaluates or saves; a run whose weights
+// became NaN or Inf stops there, and the files written earlier (the last good ones) stay as they were.
+#include <filesystem>
+#include <string>
+
+#include "datasets/image/transforms.hpp"
+#include "framework/io/safetensors.hpp"
+#include "framework/nn/module.hpp"
+#include "models/model.hpp"
+
+namespace rc::exp {
+
+// The dotted name of the first parameter or buffer of `module` holding a NaN or Inf ("" when all are finite),
+// with the kind of value found: "nan in fc.weight".
+std::string non_finite_tensor(const nn::Module& module);
+
+// A copy of a module's state dict kept in memory, to be written later (the graph trainer keeps the
+// best-validation and the last finite weights this way and writes both files once, at the end of a run).
+class StateSnapshot {
+ public:
+  void capture(const nn::Module& module, io::Metadata metadata);  // reuses its buffers after the first call
+  bool empty() const { return tensors_.empty(); }
+  const io::Metadata& metadata() const { return metadata_; }
+  void save(const std::filesystem::path& path) const;  // atomic (temporary + rename), as io::save_module
+
+ private:
+  NamedTensors tensors_;
+  io::Metadata metadata_;
+};
+
+// The input an image run was trained on, saved in its checkpoints' metadata so that a picture of what the
+// model does can prepare a new image exactly as training did, without the dataset:
+//   input_shape: "[C, H, W, classes]", normalize_mean / normalize_std: "[m0, ...]" (one per channel or one
+//   for all), class_names: a JSON list.
+struct ImageInputInfo {
+  models::ImageShape shape;
+  data::Normalize normalize;
+  std::vector<std::string> class_names;
+};
+io::Metadata image_input_metadata(const ImageInputInfo& info);
+// Reads what image_input_metadata wrote; false when the metadata lacks it (a checkpoint from before it was
+// saved). Malformed values are errors naming the key.
+bool read_image_input_metadata(const io::Metadata& metadata, ImageInputInfo& info);
+
+}  // namespace rc::exp

@@ -1,0 +1,322 @@
+// The trainers' checkpoints: best.safetensors holds the weights of the best-validation evaluation and
+// last.safetensors those of the last one, and neither ever holds a NaN or Inf, whether the loss or the weights
+// diverge first. A probe model wraps a real one to record the weights at every evaluation and, on request, to
+// poison them at a chosen training step.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "datasets/graph/synthetic.hpp"
+#include "experiments/config/experiment.hpp"
+#include "experiments/train/checkpoint.hpp"
+#include "experiments/train/graph_trainer.hpp"
+#include "experiments/train/image_trainer.hpp"
+#include "framework/io/safetensors.hpp"
+#include "framework/ops/loss.hpp"
+#include "models/registry.hpp"
+#include "support/files.hpp"
+
+using namespace rc;
+using namespace rc::exp;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Wraps `inner` (whose parameters appear under "inner."). Records a copy of the weights at the first
+// evaluation-mode forward after training, i.e. at each evaluation. With poison_at = n > 0, the n-th training
+// forward fills inner's first parameter with NaN: before computing the output (that step's loss is NaN) or
+// after it (the loss is finite and the optimizer step leaves non-finite weights behind).
+template <class Base, class Input>
+class Probe : public Base {
+ public:
+  explicit Probe(std::shared_ptr<Base> inner) : inner_(this->register_module("inner", std::move(inner))) {}
+  int64_t poison_at = 0;
+  bool poison_before = false;
+  std::vector<NamedTensors> evaluated;  // evaluated[k] = the weights of the (k+1)-th evaluation
+
+  Var forward(const Input& x) override {
+    if (!this->is_training()) {
+      if (trained_since_eval_) {
+        NamedTensors copy;
+        for (const auto& [name, t] : this->state_dict()) copy.emplace_back(name, t.clone());
+        evaluated.push_back(std::move(copy));
+        trained_since_eval_ = false;
+      }
+      return inner_->forward(x);
+    }
+    trained_since_eval_ = true;
+    const bool hit = ++calls_ == poison_at;
+    if (hit && poison_before) poison();
+    Var y = inner_->forward(x);
+    if (hit && !poison_before) poison();
+    return y;
+  }
+
+ private:
+  std::shared_ptr<Base> inner_;
+  int64_t calls_ = 0;
+  bool trained_since_eval_ = false;
+  void poison() { inner_->state_dict().front().second.fill_(std::numeric_limits<float>::quiet_NaN()); }
+};
+using ImageProbe = Probe<models::ImageModel, Var>;
+using GraphProbe = Probe<models::GraphModel, models::GraphInput>;
+
+Params model_params(const std::string& dataset, const std::string& model) {
+  Experiment e = parse_experiment(YAML::Load("dataset: {name: " + dataset + "}\nmodels: {m: " + model + "}"), "t.yaml");
+  return e.runs.at(0).model_params;
+}
+
+std::shared_ptr<ImageProbe> small_cnn(uint64_t seed) {
+  const auto& mt = models::model_type("cnn");
+  return std::make_shared<ImageProbe>(
+      mt.make_image(model_params("fashion-mnist", "{type: cnn, channels: [4], blocks: [1], pool: none}"),
+                    {1, 8, 8, 2}, seed));
+}
+
+std::shared_ptr<GraphProbe> small_gcn(const models::GraphInput& in, uint64_t seed) {
+  const auto& mt = models::model_type("gcn");
+  return std::make_shared<GraphProbe>(mt.make_graph(model_params("csbm", "{type: gcn, hidden: 8}"), in, seed));
+}
+
+// 8x8 grey images of two classes (bright top or bottom half) with a little per-image variation.
+data::ImageDataset two_class_images(int per_class, int shift) {
+  data::ImageDataset d;
+  d.channels = 1;
+  d.height = d.width = 8;
+  d.class_names = {"top", "bottom"};
+  for (int c = 0; c < 2; ++c)
+    for (int i = 0; i < per_class; ++i) {
+      for (int y = 0; y < 8; ++y)
+        for (int x = 0; x < 8; ++x)
+          d.pixels.push_back(uint8_t((y < 4) == (c == 0) ? 180 + 5 * ((i + shift + x) % 8) : 40 + 9 * ((i + y) % 5)));
+      d.labels.push_back(c);
+    }
+  return d;
+}
+
+struct ImageSetup {
+  data::ImageDataset train = two_class_images(10, 0), test = two_class_images(4, 3);
+  ImageTask task;
+  TrainSettings settings;
+  ImageSetup() {
+    task.train = &train;
+    task.test = &test;
+    for (int64_t i = 0; i < train.size(); ++i) (i % 10 < 8 ? task.train_idx : task.val_idx).push_back(i);
+    task.normalize = data::compute_normalize(train, task.train_idx);
+    settings.batch_size = 4;  // 16 training images: 4 steps per epoch
+    settings.lr = 0.01;
+    settings.progress = false;
+  }
+};
+
+struct GraphSetup {
+  data::GraphDataset g = data::csbm({.nodes = 300, .classes = 3, .average_degree = 4.0, .features = 8, .snr = 1.0});
+  GraphTask task = make_graph_task(g, g.split);
+  TrainSettings settings;
+  GraphSetup() {
+    settings.lr = 0.05;
+    settings.weight_decay = 5e-4;
+    settings.warmup_epochs = 0;
+    settings.progress = false;
+  }
+  // validation and test accuracy of `model` in evaluation mode
+  std::pair<double, double> evaluate(models::GraphModel& model) const {
+    NoGradGuard no_grad;
+    model.eval();
+    const Tensor logits = model.forward(task.input).value();
+    std::vector<uint8_t> val(g.num_nodes(), 0), test(g.num_nodes(), 0);
+    for (int64_t i : task.split.val) val[i] = 1;
+    for (int64_t i : task.split.test) test[i] = 1;
+    return {accuracy(logits, task.labels, val), accuracy(logits, task.labels, test)};
+  }
+};
+
+bool all_finite(const NamedTensors& tensors) {
+  for (const auto& [name, t] : tensors)
+    for (float v : t.to_vector())
+      if (!std::isfinite(v)) return false;
+  return true;
+}
+
+bool same_values(const NamedTensors& a, const NamedTensors& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].first != b[i].first || a[i].second.to_vector() != b[i].second.to_vector()) return false;
+  return true;
+}
+
+std::vector<nlohmann::json> metrics_of(const fs::path& run) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(run / "metrics.jsonl");
+  for (std::string l; std::getline(in, l);) lines.push_back(nlohmann::json::parse(l));
+  return lines;
+}
+
+// The checkpoint at `path`: finite, from evaluation `epoch`, holding exactly the weights the probe saw then.
+void check_checkpoint(const fs::path& path, int64_t epoch, const std::vector<NamedTensors>& evaluated) {
+  INFO(path.string());
+  REQUIRE(fs::exists(path));
+  const io::SafetensorsFile f = io::load_safetensors(path.string());
+  CHECK(all_finite(f.tensors));
+  CHECK(f.metadata.at("epoch") == std::to_string(epoch));
+  REQUIRE(epoch >= 1);
+  REQUIRE(size_t(epoch) <= evaluated.size());
+  CHECK(same_values(f.tensors, evaluated[epoch - 1]));
+}
+}  // namespace
+
+TEST_CASE("trainers: a run whose loss or weights become non-finite keeps the last finite checkpoint") {
+  rc::test::TempDir dir("nonfinite");
+  SECTION("image trainer, weights poisoned by the last step before an evaluation") {
+    // 4 steps per epoch: step 8 ends epoch 2, so the poisoned weights meet the evaluation of epoch 2 with every
+    // loss so far finite; they are neither evaluated nor saved
+    ImageSetup s;
+    s.settings.epochs = 5;
+    auto model = small_cnn(0);
+    model->poison_at = 8;
+    RunOutcome o = train_image_model(*model, s.task, s.settings, dir.path, 0, "poisoned");
+    CHECK_THAT(o.status, Catch::StartsWith("stopped: weights became non-finite (nan in inner.") &&
+                             Catch::EndsWith("at epoch 2 step 8"));
+    CHECK(o.epochs_run == 1);
+    CHECK(metrics_of(dir.path).size() == 1);
+    check_checkpoint(dir.path / "last.safetensors", 1, model->evaluated);
+    check_checkpoint(dir.path / "best.safetensors", 1, model->evaluated);
+    CHECK(io::load_safetensors((dir.path / "last.safetensors").string()).metadata.at("step") == "4");
+  }
+  SECTION("image trainer, a NaN loss in the middle of an epoch") {
+    ImageSetup s;
+    s.settings.epochs = 5;
+    auto model = small_cnn(0);
+    model->poison_at = 10;
+    model->poison_before = true;
+    RunOutcome o = train_image_model(*model, s.task, s.settings, dir.path, 0, "poisoned");
+    CHECK_THAT(o.status, Catch::StartsWith("stopped: loss became") && Catch::EndsWith("at epoch 3 step 10"));
+    CHECK(o.epochs_run == 2);
+    CHECK(metrics_of(dir.path).size() == 2);
+    check_checkpoint(dir.path / "last.safetensors", 2, model->evaluated);
+    check_checkpoint(dir.path / "best.safetensors", o.best_epoch, model->evaluated);
+  }
+  SECTION("graph trainer, weights poisoned by a step") {
+    GraphSetup s;
+    s.settings.epochs = 10;
+    auto model = small_gcn(s.task.input, 0);
+    model->poison_at = 3;
+    RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "poisoned");
+    CHECK_THAT(o.status, Catch::StartsWith("stopped: weights became non-finite (nan in inner.") &&
+                             Catch::EndsWith("at epoch 3 step 3"));
+    CHECK(o.epochs_run == 2);
+    CHECK(metrics_of(dir.path).size() == 2);
+    check_checkpoint(dir.path / "last.safetensors", 2, model->evaluated);
+    check_checkpoint(dir.path / "best.safetensors", o.best_epoch, model->evaluated);
+  }
+  SECTION("graph trainer, a NaN loss") {
+    GraphSetup s;
+    s.settings.epochs = 10;
+    auto model = small_gcn(s.task.input, 0);
+    model->poison_at = 4;
+    model->poison_before = true;
+    RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "poisoned");
+    CHECK_THAT(o.status, Catch::StartsWith("stopped: loss became") && Catch::EndsWith("at epoch 4 step 4"));
+    CHECK(o.epochs_run == 3);
+    check_checkpoint(dir.path / "last.safetensors", 3, model->evaluated);
+    check_checkpoint(dir.path / "best.safetensors", o.best_epoch, model->evaluated);
+  }
+  SECTION("a run that diverges before its first evaluation leaves no checkpoint, not even an older attempt's") {
+    { std::ofstream(dir.path / "best.safetensors") << "from an interrupted earlier attempt"; }
+    { std::ofstream(dir.path / "last.safetensors") << "from an interrupted earlier attempt"; }
+    GraphSetup s;
+    auto model = small_gcn(s.task.input, 0);
+    model->poison_at = 1;
+    RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "poisoned");
+    CHECK_THAT(o.status, Catch::Contains("at epoch 1 step 1"));
+    CHECK_FALSE(fs::exists(dir.path / "best.safetensors"));
+    CHECK_FALSE(fs::exists(dir.path / "last.safetensors"));
+  }
+}
+
+TEST_CASE("trainers: best.safetensors holds the best-validation epoch's weights, last.safetensors the last epoch's") {
+  rc::test::TempDir dir("best_last");
+  SECTION("graph") {
+    GraphSetup s;
+    s.settings.epochs = 60;
+    auto model = small_gcn(s.task.input, 0);
+    RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "gcn");
+    REQUIRE(o.status == "ok");
+    REQUIRE(o.epochs_run == 60);
+    REQUIRE(model->evaluated.size() == 60);
+    // the run overfits: its best validation epoch is not its last, so the two files differ
+    REQUIRE(o.best_epoch < o.epochs_run);
+    check_checkpoint(dir.path / "best.safetensors", o.best_epoch, model->evaluated);
+    check_checkpoint(dir.path / "last.safetensors", o.epochs_run, model->evaluated);
+    CHECK_FALSE(same_values(model->evaluated[o.best_epoch - 1], model->evaluated.back()));
+    const auto metrics = metrics_of(dir.path);
+    REQUIRE(metrics.size() == 60);
+    CHECK(metrics[o.best_epoch - 1]["val_accuracy"].get<double>() == o.best_val_accuracy);
+    // a fresh model (other initial weights) loaded from best.safetensors gives the reported accuracies
+    auto fresh = small_gcn(s.task.input, 7);
+    io::load_module((dir.path / "best.safetensors").string(), *fresh);
+    const auto [val, test] = s.evaluate(*fresh);
+    CHECK(val == o.best_val_accuracy);
+    CHECK(test == o.test_accuracy);
+    io::load_module((dir.path / "last.safetensors").string(), *fresh);
+    const auto [last_val, last_test] = s.evaluate(*fresh);
+    CHECK(last_val == metrics.back()["val_accuracy"].get<double>());
+    CHECK(last_test == metrics.back()["test_accuracy"].get<double>());
+  }
+  SECTION("image") {
+    ImageSetup s;
+    s.settings.epochs = 8;
+    auto model = small_cnn(0);
+    RunOutcome o = train_image_model(*model, s.task, s.settings, dir.path, 0, "cnn");
+    REQUIRE(o.status == "ok");
+    REQUIRE(model->evaluated.size() == 8);
+    REQUIRE(o.best_epoch < o.epochs_run);
+    check_checkpoint(dir.path / "best.safetensors", o.best_epoch, model->evaluated);
+    check_checkpoint(dir.path / "last.safetensors", o.epochs_run, model->evaluated);
+    CHECK_FALSE(same_values(model->evaluated[o.best_epoch - 1], model->evaluated.back()));
+    auto fresh = small_cnn(7);
+    io::load_module((dir.path / "best.safetensors").string(), *fresh);
+    CHECK(evaluate_images(*fresh, s.train, s.task.val_idx, s.task.normalize, 500) == o.best_val_accuracy);
+    CHECK(evaluate_images(*fresh, s.test, {}, s.task.normalize, 500) == o.test_accuracy);
+    // the checkpoint records how the input was prepared
+    ImageInputInfo info;
+    REQUIRE(read_image_input_metadata(io::load_safetensors((dir.path / "best.safetensors").string()).metadata, info));
+    CHECK(info.shape.channels == 1);
+    CHECK(info.shape.height == 8);
+    CHECK(info.shape.width == 8);
+    CHECK(info.shape.num_classes == 2);
+    CHECK(info.normalize.mean == s.task.normalize.mean);
+    CHECK(info.normalize.stddev == s.task.normalize.stddev);
+    CHECK(info.class_names == s.train.class_names);
+  }
+}
+
+TEST_CASE("checkpoint helpers: non-finite tensors are named, input metadata round-trips or is reported absent") {
+  auto model = small_cnn(0);
+  CHECK(non_finite_tensor(*model).empty());
+  const auto [name, t] = model->state_dict().back();  // a buffer (BatchNorm running statistics) counts too
+  Tensor(t).fill_(std::numeric_limits<float>::infinity());
+  CHECK(non_finite_tensor(*model) == "inf in " + name);
+
+  ImageInputInfo in{{3, 5, 7, 4}, {{0.25f, 0.5f, 0.125f}, {1.0f / 3, 0.2f, 0.7f}}, {"a", "b,c", "\"d\"", "é"}}, out;
+  REQUIRE(read_image_input_metadata(image_input_metadata(in), out));
+  CHECK(out.shape.channels == 3);
+  CHECK(out.shape.height == 5);
+  CHECK(out.shape.width == 7);
+  CHECK(out.shape.num_classes == 4);
+  CHECK(out.normalize.mean == in.normalize.mean);  // exact: floats are written with round-trip precision
+  CHECK(out.normalize.stddev == in.normalize.stddev);
+  CHECK(out.class_names == in.class_names);
+  CHECK_FALSE(read_image_input_metadata({{"epoch", "3"}}, out));
+  io::Metadata bad = image_input_metadata(in);
+  bad["normalize_std"] = "[1.0]";
+  CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("same, non-zero length"));
+  bad["input_shape"] = "[1, 2";
+  CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("input_shape"));
+}

@@ -1,0 +1,191 @@
+// `receptive run` as a process: Ctrl-C (SIGINT) after the first finished run exits with 130 and says how to
+// continue, leaves only complete rows and no temporary files, and the same command then trains the remaining
+// runs without repeating a row. Every wait has a deadline; a child that overstays it is killed (SIGKILL).
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "experiments/results.hpp"
+#include "support/files.hpp"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Starts `receptive args...` with stdout and stderr to `log`, SIGINT at its default and no signal blocked
+// (whatever this process inherited), so that the child installs its own handler as from a terminal.
+pid_t spawn_receptive(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<std::string> all = {RECEPTIVE_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&files, 1, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults, none;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGINT);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  const int err = posix_spawn(&pid, all[0].c_str(), &files, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&files);
+  posix_spawnattr_destroy(&attr);
+  REQUIRE(err == 0);
+  return pid;
+}
+
+// The child's wait status once it ends, or nullopt when it is still running after `seconds` (it is then
+// killed with SIGKILL and reaped, so no test leaves a process behind).
+std::optional<int> wait_for(pid_t pid, double seconds) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  while (true) {
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0) return std::nullopt;
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+std::vector<std::string> lines_of(const fs::path& file) {
+  std::istringstream in(rc::test::read_all(file.string()));
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+// Kills the child (SIGKILL) and reaps it unless it has been reaped already, e.g. when a REQUIRE fails.
+struct ChildGuard {
+  pid_t pid = -1;
+  ~ChildGuard() {
+    if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// results.csv: ends with a newline, every row has the header's number of fields, no run appears twice, and
+// the table reader accepts it. Returns the rows' run ids.
+std::vector<std::string> complete_rows(const fs::path& out) {
+  const std::string text = rc::test::read_all((out / "results.csv").string());
+  REQUIRE(!text.empty());
+  CHECK(text.back() == '\n');
+  const auto lines = lines_of(out / "results.csv");
+  const size_t fields = rc::exp::parse_csv_line(lines.at(0)).size();
+  for (size_t i = 1; i < lines.size(); ++i) {
+    INFO("results.csv line " << i + 1 << ": " << lines[i]);
+    CHECK(rc::exp::parse_csv_line(lines[i]).size() == fields);
+  }
+  rc::exp::ResultsTable table(out);
+  std::vector<std::string> runs;
+  for (const auto& row : table.rows()) {
+    CHECK(row.get("status") == "ok");
+    runs.push_back(row.get("run"));
+  }
+  CHECK(std::set<std::string>(runs.begin(), runs.end()).size() == runs.size());
+  return runs;
+}
+
+std::vector<std::string> temporaries(const fs::path& out) {
+  std::vector<std::string> found;
+  for (const auto& e : fs::recursive_directory_iterator(out))
+    if (e.path().filename().string().find(".tmp") != std::string::npos) found.push_back(e.path().string());
+  return found;
+}
+}  // namespace
+
+TEST_CASE("receptive run: Ctrl-C after the first run exits 130 cleanly, and the same command finishes the rest") {
+  rc::test::TempDir dir("sigint");
+  const fs::path out = dir.path / "out", config = dir.path / "interrupt.yaml";
+  // three karate runs of 0.1-0.5 s each (an epoch takes 0.3-1 ms): long enough to be interrupted mid-sweep
+  // (the signal follows the first row within ~10 ms), short enough for the test to take a second or two
+  dir.write("interrupt.yaml", R"(name: interrupt
+dataset: {name: karate}
+train: {epochs: 400, lr: 0.01, progress: false}
+models:
+  gcn: {type: gcn, hidden: 8}
+sweep: {seeds: [0, 1, 2]}
+)");
+  const std::vector<std::string> command = {"--threads", "1", "run", config.string(), "--out", out.string()};
+
+  ChildGuard child{spawn_receptive(command, dir.path / "first.log")};
+  // wait for the first complete row (header + 1 line), at most 20 s
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  size_t rows = 0;
+  while (rows < 1) {
+    std::error_code ec;
+    if (fs::exists(out / "results.csv", ec)) {
+      const auto lines = lines_of(out / "results.csv");
+      rows = lines.empty() ? 0 : lines.size() - 1;
+    }
+    if (rows >= 1) break;
+    int status = 0;
+    if (waitpid(child.pid, &status, WNOHANG) == child.pid) {
+      child.pid = -1;
+      FAIL("receptive run ended before writing a row:\n" << rc::test::read_all((dir.path / "first.log").string()));
+    }
+    if (Clock::now() > deadline) FAIL("no row in results.csv after 20 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(kill(child.pid, SIGINT) == 0);
+  const auto status = wait_for(child.pid, 15);
+  child.pid = -1;
+  const std::string log = rc::test::read_all((dir.path / "first.log").string());
+  INFO("first run's output:\n" << log);
+  REQUIRE(status.has_value());  // else it ignored Ctrl-C for 15 s and was killed
+  REQUIRE(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 130);
+  CHECK_THAT(log, Catch::Contains("interrupted") && Catch::Contains("same command"));
+
+  const auto first_runs = complete_rows(out);
+  CHECK(first_runs.size() >= 1);
+  REQUIRE(first_runs.size() < 3);  // else the sweep had finished before the signal arrived
+  CHECK(temporaries(out).empty());
+  const auto first_lines = lines_of(out / "results.csv");
+
+  // the same command again: only the remaining runs train; the rows already there stay as they were
+  child.pid = spawn_receptive(command, dir.path / "second.log");
+  const auto status2 = wait_for(child.pid, 30);
+  child.pid = -1;
+  INFO("second run's output:\n" << rc::test::read_all((dir.path / "second.log").string()));
+  REQUIRE(status2.has_value());
+  REQUIRE(WIFEXITED(*status2));
+  CHECK(WEXITSTATUS(*status2) == 0);
+  CHECK_THAT(rc::test::read_all((dir.path / "second.log").string()),
+             Catch::Contains(std::to_string(first_runs.size()) + " already in"));
+  const auto runs = complete_rows(out);
+  CHECK(runs.size() == 3);
+  const auto lines = lines_of(out / "results.csv");
+  REQUIRE(lines.size() >= first_lines.size());
+  CHECK(std::vector<std::string>(lines.begin(), lines.begin() + first_lines.size()) == first_lines);
+  CHECK(temporaries(out).empty());
+}
