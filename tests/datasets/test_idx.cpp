@@ -76,7 +76,7 @@ TEST_CASE("idx: bad files are clear errors naming the file") {
   CHECK_THROWS_WITH(read_idx(d / "absent.idx"), Catch::Contains("absent.idx") && Catch::Contains("no such file"));
 }
 
-TEST_CASE("idx: image and label counts must agree; labels must be in range") {
+TEST_CASE("idx: image and label counts must agree, labels must be in range") {
   rc::test::TempDir d_dir("pair");
   const fs::path& d = d_dir.path;
   write_idx(d / "img.idx", sample_images(4));

@@ -94,7 +94,7 @@ TEST_CASE("dropout: eval mode and p = 0 return x unchanged") {
   CHECK(dropout(x, 0.0f, true, 1).node() == x.node());
 }
 
-TEST_CASE("dropout: p outside [0, 1) throws with the value") {
+TEST_CASE("dropout: p outside 0 <= p < 1 throws with the value") {
   Var x(Tensor::ones({4}));
   CHECK_THROWS_WITH(dropout(x, 1.0f, true, 1), Catch::Contains("dropout") && Catch::Contains("got 1"));
   CHECK_THROWS_WITH(dropout(x, -0.25f, false, 1), Catch::Contains("p must be in [0, 1)") && Catch::Contains("-0.25"));

@@ -118,7 +118,7 @@ TEST_CASE("init: truncated normal has the truncated mean and std and stays insid
   CHECK(std::sqrt(1 - 2 * 2 * pdf(2) / z2) == Approx(0.87963).epsilon(1e-4));
 }
 
-TEST_CASE("init: the same seed gives the same values; views and constants") {
+TEST_CASE("init: the same seed gives the same values, views and constants") {
   Tensor a = Tensor::empty({64, 33}), b = Tensor::empty({64, 33}), c = Tensor::empty({64, 33});
   Generator g1(7), g2(7), g3(8);
   trunc_normal_(a, g1, 0.0f, 0.02f);

@@ -94,7 +94,7 @@ TEST_CASE("module: zero_grad, train/eval propagate to every descendant") {
   CHECK((*net.blocks)[1]->named_children()[1].second->is_training());
 }
 
-TEST_CASE("module: state_dict holds parameters then buffers; load_state_dict copies in place") {
+TEST_CASE("module: state_dict holds parameters then buffers, load_state_dict copies in place") {
   Net a(4, 2, 1), b(4, 2, 99);
   NamedTensors sd = a.state_dict();
   CHECK(sd.size() == 13 + 4);
@@ -143,7 +143,7 @@ TEST_CASE("module: load_state_dict errors name the key and both shapes, and list
   CHECK(a.state_dict()[0].second.to_vector() == pos_before);
 }
 
-TEST_CASE("module: tied parameters are listed once; bad registrations and lookups are errors") {
+TEST_CASE("module: tied parameters are listed once, bad registrations and lookups are errors") {
   struct Tied : Module {
     Tied() {
       Var w = register_parameter("w", random_tensor({2, 2}, 3));

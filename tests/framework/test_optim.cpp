@@ -120,7 +120,7 @@ TEST_CASE("optimizers: fast float steps match the double reference on random sha
   }
 }
 
-TEST_CASE("optimizers: parameters without a gradient are skipped; groups scale lr and override weight decay") {
+TEST_CASE("optimizers: parameters without a gradient are skipped, groups scale lr and override weight decay") {
   Var a = param({2}, {1.0f, 2.0f}), b = param({2}, {3.0f, 4.0f}), c = param({1}, {5.0f});
   ParamGroup g1{{a, b}, {"a", "b"}, 1.0f, std::nullopt};
   ParamGroup g2{{c}, {"c"}, 0.5f, 0.0f};

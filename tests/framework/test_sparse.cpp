@@ -78,7 +78,7 @@ TEST_CASE("spmm_linear: fast op matches the reference on random sparse inputs") 
   }
 }
 
-TEST_CASE("spmm_linear: bit-identical with 1 and 2 threads; transpose round-trips") {
+TEST_CASE("spmm_linear: bit-identical with 1 and 2 threads, transpose round-trips") {
   CsrMatrix x = random_csr(2708, 1433, 0.013, 5);
   CHECK(x.transpose().transpose().to_dense().to_vector() == x.to_dense().to_vector());
   Tensor w = random_tensor({64, 1433}, 6), b = random_tensor({64}, 7), dy = random_tensor({2708, 64}, 8);

@@ -52,7 +52,7 @@ TEST_CASE("spmm: fast op matches the reference on random shapes, with and withou
   }
 }
 
-TEST_CASE("spmm: bad shapes are errors with the values; sparse dropout keeps the pattern") {
+TEST_CASE("spmm: bad shapes are errors with the values, sparse dropout keeps the pattern") {
   CsrMatrix a(3, 2, {0, 1, 1, 3}, {0, 0, 1}, {2, 1, 3});
   CHECK_THROWS_WITH(spmm(a, Var(Tensor::ones({3, 2}))), Catch::Contains("(3, D)") || Catch::Contains("(2, D)"));
   CsrMatrix big = CsrMatrix::from_dense(random_tensor({100, 100}, 5));
