@@ -2,7 +2,7 @@
 // Guards around a results folder, so that results are never lost or silently mixed:
 // - OutDirLock: one `receptive run` at a time writes a folder (flock on DIR/.lock, released when the process
 //   ends, even by SIGKILL);
-// - remove_stale_temporaries: the *.tmp.<pid> and *.tmp files a killed process may have left behind;
+// - remove_stale_temporaries: the runner's own *.tmp.<pid> and *.tmp files a killed process left behind;
 // - check_resume_matches: a run already in results.csv is only skipped when the config now asks for the same
 //   run; a changed setting (say --set train.lr=0.01 into the same --out) is an error naming the run, the key,
 //   the saved and the new value, instead of reusing rows trained with other settings.
@@ -26,8 +26,9 @@ class OutDirLock {
   int fd_ = -1;
 };
 
-// Removes DIR/**/*.tmp and DIR/**/*.tmp.<digits> left by a killed writer (call while holding the lock).
-// Returns how many were removed.
+// Removes the temporaries of results.csv and summary.md in DIR, and of config.yaml, metrics.jsonl and the
+// checkpoints in DIR/runs/<run>/, that a killed writer left (a .tmp.<pid> only when that process is gone; call
+// while holding the lock). Nothing else is touched. Returns how many were removed.
 int remove_stale_temporaries(const std::filesystem::path& dir);
 
 // Throws ConfigError when a finished run's saved DIR/runs/<run>/config.yaml differs from what `e` now resolves

@@ -24,6 +24,22 @@ Schema cnn_schema() {
   return s;
 }
 
+std::string check_cnn(const Params& p, const ImageShape& shape) {
+  const std::vector<int64_t> channels = p.get_int_list("channels"), blocks = p.get_int_list("blocks");
+  if (channels.empty()) return "channels must list at least one stage";
+  if (blocks.size() != 1 && blocks.size() != channels.size())
+    return fmt::format("blocks lists {} stages but channels lists {} (set blocks to one number for every stage, "
+                       "or to one per stage; its default is [2, 2, 1])", blocks.size(), channels.size());
+  if (p.get_string("pool") != "none") {
+    int64_t h = shape.height, w = shape.width;
+    for (size_t s = 0; s + 1 < channels.size(); ++s, h /= 2, w /= 2)
+      if (h < 2 || w < 2)
+        return fmt::format("the image ({}x{}) is too small for {} poolings of 2x2 (stages {}); use fewer stages or "
+                           "pool: none", shape.height, shape.width, channels.size() - 1, channels.size());
+  }
+  return "";
+}
+
 namespace {
 // conv3×3 → BN → ReLU
 class ConvBlock : public nn::Module {
@@ -64,21 +80,6 @@ class ResidualBlock : public nn::Module {
   std::shared_ptr<nn::BatchNorm> bn1_, bn2_, skip_bn_;
 };
 
-std::string check_cnn_params(const Params& p, const ImageShape& shape) {
-  const std::vector<int64_t> channels = p.get_int_list("channels"), blocks = p.get_int_list("blocks");
-  if (channels.empty()) return "channels must list at least one stage";
-  if (blocks.size() != 1 && blocks.size() != channels.size())
-    return fmt::format("blocks lists {} stages but channels lists {} (set blocks to one number for every stage, "
-                       "or to one per stage; its default is [2, 2, 1])", blocks.size(), channels.size());
-  if (p.get_string("pool") != "none") {
-    int64_t h = shape.height, w = shape.width;
-    for (size_t s = 0; s + 1 < channels.size(); ++s, h /= 2, w /= 2)
-      if (h < 2 || w < 2)
-        return fmt::format("the image ({}x{}) is too small for {} poolings of 2x2 (stages {}); use fewer stages or "
-                           "pool: none", shape.height, shape.width, channels.size() - 1, channels.size());
-  }
-  return "";
-}
 
 class Cnn : public ImageModel {
  public:
@@ -135,8 +136,6 @@ class Cnn : public ImageModel {
   std::shared_ptr<nn::Linear> head_;
 };
 }  // namespace
-
-std::string check_cnn(const Params& p, const ImageShape& shape) { return check_cnn_params(p, shape); }
 
 std::shared_ptr<ImageModel> make_cnn(const Params& p, const ImageShape& shape, uint64_t seed) {
   return std::make_shared<Cnn>(p, shape, seed);

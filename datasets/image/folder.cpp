@@ -19,6 +19,24 @@ bool is_image(const fs::path& p) {
 }
 }  // namespace
 
+bool decode_image(const std::string& path, int64_t channels, int64_t height, int64_t width, std::vector<uint8_t>& chw) {
+  cv::Mat img = cv::imread(path, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  if (img.empty()) return false;
+  if (img.rows != height || img.cols != width)
+    cv::resize(img, img, cv::Size(static_cast<int>(width), static_cast<int>(height)), 0, 0, cv::INTER_AREA);
+  if (channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+  // HWC bytes -> CHW
+  const int64_t hw = height * width;
+  const size_t base = chw.size();
+  chw.resize(base + channels * hw);
+  for (int64_t y = 0; y < height; ++y) {
+    const uint8_t* row = img.ptr<uint8_t>(static_cast<int>(y));
+    for (int64_t x = 0; x < width; ++x)
+      for (int64_t ch = 0; ch < channels; ++ch) chw[base + ch * hw + y * width + x] = row[x * channels + ch];
+  }
+  return true;
+}
+
 ImageDataset load_image_folder(const std::string& root, const FolderOptions& o) {
   RC_CHECK(o.height > 0 && o.width > 0, "image folder {}: size {}x{} must be positive", root, o.height, o.width);
   std::error_code ec;
@@ -42,21 +60,8 @@ ImageDataset load_image_folder(const std::string& root, const FolderOptions& o) 
              classes[c].string());
     d.class_names.push_back(classes[c].filename().string());
     for (const auto& f : files) {
-      cv::Mat img = cv::imread(f.string(), o.grayscale ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-      RC_CHECK(!img.empty(), "image folder {}: cannot decode image {}", root, f.string());
-      if (img.rows != o.height || img.cols != o.width)
-        cv::resize(img, img, cv::Size(static_cast<int>(o.width), static_cast<int>(o.height)), 0, 0, cv::INTER_AREA);
-      if (!o.grayscale) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
-      // HWC bytes -> CHW
-      const int64_t hw = o.height * o.width;
-      size_t base = d.pixels.size();
-      d.pixels.resize(base + d.channels * hw);
-      for (int64_t y = 0; y < o.height; ++y) {
-        const uint8_t* row = img.ptr<uint8_t>(static_cast<int>(y));
-        for (int64_t x = 0; x < o.width; ++x)
-          for (int64_t ch = 0; ch < d.channels; ++ch)
-            d.pixels[base + ch * hw + y * o.width + x] = row[x * d.channels + ch];
-      }
+      RC_CHECK(decode_image(f.string(), d.channels, o.height, o.width, d.pixels),
+               "image folder {}: cannot decode image {}", root, f.string());
       d.labels.push_back(static_cast<int32_t>(c));
     }
   }

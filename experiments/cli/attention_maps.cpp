@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "datasets/image/folder.hpp"
 #include "experiments/cli/commands.hpp"
 #include "experiments/config/experiment.hpp"
 #include "experiments/config/yaml_params.hpp"
@@ -70,24 +71,14 @@ data::ImageDataset read_image_file(const std::string& path, const exp::ImageInpu
            sh.channels);
   std::error_code ec;
   RC_CHECK(fs::is_regular_file(path, ec), "attention-map: --image {}: no such file", path);
-  cv::Mat img = cv::imread(path, sh.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-  RC_CHECK(!img.empty(), "attention-map: --image {}: cannot decode it as an image (PNG, JPG or BMP)", path);
-  if (img.rows != sh.height || img.cols != sh.width)
-    cv::resize(img, img, cv::Size(int(sh.width), int(sh.height)), 0, 0, cv::INTER_AREA);
-  if (sh.channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
   data::ImageDataset d;
   d.channels = sh.channels;
   d.height = sh.height;
   d.width = sh.width;
   d.class_names = in.class_names;
   d.labels = {0};
-  d.pixels.resize(d.image_bytes());
-  const int64_t hw = sh.height * sh.width;
-  for (int64_t y = 0; y < sh.height; ++y) {
-    const uint8_t* row = img.ptr<uint8_t>(int(y));
-    for (int64_t x = 0; x < sh.width; ++x)
-      for (int64_t ch = 0; ch < sh.channels; ++ch) d.pixels[ch * hw + y * sh.width + x] = row[x * sh.channels + ch];
-  }
+  RC_CHECK(data::decode_image(path, sh.channels, sh.height, sh.width, d.pixels),
+           "attention-map: --image {}: cannot decode it as an image (PNG, JPG or BMP)", path);
   return d;
 }
 

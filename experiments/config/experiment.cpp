@@ -198,11 +198,14 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
     for (const auto& ax : grid) {
       auto parts = config::split_key_path(ax.key);
       if (parts[0] == "train" || parts[1] == mname) axes.push_back(&ax);
-      // the axis must name a parameter of the model (or of train), checked here where the schema is known
+      // the axis must name a parameter of the model (or of train, globally or in the model's own train section) or
+      // a whole section of them (models.v.policy: [{kind: full}, ...]), checked here where the schema is known
+      const bool model_train = parts[0] != "train" && parts.size() >= 4 && parts[2] == "train";
       std::string param;
-      for (size_t i = parts[0] == "train" ? 1 : 2; i < parts.size(); ++i) param += (param.empty() ? "" : ".") + parts[i];
-      const Schema& schema = parts[0] == "train" ? train_schema() : mt->schema;
-      if ((parts[0] == "train" || parts[1] == mname) && !schema.find(param)) {
+      for (size_t i = parts[0] == "train" ? 1 : model_train ? 3 : 2; i < parts.size(); ++i)
+        param += (param.empty() ? "" : ".") + parts[i];
+      const Schema& schema = parts[0] == "train" || model_train ? train_schema() : mt->schema;
+      if ((parts[0] == "train" || parts[1] == mname) && !schema.find(param) && !config::has_section(schema, param)) {
         std::string hint = did_you_mean(param, schema.names());
         for (const auto& name : schema.names())  // 'kernal' → 'policy.kernel': compare the last component too
           if (hint.empty() && name.find('.') != std::string::npos &&
@@ -210,7 +213,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
             hint = name;
         throw ConfigError(fmt::format("{}: grid key '{}' names no parameter of {}{}; expected one of: {}",
                                       location(file, ax.key_node, at("sweep.grid")), ax.key,
-                                      parts[0] == "train" ? "train" : "model type '" + type + "'",
+                                      parts[0] == "train" || model_train ? "train" : "model type '" + type + "'",
                                       hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
                                       fmt::join(schema.names(), ", ")));
       }

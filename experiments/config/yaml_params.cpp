@@ -140,13 +140,11 @@ Params read_params(const YAML::Node& node, const Schema& schema, const std::stri
   return p;
 }
 
-namespace {
 bool has_section(const Schema& schema, const std::string& prefix) {
   for (const auto& s : schema.params)
     if (s.name.rfind(prefix + ".", 0) == 0) return true;
   return false;
 }
-}  // namespace
 
 void read_into(Params& p, const YAML::Node& node, const Schema& schema, const std::string& file,
                const std::string& path, const std::string& prefix, const std::vector<std::string>& known,
@@ -215,8 +213,13 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
       throw ConfigError(fmt::format("--set '{}': '{}' is not an index of a list of {}", assignment, part, cur.size()));
     return idx;
   };
+  auto check_container = [&](size_t i) {
+    if (cur.IsDefined() && !cur.IsNull() && !cur.IsMap() && !cur.IsSequence())
+      throw ConfigError(fmt::format("--set '{}': '{}' is a value, not a mapping or a list", assignment, parts[i - 1]));
+  };
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     if (parts[i].empty()) throw ConfigError(fmt::format("--set '{}': empty key in the path", assignment));
+    if (i > 0) check_container(i);
     YAML::Node next;
     if (cur.IsSequence()) {
       next = cur[list_index(parts[i])];
@@ -228,6 +231,7 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
     }
     cur.reset(next);
   }
+  if (parts.size() > 1) check_container(parts.size() - 1);
   if (cur.IsSequence()) cur[list_index(parts.back())] = value;
   else cur[parts.back()] = value;
 }

@@ -36,6 +36,9 @@ void read_into(Params& p, const YAML::Node& node, const Schema& schema, const st
 // "a.b.c" -> {"a", "b", "c"}
 std::vector<std::string> split_key_path(const std::string& key);
 
+// Whether `schema` has parameters below `prefix.` (a nested section such as policy: {kind, kernel}).
+bool has_section(const Schema& schema, const std::string& prefix);
+
 // Applies "a.b.c=value" to root (value parsed as YAML, so `[3, 5]` is a list); creates missing maps.
 void apply_override(YAML::Node& root, const std::string& assignment);
 

@@ -155,7 +155,7 @@ RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, c
   }
   if (out.status != "interrupted" && !last_weights.empty()) {  // an interrupted run restarts from scratch
     last_weights.save(last_path);
-    best_weights.save(best_path);
+    if (!best_weights.empty()) best_weights.save(best_path);  // no epoch ever better (e.g. NaN validation loss)
   }
   if (!has_val) out.best_val_accuracy = std::nan("");
   out.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

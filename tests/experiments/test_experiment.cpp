@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -106,6 +107,34 @@ TEST_CASE("experiment: bad configs fail before training with path, value and exp
       Catch::Contains("models.c") && Catch::Contains("too small for 6 poolings"));
   CHECK_THROWS_WITH(parse("dataset: {name: karate}\nmodels: {g: {type: graph_transformer, hidden: 10, heads: 4}}"),
                     Catch::Contains("models.g") && Catch::Contains("heads 4 does not divide hidden 10"));
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {c: {type: cnn}}\n"
+                          "sweep: {grid: {models.c.train.lrr: [0.1]}}"),
+                    Catch::Contains("names no parameter of train") && Catch::Contains("did you mean 'lr'"));
+}
+
+TEST_CASE("experiment: grid axes over a model's own train settings and over whole sections") {
+  Experiment e = parse(R"(
+dataset: {name: fashion-mnist}
+train: {lr: 0.001}
+models:
+  c: {type: cnn, channels: [8, 16], blocks: 1}
+  v: {type: patch_attention}
+sweep:
+  grid:
+    models.c.train.lr: [0.01, 0.1]
+    models.v.policy: [{kind: full}, {kind: window2d, kernel: 5}]
+)");
+  REQUIRE(e.runs.size() == 4);
+  std::vector<double> lrs;
+  std::vector<std::string> kinds;
+  for (const auto& r : e.runs) {
+    if (r.model_type == "cnn") lrs.push_back(r.train_params.get_float("lr"));
+    else kinds.push_back(r.model_params.get_string("policy.kind") + std::to_string(r.model_params.get_int("policy.kernel")));
+  }
+  std::sort(lrs.begin(), lrs.end());
+  std::sort(kinds.begin(), kinds.end());
+  CHECK(lrs == std::vector<double>{0.01, 0.1});
+  CHECK(kinds == std::vector<std::string>{"full3", "window2d5"});
 }
 
 TEST_CASE("experiment: errors inside a model section give the key's own line") {
@@ -220,14 +249,25 @@ models:
     CHECK_THROWS_WITH(run_experiment(parse(yaml), o),
                       Catch::Contains("another `receptive run`") && Catch::Contains("pid"));
   }
-  // temporaries of a killed writer are cleaned up; finished files are kept
-  { std::ofstream(out / "results.csv.tmp.12345") << "model,dat"; }
+  // temporaries of a killed writer are cleaned up; the user's files, a live writer's temporaries and those of a
+  // nested results folder are kept
+  const std::string dead_pid = "999999999", live_pid = std::to_string(::getppid());  // alive, and not this process (whose own writes reuse the name)
+  { std::ofstream(out / ("results.csv.tmp." + dead_pid)) << "model,dat"; }
+  { std::ofstream(out / ("summary.md.tmp." + live_pid)) << "# being written"; }
   { std::ofstream(out / "runs" / "gcn__split__s0" / "best.safetensors.tmp") << "x"; }
   { std::ofstream(out / "notes.tmp.txt") << "mine"; }
+  { std::ofstream(out / "data.tmp") << "mine"; }
+  fs::create_directories(out / "inner" / "runs" / "r");
+  { std::ofstream(out / "inner" / ("results.csv.tmp." + dead_pid)) << "x"; }
+  { std::ofstream(out / "inner" / "runs" / "r" / "last.safetensors.tmp") << "x"; }
   CHECK(run_experiment(parse(yaml), o) == 0);
-  CHECK_FALSE(fs::exists(out / "results.csv.tmp.12345"));
+  CHECK_FALSE(fs::exists(out / ("results.csv.tmp." + dead_pid)));
   CHECK_FALSE(fs::exists(out / "runs" / "gcn__split__s0" / "best.safetensors.tmp"));
+  CHECK(fs::exists(out / ("summary.md.tmp." + live_pid)));
   CHECK(fs::exists(out / "notes.tmp.txt"));
+  CHECK(fs::exists(out / "data.tmp"));
+  CHECK(fs::exists(out / "inner" / ("results.csv.tmp." + dead_pid)));
+  CHECK(fs::exists(out / "inner" / "runs" / "r" / "last.safetensors.tmp"));
   CHECK(ResultsTable(out).rows().size() == 1);
 }
 

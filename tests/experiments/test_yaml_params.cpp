@@ -67,6 +67,11 @@ TEST_CASE("yaml overrides: --set creates and replaces nested keys") {
   CHECK_THROWS_WITH(apply_override(multi, "experiments.1.train.epochs=3"),
                     Catch::Contains("'1' is not an index of a list of 1"));
   CHECK_THROWS_WITH(apply_override(multi, "experiments.first.train.epochs=3"), Catch::Contains("'first' is not an index"));
+  // a path that walks into a value is an error naming the assignment, not a yaml-cpp exception
+  YAML::Node seeds = YAML::Load("sweep: {seeds: [0, 1]}");
+  CHECK_THROWS_WITH(apply_override(seeds, "sweep.seeds.0.x=1"),
+                    Catch::Contains("--set 'sweep.seeds.0.x=1': '0' is a value, not a mapping or a list"));
+  CHECK_THROWS_WITH(apply_override(seeds, "sweep.seeds.1.x.y=1"), Catch::Contains("'1' is a value"));
 }
 
 TEST_CASE("yaml params: nested sections map to dotted schema names") {
