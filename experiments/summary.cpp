@@ -25,7 +25,7 @@ std::string summary_markdown(const ResultsTable& table, const std::string& title
     c.secs.push_back(std::stod(r.get("train_seconds")));
     c.params = r.get("params");
   }
-  std::string out = fmt::format("# {}\n\nTest accuracy (%), mean ± std over seeds.\n\n", title);
+  std::string out = fmt::format("# {}\n\nTest accuracy (%), mean ± std over seeds (the mean alone for one seed).\n\n", title);
   out += "| dataset | model | train size | test accuracy (%) | seeds | params | seconds per run |\n";
   out += "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
   for (const auto& m : models)
@@ -39,8 +39,11 @@ std::string summary_markdown(const ResultsTable& table, const std::string& title
       for (double s : c.secs) secs += s;
       secs /= c.secs.size();
       const size_t tab = m.find('\t');
-      out += fmt::format("| {} | {} | {} | {:.2f} ± {:.2f} | {} | {} | {:.1f} |\n", m.substr(0, tab), m.substr(tab + 1),
-                         key.second, 100 * mean, 100 * sd, c.acc.size(), c.params, secs);
+      // one seed has no spread: its mean stands alone rather than beside a misleading ± 0.00
+      const std::string acc = c.acc.size() > 1 ? fmt::format("{:.2f} ± {:.2f}", 100 * mean, 100 * sd)
+                                               : fmt::format("{:.2f}", 100 * mean);
+      out += fmt::format("| {} | {} | {} | {} | {} | {} | {:.1f} |\n", m.substr(0, tab), m.substr(tab + 1), key.second,
+                         acc, c.acc.size(), c.params, secs);
     }
   size_t failed = 0;
   for (const auto& r : table.rows()) failed += !r.get("status").empty() && r.get("status") != "ok";

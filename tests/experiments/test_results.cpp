@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "experiments/results.hpp"
+#include "experiments/summary.hpp"
 
 using namespace rc::exp;
 namespace fs = std::filesystem;
@@ -50,4 +51,34 @@ TEST_CASE("csv: quoting round-trips") {
     REQUIRE(back.size() == 2);
     CHECK(back[0] == s);
   }
+}
+
+TEST_CASE("summary: mean and sample std over seeds per model and size, a single seed without a spread") {
+  fs::path d = fs::temp_directory_path() / ("receptive_summary_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  {
+    ResultsTable t(d, {"run", "status"});
+    auto add = [&](const std::string& model, const std::string& size, int seed, const std::string& acc,
+                   const std::string& secs, const std::string& status = "ok") {
+      ResultRow r;
+      r.values = {{"model", model},   {"dataset", "fashion-mnist"}, {"train_size", size},
+                  {"seed", std::to_string(seed)}, {"epochs", "3"}, {"test_accuracy", acc},
+                  {"best_val_accuracy", acc}, {"train_seconds", secs}, {"params", "1234"},
+                  {"run", model + size + std::to_string(seed)}, {"status", status}};
+      t.append(r);
+    };
+    add("cnn", "600", 0, "0.8", "10");
+    add("cnn", "600", 1, "0.9", "20");
+    add("cnn", "6000", 0, "0.93", "30");
+    add("vit", "600", 0, "0.7", "5");
+    add("vit", "600", 1, "0.1", "5", "stopped: loss became nan at epoch 1 step 3");
+  }
+  const std::string s = summary_markdown(ResultsTable(d), "t");
+  // (0.8, 0.9): mean 85 %, sample std sqrt(((−5)² + 5²) / 1) = 7.07 %
+  CHECK(s.find("| fashion-mnist | cnn | 600 | 85.00 ± 7.07 | 2 | 1234 | 15.0 |") != std::string::npos);
+  CHECK(s.find("| fashion-mnist | cnn | 6000 | 93.00 | 1 | 1234 | 30.0 |") != std::string::npos);
+  // the stopped run is left out of the mean and counted below the table
+  CHECK(s.find("| fashion-mnist | vit | 600 | 70.00 | 1 | 1234 | 5.0 |") != std::string::npos);
+  CHECK(s.find("1 run(s) stopped early") != std::string::npos);
+  fs::remove_all(d);
 }
