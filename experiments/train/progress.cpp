@@ -1,6 +1,8 @@
 #include "experiments/train/progress.hpp"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 namespace rc::exp {
@@ -15,12 +17,18 @@ void Progress::step(int64_t step, int64_t epoch, int64_t epochs, double loss, do
   if (step < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const double secs = std::chrono::duration<double>(now - start_).count();
-  const double frac = double(step) / double(total_);
+  fmt::print(stderr, "\r{}  ", progress_line(label_, step, total_, epoch, epochs, loss, accuracy, items, secs));
+}
+
+std::string progress_line(const std::string& label, int64_t step, int64_t total, int64_t epoch, int64_t epochs,
+                          double loss, double accuracy, int64_t items, double seconds) {
+  total = std::max<int64_t>(total, 1);
+  const double frac = std::clamp(double(step) / double(total), 0.0, 1.0);
   const int width = 24, filled = int(frac * width);
-  const double eta = step > 0 ? secs / step * (total_ - step) : 0.0;
-  fmt::print(stderr, "\r{} epoch {}/{} [{}{}] {:3.0f}% loss {:.4f} acc {:.3f} {:.0f}/s ETA {}:{:02d}  ", label_,
-             epoch, epochs, std::string(filled, '='), std::string(width - filled, ' '), 100 * frac, loss, accuracy,
-             secs > 0 ? items / secs : 0.0, int(eta) / 60, int(eta) % 60);
+  const double eta = step > 0 ? seconds / double(step) * double(std::max<int64_t>(total - step, 0)) : 0.0;
+  return fmt::format("{} epoch {}/{} [{}{}] {:3.0f}% loss {:.4f} acc {:.3f} {:.0f}/s ETA {}:{:02d}", label, epoch,
+                     epochs, std::string(filled, '='), std::string(width - filled, ' '), 100 * frac, loss, accuracy,
+                     seconds > 0 ? double(items) / seconds : 0.0, int(eta) / 60, int(eta) % 60);
 }
 
 void Progress::epoch_end(const std::string& summary) {

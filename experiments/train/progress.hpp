@@ -6,6 +6,11 @@
 
 namespace rc::exp {
 
+// The bar's text after `seconds` of a run at `step` of `total` steps: label, epoch, bar, percent, loss,
+// accuracy, items per second and the ETA (minutes:seconds, from the mean time per step so far).
+std::string progress_line(const std::string& label, int64_t step, int64_t total, int64_t epoch, int64_t epochs,
+                          double loss, double accuracy, int64_t items, double seconds);
+
 class Progress {
  public:
   Progress(std::string label, int64_t total_steps, bool enabled);
