@@ -78,7 +78,12 @@ void line_chart(const std::filesystem::path& png, const std::string& title, cons
       text(img, tick(v), {px(v) - 12, h - bottom + 18});
     }
   }
-  text(img, title, {left, 30}, 0.65, 2);
+  // the title shrinks to fit between the left margin and the image's edge
+  double title_scale = 0.65;
+  int baseline = 0;
+  const int title_width = cv::getTextSize(title, cv::FONT_HERSHEY_SIMPLEX, title_scale, 2, &baseline).width;
+  if (title_width > w - left - 10) title_scale *= double(w - left - 10) / title_width;
+  text(img, title, {left, 30}, title_scale, 2);
   text(img, x_label + (log_x ? " (log scale)" : ""), {left + (w - left - right) / 2 - 80, h - 20}, 0.5);
   cv::Mat ylab(24, 300, CV_8UC3, cv::Scalar(255, 255, 255));
   text(ylab, y_label, {4, 17}, 0.5);
