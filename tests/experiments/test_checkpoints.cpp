@@ -169,6 +169,16 @@ void check_checkpoint(const fs::path& path, int64_t epoch, const std::vector<Nam
   REQUIRE(size_t(epoch) <= evaluated.size());
   CHECK(same_values(f.tensors, evaluated[epoch - 1]));
 }
+
+// A run stopped after `good_epochs` finite evaluations: that many metrics lines, last = the last of them,
+// best = its best epoch.
+void check_stopped_after(const fs::path& dir, const RunOutcome& o, int64_t good_epochs,
+                         const std::vector<NamedTensors>& evaluated) {
+  CHECK(o.epochs_run == good_epochs);
+  CHECK(metrics_of(dir).size() == size_t(good_epochs));
+  check_checkpoint(dir / "last.safetensors", good_epochs, evaluated);
+  check_checkpoint(dir / "best.safetensors", o.best_epoch, evaluated);
+}
 }  // namespace
 
 TEST_CASE("trainers: a run whose loss or weights become non-finite keeps the last finite checkpoint") {
@@ -183,10 +193,7 @@ TEST_CASE("trainers: a run whose loss or weights become non-finite keeps the las
     RunOutcome o = train_image_model(*model, s.task, s.settings, dir.path, 0, "poisoned");
     CHECK_THAT(o.status, Catch::StartsWith("stopped: weights became non-finite (nan in inner.") &&
                              Catch::EndsWith("at epoch 2 step 8"));
-    CHECK(o.epochs_run == 1);
-    CHECK(metrics_of(dir.path).size() == 1);
-    check_checkpoint(dir.path / "last.safetensors", 1, model->evaluated);
-    check_checkpoint(dir.path / "best.safetensors", 1, model->evaluated);
+    check_stopped_after(dir.path, o, 1, model->evaluated);
     CHECK(io::load_safetensors((dir.path / "last.safetensors").string()).metadata.at("step") == "4");
   }
   SECTION("image trainer, a NaN loss in the middle of an epoch") {
@@ -197,10 +204,7 @@ TEST_CASE("trainers: a run whose loss or weights become non-finite keeps the las
     model->poison_before = true;
     RunOutcome o = train_image_model(*model, s.task, s.settings, dir.path, 0, "poisoned");
     CHECK_THAT(o.status, Catch::StartsWith("stopped: loss became") && Catch::EndsWith("at epoch 3 step 10"));
-    CHECK(o.epochs_run == 2);
-    CHECK(metrics_of(dir.path).size() == 2);
-    check_checkpoint(dir.path / "last.safetensors", 2, model->evaluated);
-    check_checkpoint(dir.path / "best.safetensors", o.best_epoch, model->evaluated);
+    check_stopped_after(dir.path, o, 2, model->evaluated);
   }
   SECTION("graph trainer, weights poisoned by a step") {
     GraphSetup s;
@@ -210,10 +214,7 @@ TEST_CASE("trainers: a run whose loss or weights become non-finite keeps the las
     RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "poisoned");
     CHECK_THAT(o.status, Catch::StartsWith("stopped: weights became non-finite (nan in inner.") &&
                              Catch::EndsWith("at epoch 3 step 3"));
-    CHECK(o.epochs_run == 2);
-    CHECK(metrics_of(dir.path).size() == 2);
-    check_checkpoint(dir.path / "last.safetensors", 2, model->evaluated);
-    check_checkpoint(dir.path / "best.safetensors", o.best_epoch, model->evaluated);
+    check_stopped_after(dir.path, o, 2, model->evaluated);
   }
   SECTION("graph trainer, a NaN loss") {
     GraphSetup s;
