@@ -56,6 +56,7 @@ struct BlockCtx {
   const int64_t* qidx;  // their token indices
   const float* qt;      // (D, mp) scale * q^T (dot scores)
   const float* eqb;     // (mp) a_q . q (additive scores)
+  const int32_t* bias_idx = nullptr;  // the block's tiles' bias indices, back to back (BiasCache), or null
 };
 
 // Key tile [t0, t1) of the block's keys: kidx, K/V rows (gathered when keys are not contiguous), maskT (n x mp).
@@ -110,6 +111,43 @@ void tile_bias_index(const BiasIndex& bi, const int64_t* qidx, int64_t m, int64_
   }
 }
 
+// The bias-table indices of every tile of every query block, computed once per call: they depend on the
+// tokens only, not on the batch or the head, so per-tile recomputation would repeat them B·H times (for a
+// 7×7 patch grid that was a tenth of a ViT training step). Skipped when they would take more than 16 MiB;
+// load_tile then computes each tile's indices itself.
+struct BiasCache {
+  std::vector<int64_t> start;  // per block: offset of its first tile's indices (a tile at key t0 adds t0·mp)
+  std::vector<int32_t> idx;
+  const int32_t* block(int64_t bi) const { return idx.empty() ? nullptr : idx.data() + start[bi]; }
+};
+
+BiasCache make_bias_cache(const Problem& p, const TiledPlan& plan) {
+  BiasCache bc;
+  if (!p.bias || p.B * p.H < 2) return bc;
+  int64_t total = 0;
+  for (const QueryBlock& blk : plan.blocks) total += static_cast<int64_t>(blk.keys.size()) * round16(blk.queries.size());
+  if (total > (int64_t{4} << 20)) return bc;
+  bc.start.resize(plan.blocks.size());
+  bc.idx.resize(static_cast<size_t>(total));
+  Scratch& sc = Scratch::get();
+  int64_t off = 0;
+  for (size_t bi = 0; bi < plan.blocks.size(); ++bi) {
+    const QueryBlock& blk = plan.blocks[bi];
+    const int64_t m = blk.queries.size(), mp = round16(m);
+    bc.start[bi] = off;
+    std::vector<int64_t> qidx(m), kidx;
+    for (int64_t a = 0; a < m; ++a) qidx[a] = blk.queries[a];
+    for (const TileRef& ref : blk.tiles) {
+      const int64_t n = ref.t1 - ref.t0;
+      kidx.resize(n);
+      for (int64_t b = 0; b < n; ++b) kidx[b] = blk.keys[ref.t0 + b];
+      tile_bias_index(p.bias_index, qidx.data(), m, mp, kidx.data(), n, sc, bc.idx.data() + off + ref.t0 * mp);
+    }
+    off += static_cast<int64_t>(blk.keys.size()) * mp;
+  }
+  return bc;
+}
+
 Tile load_tile(const BlockCtx& c, const TileRef& ref, Scratch& sc) {
   const Problem& p = c.p;
   const int64_t D = p.D, t0 = ref.t0, n = ref.t1 - ref.t0;
@@ -125,7 +163,9 @@ Tile load_tile(const BlockCtx& c, const TileRef& ref, Scratch& sc) {
     tile_mask_transposed(*p.policy, c.qidx, c.m, kidx, n, mk, sc.mask_tmp);
     t.mask = mk;
   }
-  if (p.bias) {
+  if (p.bias && c.bias_idx) {
+    t.bias_idx = c.bias_idx + ref.t0 * c.mp;
+  } else if (p.bias) {
     int32_t* bidx = sized(sc.bidx, n * c.mp);
     tile_bias_index(p.bias_index, c.qidx, c.m, c.mp, kidx, n, sc, bidx);
     t.bias_idx = bidx;
@@ -230,9 +270,11 @@ BlockCtx make_ctx(const Problem& p, int64_t bh, const QueryBlock& blk, Scratch& 
   return BlockCtx{p, bh, blk, m, mp, qidx, qt, eqb};
 }
 
-void forward_block(const Problem& p, int64_t bh, const QueryBlock& blk, float* out, float* lse) {
+void forward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const int32_t* bias_idx, float* out,
+                   float* lse) {
   Scratch& sc = Scratch::get();
   BlockCtx c = make_ctx(p, bh, blk, sc);
+  c.bias_idx = bias_idx;
   const int64_t m = c.m, mp = c.mp, D = p.D;
   float* ot = sized(sc.ot, D * mp);
   float* rmax = sized(sc.m, mp);
@@ -288,10 +330,11 @@ void scatter_add(const float* rows, int64_t n, int64_t Dp, int64_t D, const int6
   }
 }
 
-void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const float* out, const float* lse,
-                    const float* dout, const Grads& g, const Accum& acc) {
+void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const int32_t* bias_idx, const float* out,
+                    const float* lse, const float* dout, const Grads& g, const Accum& acc) {
   Scratch& sc = Scratch::get();
   BlockCtx c = make_ctx(p, bh, blk, sc);
+  c.bias_idx = bias_idx;
   const int64_t m = c.m, mp = c.mp, D = p.D, Dp = round16(D);
   const bool dot = p.score == ScoreKind::Dot;
   const float* obase = out + p.bh_offset(bh);
@@ -399,8 +442,10 @@ int64_t grain_for(const Problem& p, int64_t items) {
 void tiled_forward(const Problem& p, const TiledPlan& plan, float* out, float* row_lse) {
   const int64_t nb = static_cast<int64_t>(plan.blocks.size());
   std::fill_n(row_lse, p.B * p.H * p.N, kNegInf);
+  const BiasCache bc = make_bias_cache(p, plan);
   parallel_for(p.B * p.H * nb, grain_for(p, p.B * p.H * nb), [&](int64_t begin, int64_t end) {
-    for (int64_t x = begin; x < end; ++x) forward_block(p, x / nb, plan.blocks[x % nb], out, row_lse);
+    for (int64_t x = begin; x < end; ++x)
+      forward_block(p, x / nb, plan.blocks[x % nb], bc.block(x % nb), out, row_lse);
   });
 }
 
@@ -415,6 +460,7 @@ void tiled_backward(const Problem& p, const TiledPlan& plan, const float* out, c
   // private accumulators for chunks 1.. of every head; dbias always private per (head, chunk)
   std::vector<float> extra(static_cast<size_t>(BH * (chunks - 1) * (2 * N * D + N)), 0.0f);
   std::vector<float> dbias_parts(static_cast<size_t>(BH * chunks * T), 0.0f);
+  const BiasCache bc = make_bias_cache(p, plan);
   auto accum_for = [&](int64_t bh, int64_t c) {
     float* bias = T ? dbias_parts.data() + (bh * chunks + c) * T : nullptr;
     if (c == 0)
@@ -432,7 +478,7 @@ void tiled_backward(const Problem& p, const TiledPlan& plan, const float* out, c
         std::fill_n(acc.dv, N * D, 0.0f);
       }
       for (int64_t bi = c * per_chunk; bi < std::min(nb, (c + 1) * per_chunk); ++bi)
-        backward_block(p, bh, plan.blocks[bi], out, row_lse, dout, g, acc);
+        backward_block(p, bh, plan.blocks[bi], bc.block(bi), out, row_lse, dout, g, acc);
     }
   });
   // fixed-order reductions

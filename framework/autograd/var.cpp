@@ -58,6 +58,13 @@ void accumulate_grad(const Var& v, const Tensor& g) {
   }
 }
 
+void accumulate_grad_in_place(const Var& v, const std::function<void(Tensor& grad)>& add_into) {
+  if (!v.requires_grad()) return;
+  Node& n = *v.node();
+  if (!n.grad.defined()) n.grad = Tensor::zeros(n.value.shape());
+  add_into(n.grad);
+}
+
 void backward(const Var& root, Tensor seed) {
   RC_CHECK(root.defined(), "backward: root is undefined");
   RC_CHECK(root.requires_grad(), "backward: root ('{}') does not require grad", root.op());

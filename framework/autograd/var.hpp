@@ -81,6 +81,11 @@ Var make_result(Tensor value, const std::vector<Var>& inputs, const char* op, Ba
 // unless it is a fresh tensor that nobody else holds).
 void accumulate_grad(const Var& v, const Tensor& g);
 
+// grad(v) += a contribution that add_into adds in place to v's gradient buffer (zero-filled when this is the
+// first accumulation), for ops whose gradient touches only part of v (slice): no full-size temporary.
+// Does nothing when v does not require grad.
+void accumulate_grad_in_place(const Var& v, const std::function<void(Tensor& grad)>& add_into);
+
 // Runs backward from root. root must be a scalar unless a seed gradient of its shape is given.
 void backward(const Var& root, Tensor seed = Tensor());
 

@@ -24,7 +24,8 @@ void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_str
 }
 
 // A packed copy of a strided view (transpose/permute), row by row: the innermost output dimension is a tight
-// strided loop, the other indices are decoded once per row.
+// strided loop (a memcpy when it is contiguous); the source offset of a task's first row is decoded once and
+// then advanced like an odometer, so no row pays for divisions.
 Tensor pack(const Tensor& view) {
   Tensor out = Tensor::empty(view.shape());
   const int nd = view.ndim();
@@ -39,15 +40,26 @@ Tensor pack(const Tensor& view) {
   const float* src = view.data();
   float* dst = out.data();
   parallel_for(out.numel() / inner, std::max<int64_t>(1, kCopyGrain / inner), [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> idx(std::max(nd - 1, 1), 0);  // the outer index of row r, last outer dim fastest
+    int64_t rest = r0, off = 0;
+    for (int d = nd - 2; d >= 0; --d) {
+      idx[d] = rest % shape[d];
+      off += idx[d] * strides[d];
+      rest /= shape[d];
+    }
     for (int64_t r = r0; r < r1; ++r) {
-      int64_t rest = r, off = 0;
-      for (int d = nd - 2; d >= 0; --d) {
-        off += (rest % shape[d]) * strides[d];
-        rest /= shape[d];
-      }
       const float* s = src + off;
       float* y = dst + r * inner;
-      for (int64_t k = 0; k < inner; ++k) y[k] = s[k * inner_stride];
+      if (inner_stride == 1)
+        std::memcpy(y, s, sizeof(float) * inner);
+      else
+        for (int64_t k = 0; k < inner; ++k) y[k] = s[k * inner_stride];
+      for (int d = nd - 2; d >= 0; --d) {  // next row
+        off += strides[d];
+        if (++idx[d] < shape[d]) break;
+        off -= idx[d] * strides[d];
+        idx[d] = 0;
+      }
     }
   });
   return out;
@@ -161,11 +173,17 @@ Var slice(const Var& x, int dim, int64_t start, int64_t end) {
   const int64_t len = ys[d] * inner, row = xs[d] * inner;
   copy_rows(xv.data() + start * inner, row, y.data(), len, outer, len);
   // forward was y = x[.., start:end, ..], so dx is dy in that range and zero elsewhere
+  // (added in place, so the slices of one tensor, such as q, k and v, share one zero-filled gradient)
   return make_result(y, {&x}, "slice", [x, start, outer = outer, inner = inner, len, row](const Tensor& dy_in) {
     Tensor dy = dy_in.contiguous();
-    Tensor dx = Tensor::zeros(x.shape());
-    copy_rows(dy.data(), len, dx.data() + start * inner, row, outer, len);
-    accumulate_grad(x, dx);
+    accumulate_grad_in_place(x, [&](Tensor& dx) {
+      const float* src = dy.data();
+      float* dst = dx.data() + start * inner;
+      parallel_for(outer, std::max<int64_t>(1, kCopyGrain / std::max<int64_t>(len, 1)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t k = 0; k < len; ++k) dst[r * row + k] += src[r * len + k];
+      });
+    });
   });
 }
 
