@@ -9,16 +9,17 @@ namespace rc::models {
 void register_builtin_models() {
   static const bool done = [] {
     register_model({"cnn", "CNN baseline: conv3x3-BN-ReLU stages (or residual blocks), pooling, GAP, linear head",
-                    Domain::Image, cnn_schema(), check_cnn, make_cnn, nullptr});
+                    Domain::Image, cnn_schema(), check_cnn, make_cnn, nullptr, nullptr});
     register_model({"patch_attention",
                     "ViT-style patch attention; any policy over the patch grid; position none|sinusoidal|learned|relative",
-                    Domain::Image, patch_attention_schema(), check_patch_attention, make_patch_attention, nullptr});
+                    Domain::Image, patch_attention_schema(), check_patch_attention, make_patch_attention, nullptr,
+                    nullptr});
     register_model({"mlp", "MLP on node features (no neighbours)", Domain::Graph, mlp_schema(), nullptr, nullptr,
-                    make_mlp});
+                    make_mlp, nullptr});
     register_model({"gcn", "GCN (Kipf & Welling 2017): fixed symmetric-normalised neighbour weights", Domain::Graph,
-                    gcn_schema(), nullptr, nullptr, make_gcn});
+                    gcn_schema(), nullptr, nullptr, make_gcn, nullptr});
     register_model({"gat", "GAT (Velickovic et al. 2018): additive attention over the adjacency", Domain::Graph,
-                    gat_schema(), nullptr, nullptr, make_gat});
+                    gat_schema(), nullptr, nullptr, make_gat, nullptr});
     register_model({"graph_transformer",
                     "dot-product attention blocks over the adjacency (policy: graph) or all nodes (policy: full)",
                     Domain::Graph, graph_transformer_schema(), nullptr, nullptr, make_graph_transformer,

@@ -15,6 +15,7 @@
 #include "experiments/config/yaml_params.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/train/checkpoint.hpp"
+#include "framework/io/file_util.hpp"
 #include "framework/io/npy.hpp"
 #include "framework/io/safetensors.hpp"
 #include "models/patch_attention.hpp"
@@ -251,6 +252,31 @@ int receptive_field(const MapArgs& a) {
   io::save_npy(npy, maps);
   fmt::print("receptive-field: {} layers x {} heads over {} images -> {} (maps (L, H, {}, {}) in {})\n", layers_n,
              heads_n, n_img, a.out, oh, ow, npy);
+
+  // How local each head is, as numbers: the mean query-key distance in patches (Euclidean, weighted by the
+  // attention) and the share of the attention that stays within the 3×3 neighbourhood of the query, beside the
+  // same two numbers for attention spread evenly over the grid. Printed and written to <out>.csv.
+  auto dist = [&](int64_t o) { return std::hypot(double(o / ow - (L.grid_h - 1)), double(o % ow - (L.grid_w - 1))); };
+  auto near = [&](int64_t o) { return std::abs(o / ow - (L.grid_h - 1)) <= 1 && std::abs(o % ow - (L.grid_w - 1)) <= 1; };
+  auto locality = [&](const std::vector<double>& mass) {
+    double total = 0, d = 0, in = 0;
+    for (int64_t o = 0; o < oh * ow; ++o) total += mass[o], d += mass[o] * dist(o), in += near(o) ? mass[o] : 0.0;
+    return std::pair{total > 0 ? d / total : 0.0, total > 0 ? in / total : 0.0};
+  };
+  const auto [uniform_dist, uniform_near] = locality(counts);
+  const std::string csv = (fs::path(a.out).replace_extension(".csv")).string();
+  std::string text = "layer,head,mean_distance,within_3x3\n";
+  text += fmt::format("uniform,,{:.3f},{:.4f}\n", uniform_dist, uniform_near);
+  fmt::print("{:>6} {:>5} {:>14} {:>11}\n", "layer", "head", "mean distance", "within 3x3");
+  fmt::print("{:>6} {:>5} {:>14.2f} {:>10.1f}%\n", "even", "", uniform_dist, 100 * uniform_near);
+  for (int64_t l = 0; l < layers_n; ++l)
+    for (int64_t h = 0; h < heads_n; ++h) {
+      const auto [md, ne] = locality(sums[l][h]);
+      fmt::print("{:>6} {:>5} {:>14.2f} {:>10.1f}%\n", l, h, md, 100 * ne);
+      text += fmt::format("{},{},{:.3f},{:.4f}\n", l, h, md, ne);
+    }
+  io::write_file_atomic(csv, "receptive-field", [&](std::ostream& os) { os << text; });
+  fmt::print("(mean distance in patches; 'even' is attention spread evenly over the grid) -> {}\n", csv);
   return 0;
 }
 

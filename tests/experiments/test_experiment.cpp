@@ -471,6 +471,33 @@ models:
         if (r == 0 || r == 6 || c == 0 || c == 6) CHECK(v == 0.0f);  // offset 3 in some direction
         else CHECK(v > 0.0f);
       }
+  // rf.csv: per head, the mean query-key distance and the share of attention within the 3x3 neighbourhood,
+  // which follow from the maps (mean weight per pair times the (4 - |dr|)(4 - |dc|) pairs at each offset);
+  // the first row is attention spread evenly: 100 of the 256 pairs of a 4x4 grid are within 3x3
+  std::ifstream csv(out_dir.path / "rf.csv");
+  std::string line;
+  REQUIRE(std::getline(csv, line));
+  CHECK(line == "layer,head,mean_distance,within_3x3");
+  REQUIRE(std::getline(csv, line));
+  CHECK(line.rfind("uniform,,", 0) == 0);
+  CHECK(std::stod(line.substr(line.rfind(',') + 1)) == Approx(100.0 / 256).margin(1e-4));
+  for (int64_t lh = 0; lh < 4; ++lh) {
+    REQUIRE(std::getline(csv, line));
+    CHECK(line.rfind(fmt::format("{},{},", lh / 2, lh % 2), 0) == 0);
+    double mass = 0, dist = 0, near = 0;
+    for (int64_t r = 0; r < 7; ++r)
+      for (int64_t c = 0; c < 7; ++c) {
+        const int64_t dr = r - 3, dc = c - 3;
+        const double m = maps.data()[lh * 49 + r * 7 + c] * double((4 - std::abs(dr)) * (4 - std::abs(dc)));
+        mass += m;
+        dist += m * std::hypot(double(dr), double(dc));
+        if (std::abs(dr) <= 1 && std::abs(dc) <= 1) near += m;
+      }
+    const size_t c2 = line.find(',', line.find(',') + 1), c3 = line.rfind(',');
+    CHECK(std::stod(line.substr(c2 + 1, c3 - c2 - 1)) == Approx(dist / mass).margin(2e-3));
+    CHECK(std::stod(line.substr(c3 + 1)) == Approx(near / mass).margin(2e-4));
+    CHECK(near / mass > 100.0 / 256);  // a 3x3 window keeps more of it near the query than even spreading
+  }
   a.out = (out_dir.path / "map.png").string();
   a.query = "1,2";
   a.index = 1;
