@@ -254,29 +254,49 @@ int receptive_field(const MapArgs& a) {
              heads_n, n_img, a.out, oh, ow, npy);
 
   // How local each head is, as numbers: the mean query-key distance in patches (Euclidean, weighted by the
-  // attention) and the share of the attention that stays within the 3×3 neighbourhood of the query, beside the
-  // same two numbers for attention spread evenly over the grid. Printed and written to <out>.csv.
+  // attention), the share of the attention that stays within the 3×3 neighbourhood of the query, and the
+  // offset that receives the largest share (a head that attends to one fixed shift, like one tap of a
+  // convolution kernel, has a large peak share), beside the same numbers for attention spread evenly over
+  // the grid. Printed and written to <out>.csv.
   auto dist = [&](int64_t o) { return std::hypot(double(o / ow - (L.grid_h - 1)), double(o % ow - (L.grid_w - 1))); };
   auto near = [&](int64_t o) { return std::abs(o / ow - (L.grid_h - 1)) <= 1 && std::abs(o % ow - (L.grid_w - 1)) <= 1; };
+  struct Locality {
+    double mean_distance = 0, within = 0, peak_share = 0;
+    int64_t peak = 0;  // the offset holding the largest share (row-major in the (2 grid_h - 1) x (2 grid_w - 1) map)
+  };
   auto locality = [&](const std::vector<double>& mass) {
     double total = 0, d = 0, in = 0;
-    for (int64_t o = 0; o < oh * ow; ++o) total += mass[o], d += mass[o] * dist(o), in += near(o) ? mass[o] : 0.0;
-    return std::pair{total > 0 ? d / total : 0.0, total > 0 ? in / total : 0.0};
+    Locality r;
+    for (int64_t o = 0; o < oh * ow; ++o) {
+      total += mass[o], d += mass[o] * dist(o), in += near(o) ? mass[o] : 0.0;
+      if (mass[o] > mass[r.peak]) r.peak = o;
+    }
+    if (total > 0) r.mean_distance = d / total, r.within = in / total, r.peak_share = mass[r.peak] / total;
+    return r;
   };
-  const auto [uniform_dist, uniform_near] = locality(counts);
+  auto offset_str = [&](int64_t o) { return fmt::format("{:+d} {:+d}", o / ow - (L.grid_h - 1), o % ow - (L.grid_w - 1)); };
+  const Locality even = locality(counts);
   const std::string csv = (fs::path(a.out).replace_extension(".csv")).string();
-  std::string text = "layer,head,mean_distance,within_3x3\n";
-  text += fmt::format("uniform,,{:.3f},{:.4f}\n", uniform_dist, uniform_near);
-  fmt::print("{:>6} {:>5} {:>14} {:>11}\n", "layer", "head", "mean distance", "within 3x3");
-  fmt::print("{:>6} {:>5} {:>14.2f} {:>10.1f}%\n", "even", "", uniform_dist, 100 * uniform_near);
+  std::string text = "layer,head,mean_distance,within_3x3,peak_offset,peak_share\n";
+  text += fmt::format("uniform,,{:.3f},{:.4f},{},{:.4f}\n", even.mean_distance, even.within, offset_str(even.peak),
+                      even.peak_share);
+  fmt::print("{:>6} {:>5} {:>14} {:>11} {:>12} {:>11}\n", "layer", "head", "mean distance", "within 3x3", "peak offset",
+             "peak share");
+  auto row = [&](const std::string& l, const std::string& h, const Locality& x) {
+    fmt::print("{:>6} {:>5} {:>14.2f} {:>10.1f}% {:>12} {:>10.1f}%\n", l, h, x.mean_distance, 100 * x.within,
+               offset_str(x.peak), 100 * x.peak_share);
+  };
+  row("even", "", even);
   for (int64_t l = 0; l < layers_n; ++l)
     for (int64_t h = 0; h < heads_n; ++h) {
-      const auto [md, ne] = locality(sums[l][h]);
-      fmt::print("{:>6} {:>5} {:>14.2f} {:>10.1f}%\n", l, h, md, 100 * ne);
-      text += fmt::format("{},{},{:.3f},{:.4f}\n", l, h, md, ne);
+      const Locality x = locality(sums[l][h]);
+      row(std::to_string(l), std::to_string(h), x);
+      text += fmt::format("{},{},{:.3f},{:.4f},{},{:.4f}\n", l, h, x.mean_distance, x.within, offset_str(x.peak),
+                          x.peak_share);
     }
   io::write_file_atomic(csv, "receptive-field", [&](std::ostream& os) { os << text; });
-  fmt::print("(mean distance in patches; 'even' is attention spread evenly over the grid) -> {}\n", csv);
+  fmt::print("(mean distance in patches; offsets are rows, columns from the query; 'even' is attention spread "
+             "evenly over the grid) -> {}\n", csv);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <opencv2/imgcodecs.hpp>
 
 #include "experiments/config/experiment.hpp"
@@ -471,20 +472,35 @@ models:
         if (r == 0 || r == 6 || c == 0 || c == 6) CHECK(v == 0.0f);  // offset 3 in some direction
         else CHECK(v > 0.0f);
       }
-  // rf.csv: per head, the mean query-key distance and the share of attention within the 3x3 neighbourhood,
-  // which follow from the maps (mean weight per pair times the (4 - |dr|)(4 - |dc|) pairs at each offset);
-  // the first row is attention spread evenly: 100 of the 256 pairs of a 4x4 grid are within 3x3
+  // rf.csv: per head, the mean query-key distance, the share of attention within the 3x3 neighbourhood and
+  // the offset with the largest share, which all follow from the maps (mean weight per pair times the
+  // (4 - |dr|)(4 - |dc|) pairs at each offset); the first row is attention spread evenly: 100 of the 256 pairs
+  // of a 4x4 grid are within 3x3, and offset 0 has the most pairs (16)
+  auto fields = [](const std::string& line) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    return f;
+  };
   std::ifstream csv(out_dir.path / "rf.csv");
   std::string line;
   REQUIRE(std::getline(csv, line));
-  CHECK(line == "layer,head,mean_distance,within_3x3");
+  CHECK(line == "layer,head,mean_distance,within_3x3,peak_offset,peak_share");
   REQUIRE(std::getline(csv, line));
-  CHECK(line.rfind("uniform,,", 0) == 0);
-  CHECK(std::stod(line.substr(line.rfind(',') + 1)) == Approx(100.0 / 256).margin(1e-4));
+  std::vector<std::string> even = fields(line);
+  REQUIRE(even.size() == 6);
+  CHECK(even[0] == "uniform");
+  CHECK(std::stod(even[3]) == Approx(100.0 / 256).margin(1e-4));
+  CHECK(even[4] == "+0 +0");
+  CHECK(std::stod(even[5]) == Approx(16.0 / 256).margin(1e-4));
   for (int64_t lh = 0; lh < 4; ++lh) {
     REQUIRE(std::getline(csv, line));
-    CHECK(line.rfind(fmt::format("{},{},", lh / 2, lh % 2), 0) == 0);
-    double mass = 0, dist = 0, near = 0;
+    std::vector<std::string> f = fields(line);
+    REQUIRE(f.size() == 6);
+    CHECK(f[0] == std::to_string(lh / 2));
+    CHECK(f[1] == std::to_string(lh % 2));
+    double mass = 0, dist = 0, near = 0, peak = -1;
+    std::string peak_at;
     for (int64_t r = 0; r < 7; ++r)
       for (int64_t c = 0; c < 7; ++c) {
         const int64_t dr = r - 3, dc = c - 3;
@@ -492,10 +508,12 @@ models:
         mass += m;
         dist += m * std::hypot(double(dr), double(dc));
         if (std::abs(dr) <= 1 && std::abs(dc) <= 1) near += m;
+        if (m > peak) peak = m, peak_at = fmt::format("{:+d} {:+d}", dr, dc);
       }
-    const size_t c2 = line.find(',', line.find(',') + 1), c3 = line.rfind(',');
-    CHECK(std::stod(line.substr(c2 + 1, c3 - c2 - 1)) == Approx(dist / mass).margin(2e-3));
-    CHECK(std::stod(line.substr(c3 + 1)) == Approx(near / mass).margin(2e-4));
+    CHECK(std::stod(f[2]) == Approx(dist / mass).margin(2e-3));
+    CHECK(std::stod(f[3]) == Approx(near / mass).margin(2e-4));
+    CHECK(f[4] == peak_at);
+    CHECK(std::stod(f[5]) == Approx(peak / mass).margin(2e-4));
     CHECK(near / mass > 100.0 / 256);  // a 3x3 window keeps more of it near the query than even spreading
   }
   a.out = (out_dir.path / "map.png").string();
