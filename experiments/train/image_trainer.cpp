@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <future>
 #include <random>
 
 #include "experiments/results.hpp"
 #include "experiments/train/checkpoint.hpp"
 #include "experiments/train/progress.hpp"
+#include "framework/core/parallel.hpp"
 #include "framework/core/random.hpp"
 #include "framework/io/safetensors.hpp"
 #include "framework/ops/loss.hpp"
@@ -148,20 +148,24 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
       return data::make_batch(*task.train, idx, task.augment, task.normalize, true, aug_seed, labels, false);
     };
     auto e0 = std::chrono::steady_clock::now();
+    // the next batch is prepared (decoded, augmented, normalised) as a TBB task beside this one's training step
     std::vector<int64_t> labels, next_labels;
-    auto next = std::async(std::launch::async, [&] { return batch_at(0, &next_labels); });
+    Tensor next_x;
+    BackgroundTask next;
+    next.run([&] { next_x = batch_at(0, &next_labels); });
     for (int64_t b = 0; b < steps_per_epoch && step < total_steps; ++b) {
-      Tensor x = next.get();
+      next.wait();
+      Tensor x = std::move(next_x);
       labels.swap(next_labels);
       if (b + 1 < steps_per_epoch && step + 1 < total_steps)
-        next = std::async(std::launch::async, [&, b] { return batch_at(b + 1, &next_labels); });
+        next.run([&, b] { next_x = batch_at(b + 1, &next_labels); });
       Var logits = model.forward(Var(x));
       CrossEntropyOptions ce;
       ce.label_smoothing = s.label_smoothing;
       Var loss = cross_entropy(logits, labels, ce);
       const double l = loss.value().item();
       if (!std::isfinite(l)) {
-        if (next.valid()) next.wait();
+        next.wait();
         stop_run(fmt::format("loss became {} at epoch {} step {}", l, epoch, step + 1));
         break;
       }
@@ -177,12 +181,12 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
       acc_sum += accuracy(logits.value(), labels);
       progress.step(step, epoch, epochs, loss_sum / batches, acc_sum / batches, items);
       if (stop_requested()) {
-        if (next.valid()) next.wait();
+        next.wait();
         out.status = "interrupted";
         break;
       }
       if (s.eval_every > 0 && (step % s.eval_every == 0 || step == total_steps)) {
-        if (next.valid()) next.wait();  // the next batch is ready before evaluation starts timing its own work
+        next.wait();  // the next batch is ready before evaluation starts timing its own work
         train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
         evaluate_point(epoch);
         model.train();
@@ -190,7 +194,7 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
         if (stop) break;
       }
     }
-    if (next.valid()) next.wait();
+    next.wait();
     train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
     if (out.status != "ok") break;
     if (s.eval_every == 0) evaluate_point(epoch);

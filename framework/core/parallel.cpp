@@ -1,11 +1,14 @@
 #include "framework/core/parallel.hpp"
 
+#include "framework/core/error.hpp"
+
 #include <cblas.h>
 #include <tbb/blocked_range.h>
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 #include <memory>
 #include <mutex>
@@ -52,6 +55,33 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
                       [&](const tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); },
                       tbb::simple_partitioner());
   });
+}
+
+struct BackgroundTask::Impl {
+  tbb::task_arena* arena = nullptr;  // the arena the task went to (set_num_threads may replace the global one)
+  tbb::task_group group;
+};
+
+BackgroundTask::BackgroundTask() : impl_(std::make_unique<Impl>()) {}
+
+BackgroundTask::~BackgroundTask() {
+  try {
+    wait();
+  } catch (...) {
+  }
+}
+
+void BackgroundTask::run(std::function<void()> fn) {
+  RC_CHECK(!pending_, "BackgroundTask: run() while the previous task is still pending; wait() first");
+  impl_->arena = &arena();
+  impl_->arena->execute([&] { impl_->group.run(std::move(fn)); });
+  pending_ = true;
+}
+
+void BackgroundTask::wait() {
+  if (!pending_) return;
+  pending_ = false;
+  impl_->arena->execute([&] { impl_->group.wait(); });
 }
 
 }  // namespace rc

@@ -4,6 +4,7 @@
 // timing, so a reduction that combines per-chunk partials in chunk order is reproducible to the bit.
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace rc {
 
@@ -15,5 +16,25 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 
 // Deterministic chunking for reductions: chunk c covers [c*chunk, min(n, (c+1)*chunk)).
 inline int64_t num_chunks(int64_t n, int64_t chunk) { return chunk <= 0 ? 1 : (n + chunk - 1) / chunk; }
+
+// One task run in the global arena beside the caller's later parallel_for calls, for example preparing the
+// next training batch while the current one trains. wait() returns once it has finished (running it on the
+// calling thread if no worker has started it yet) and rethrows what it threw. With one thread there is no
+// worker, so the task runs inside wait(). The destructor waits (and drops any exception).
+class BackgroundTask {
+ public:
+  BackgroundTask();
+  ~BackgroundTask();
+  BackgroundTask(const BackgroundTask&) = delete;
+  BackgroundTask& operator=(const BackgroundTask&) = delete;
+  void run(std::function<void()> fn);  // at most one task at a time: wait() before the next run()
+  void wait();
+  bool pending() const { return pending_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  bool pending_ = false;
+};
 
 }  // namespace rc
