@@ -31,7 +31,10 @@ double nice_step(double raw) {
 }
 
 std::string tick(double v) {
-  if (std::fabs(v) >= 1000 || (v != 0 && std::fabs(v) < 0.01)) return fmt::format("{:.0e}", v);
+  // 2000 -> "2k", 50000 -> "50k", 1e6 -> "1M" (tick values are 1, 2 or 5 times a power of ten)
+  if (std::fabs(v) >= 1e3 && std::fabs(v) < 1e6) return fmt::format("{:g}k", std::round(v / 10) / 100);
+  if (std::fabs(v) >= 1e6 && std::fabs(v) < 1e9) return fmt::format("{:g}M", std::round(v / 1e4) / 100);
+  if (std::fabs(v) >= 1e9 || (v != 0 && std::fabs(v) < 0.01)) return fmt::format("{:.0e}", v);
   return fmt::format("{:g}", std::round(v * 1000) / 1000);
 }
 }  // namespace
