@@ -1,14 +1,14 @@
 // Attention forward + backward, float32, 2 threads. Counters: GFLOP/s of the useful work (12 * edges * D per
 // head: QK^T, PV forward; dV, dP, dQ, dK backward; recomputation not counted) and the edge count.
 // BM_sgemm_probe (one-thread 512^3 sgemm) is a machine-speed baseline for ratios on a noisy machine.
-#include <benchmark/benchmark.h>
-#include <cblas.h>
+#include "bench/bench_common.hpp"
 #include <sys/resource.h>
 
 #include <cstdlib>
 #include <random>
 
 #include "framework/attention/attention.hpp"
+#include "framework/core/gemm.hpp"
 #include "framework/core/parallel.hpp"
 #include "framework/core/random.hpp"
 
@@ -143,7 +143,7 @@ void BM_sgemm_probe(benchmark::State& state) {
   const int n = 512;
   std::vector<float> a(n * n, 1.0f), b(n * n, 0.5f), c(n * n);
   for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    gemm_serial(Op::N, Op::N, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
@@ -164,4 +164,4 @@ BENCHMARK(BM_case5_cora_additive_dropout)->Unit(benchmark::kMillisecond)->Measur
 BENCHMARK(BM_case5_cora_gat_output_layer)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_dot_forward)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
 BENCHMARK(BM_case5_cora_additive_forward)->Unit(benchmark::kMillisecond)->MeasureProcessCPUTime()->UseRealTime();
-BENCHMARK_MAIN();
+int main(int argc, char** argv) { return rc::bench::main(argc, argv); }

@@ -1,7 +1,7 @@
 // Dense and sparse linear layers, and the GEMM ceiling measured in the same run.
 //   ./build/bench_linear --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
-// Counters: GFLOP/s (2·M·N·K per product). The raw OpenBLAS calls are the ceiling: Cblas/1thread is one core,
-// Cblas/2threads lets OpenBLAS use both cores itself (restored to one thread afterwards).
+// Counters: GFLOP/s (2·M·N·K per product). The raw sgemm calls of the backend (oneDNN) are the ceiling:
+// Sgemm/blas_threads:1 is one core, blas_threads:2 lets oneDNN use both cores itself (then back to one thread).
 #include "bench/bench_common.hpp"
 
 #include <random>
@@ -116,10 +116,10 @@ void BM_Gemm(benchmark::State& state) {
 }
 BENCHMARK(BM_Gemm)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-void BM_Cblas(benchmark::State& state) {
-  rc::bench::cblas_ceiling(state, state.range(0), static_cast<int>(state.range(1)));
+void BM_Sgemm(benchmark::State& state) {
+  rc::bench::sgemm_ceiling(state, state.range(0), static_cast<int>(state.range(1)));
 }
-BENCHMARK(BM_Cblas)->ArgNames({"n", "blas_threads"})->Args({1024, 1})->Args({1024, 2})->Args({2048, 2})
+BENCHMARK(BM_Sgemm)->ArgNames({"n", "blas_threads"})->Args({1024, 1})->Args({1024, 2})->Args({2048, 2})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 }  // namespace
 

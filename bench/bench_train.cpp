@@ -1,8 +1,9 @@
 // Training throughput (images/s) of the two ~140 K-parameter architectures of the Fashion-MNIST comparison:
 // the CNN (conv 32-32-pool-64-64-pool-128, BN, GAP, linear) and the ViT (patch 4, dim 64, depth 4, heads 4,
 // MLP 128, class token). One iteration = one AdamW step on a batch of 128 random 28×28 images (forward,
-// cross-entropy, backward, update), as the trainer runs it. bench/pytorch_train.py runs the same two models
-// in PyTorch for comparison.
+// cross-entropy, backward, update), as the trainer runs it. BM_infer: the evaluation path of the trainer —
+// evaluation mode, no autograd graph, batches of 500 (train.eval_batch_size's default). bench/pytorch_train.py
+// runs the same two models in PyTorch for comparison.
 #include "bench/bench_common.hpp"
 #include "experiments/train/settings.hpp"
 #include "framework/ops/loss.hpp"
@@ -10,9 +11,8 @@
 
 namespace {
 
-void BM_train_step(benchmark::State& state, const char* type, const char* policy, const char* position,
-                   const char* pooling = "cls") {
-  const int64_t batch = 128;
+std::shared_ptr<rc::models::ImageModel> make_model(const char* type, const char* policy, const char* position,
+                                                   const char* pooling) {
   const auto& mt = rc::models::model_type(type);
   rc::Params p = mt.schema.defaults();
   if (std::string(type) == "patch_attention") {
@@ -20,7 +20,32 @@ void BM_train_step(benchmark::State& state, const char* type, const char* policy
     p.set("position", std::string(position));
     p.set("pooling", std::string(pooling));
   }
-  auto model = mt.make_image(p, {1, 28, 28, 10}, 0);
+  return mt.make_image(p, {1, 28, 28, 10}, 0);
+}
+
+void BM_infer(benchmark::State& state, const char* type, const char* policy, const char* position,
+              const char* pooling = "cls") {
+  const int64_t batch = 500;
+  auto model = make_model(type, policy, position, pooling);
+  model->eval();
+  rc::Generator gen(1);
+  rc::Tensor x = rc::randn({batch, 1, 28, 28}, gen);
+  for (auto _ : state) {
+    rc::NoGradGuard no_grad;
+    benchmark::DoNotOptimize(model->forward(rc::Var(x)).value().data());
+  }
+  state.counters["images/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK_CAPTURE(BM_infer, cnn, "cnn", "", "")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_infer, vit_full, "patch_attention", "full", "learned")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_infer, vit_window3_relative_mean, "patch_attention", "window2d", "relative", "mean")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_train_step(benchmark::State& state, const char* type, const char* policy, const char* position,
+                   const char* pooling = "cls") {
+  const int64_t batch = 128;
+  auto model = make_model(type, policy, position, pooling);
   rc::exp::TrainSettings s;
   auto opt = rc::exp::make_optimizer(s, *model);
   rc::Generator gen(1);

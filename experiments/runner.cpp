@@ -119,7 +119,9 @@ ResultRow make_row(const RunSpec& r, const std::string& dataset, int64_t train_s
                 {"steps", std::to_string(o.steps)},
                 {"best_epoch", std::to_string(o.best_epoch)},
                 {"items_per_second", fmt::format("{:.1f}", o.items_per_second)},
-                {"status", o.status}};
+                {"status", o.status},
+                {"last_test_accuracy", num(o.last_test_accuracy)},
+                {"eval_items_per_second", fmt::format("{:.1f}", o.eval_items_per_second)}};
   return row;
 }
 
@@ -233,7 +235,8 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
     if (int n = remove_stale_temporaries(opt.out_dir); n > 0)
       fmt::print("{}: removed {} temporary file(s) left by an interrupted run\n", opt.out_dir.string(), n);
   }
-  ResultsTable table(opt.out_dir, {"run", "model_type", "size_spec", "steps", "best_epoch", "items_per_second", "status"});
+  ResultsTable table(opt.out_dir, {"run", "model_type", "size_spec", "steps", "best_epoch", "items_per_second", "status",
+                                   "last_test_accuracy", "eval_items_per_second"});
   check_resume_matches(e, table, opt.out_dir);
   size_t done = 0;
   for (const auto& r : e.runs) done += table.has_run(r.id);

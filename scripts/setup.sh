@@ -8,7 +8,7 @@ packages=(
   libeigen3-dev libtbb-dev libboost-graph-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   catch2 libbenchmark-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev zlib1g-dev libopenblas-dev
+  nlohmann-json3-dev zlib1g-dev libdnnl-dev
   dataset-fashion-mnist
 )
 

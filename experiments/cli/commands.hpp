@@ -41,4 +41,11 @@ struct MapArgs {
 int attention_map(const MapArgs& args);    // `receptive attention-map`
 int receptive_field(const MapArgs& args);  // `receptive receptive-field`
 
+struct InfoArgs {
+  double probe_seconds = 1.0;  // 0 = no GEMM probe
+};
+// `receptive info`: CPU, ISAs, threads, GEMM backend and kernel, probe and peak; exit code 4 when the backend
+// runs a generic kernel on a CPU with AVX2
+int info(const InfoArgs& args);
+
 }  // namespace rc::cli

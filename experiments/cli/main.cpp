@@ -18,6 +18,14 @@ int main(int argc, char** argv) {
   bool markdown = false;
   list->add_flag("--markdown", markdown, "print the lists as Markdown tables (the README's reference)");
 
+  rc::cli::InfoArgs info_args;
+  auto* info = app.add_subcommand("info", "print the CPU, its ISA and the build's, the thread count, the GEMM backend "
+                                          "and its kernel, and a short GEMM probe beside the machine's fp32 peak");
+  info->add_option("--probe-seconds", info_args.probe_seconds, "length of the GEMM probe in seconds (0 = none)")
+      ->check(CLI::Range(0.0, 60.0))
+      ->capture_default_str();
+  info->add_option("--threads", threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+
   rc::cli::RunArgs run_args;
   auto* run = app.add_subcommand("run", "train the runs of an experiment config and write results.csv, summary.md");
   run->add_option("config", run_args.config, "experiment config (YAML)")->required()->check(CLI::ExistingFile);
@@ -88,6 +96,7 @@ int main(int argc, char** argv) {
   try {
     rc::set_num_threads(threads);
     if (*list) rc::cli::print_list(markdown);
+    if (*info) return rc::cli::info(info_args);
     if (*run) return rc::cli::run(run_args);
     if (*report) return rc::cli::report(report_args);
     if (*attn) return rc::cli::attention_dump(att);

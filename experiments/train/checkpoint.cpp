@@ -37,6 +37,11 @@ void StateSnapshot::save(const std::filesystem::path& path) const {
   io::save_safetensors(path.string(), tensors_, metadata_);
 }
 
+void StateSnapshot::restore(nn::Module& module) const {
+  RC_CHECK(!tensors_.empty(), "StateSnapshot::restore: nothing captured");
+  module.load_state_dict(tensors_, true);
+}
+
 io::Metadata image_input_metadata(const ImageInputInfo& info) {
   const auto& s = info.shape;
   return {{"input_shape", nlohmann::json{s.channels, s.height, s.width, s.num_classes}.dump()},

@@ -24,6 +24,7 @@ class StateSnapshot {
   bool empty() const { return tensors_.empty(); }
   const io::Metadata& metadata() const { return metadata_; }
   void save(const std::filesystem::path& path) const;  // atomic (temporary + rename), as io::save_module
+  void restore(nn::Module& module) const;               // loads the captured state back (names and shapes checked)
 
  private:
   NamedTensors tensors_;

@@ -24,24 +24,64 @@ std::atomic<bool>& stop_requested() {
   return flag;
 }
 
-double evaluate_images(models::ImageModel& model, const data::ImageDataset& d, const std::vector<int64_t>& indices,
-                       const data::Normalize& normalize, int64_t batch_size) {
+EvalResult evaluate_image_set(models::ImageModel& model, const data::ImageDataset& d,
+                              const std::vector<int64_t>& indices, const data::Normalize& normalize, int64_t batch_size,
+                              const EvalProgress& progress) {
+  // inference: no autograd graph is recorded (nothing is saved for a backward pass), evaluation-mode layers
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
+  const auto t0 = std::chrono::steady_clock::now();
   const int64_t n = indices.empty() ? d.size() : static_cast<int64_t>(indices.size());
   int64_t correct = 0;
+  double loss_sum = 0;
   std::vector<int64_t> idx, labels;
   for (int64_t start = 0; start < n; start += batch_size) {
     idx.clear();
     for (int64_t i = start; i < std::min(n, start + batch_size); ++i) idx.push_back(indices.empty() ? i : indices[i]);
     Tensor x = data::make_batch(d, idx, {}, normalize, false, 0, &labels);
-    Tensor logits = model.forward(Var(x)).value();
-    correct += std::llround(accuracy(logits, labels) * double(idx.size()));
+    Var logits = model.forward(Var(x));
+    correct += std::llround(accuracy(logits.value(), labels) * double(idx.size()));
+    loss_sum += cross_entropy(logits, labels).value().item() * double(idx.size());  // batch mean → sum
+    if (progress.bar)
+      progress.bar->evaluation(progress.what, start + static_cast<int64_t>(idx.size()), n,
+                               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   model.train(was_training);
-  return n > 0 ? double(correct) / double(n) : 0.0;
+  EvalResult r;
+  r.items = n;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.accuracy = n > 0 ? double(correct) / double(n) : 0.0;
+  r.loss = n > 0 ? loss_sum / double(n) : 0.0;
+  return r;
 }
+
+double evaluate_images(models::ImageModel& model, const data::ImageDataset& d, const std::vector<int64_t>& indices,
+                       const data::Normalize& normalize, int64_t batch_size) {
+  return evaluate_image_set(model, d, indices, normalize, batch_size).accuracy;
+}
+
+namespace {
+// The test set, once per checkpoint at the end of a run: best.safetensors gives test_accuracy (the selected
+// epoch) and last.safetensors last_test_accuracy (evaluated once when both hold the same epoch). The model is
+// left holding the last weights. A run without a checkpoint (stopped before its first evaluation) has neither.
+void evaluate_test_checkpoints(models::ImageModel& model, const ImageTask& task, const TrainSettings& s,
+                               const std::filesystem::path& best_path, const std::filesystem::path& last_path,
+                               Progress& progress, RunOutcome& out) {
+  if (!std::filesystem::exists(best_path)) return;
+  const io::Metadata best_meta = io::load_module(best_path.string(), model);
+  const EvalResult best =
+      evaluate_image_set(model, *task.test, {}, task.normalize, s.eval_batch_size, {&progress, "test (best)"});
+  out.test_accuracy = out.last_test_accuracy = best.accuracy;
+  out.eval_items_per_second = best.items / std::max(best.seconds, 1e-9);
+  if (!std::filesystem::exists(last_path)) return;
+  const io::Metadata last_meta = io::load_module(last_path.string(), model);
+  if (last_meta.count("step") && best_meta.count("step") && last_meta.at("step") == best_meta.at("step")) return;
+  out.last_test_accuracy =
+      evaluate_image_set(model, *task.test, {}, task.normalize, s.eval_batch_size, {&progress, "test (last)"})
+          .accuracy;
+}
+}  // namespace
 
 RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, const TrainSettings& s,
                              const std::filesystem::path& run_dir, uint64_t seed, const std::string& label) {
@@ -98,10 +138,16 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
       stop_run(fmt::format("weights became non-finite ({}) at epoch {} step {}", bad, epoch, step));
       return;
     }
-    const double val = task.val_idx.empty()
-                           ? -1
-                           : evaluate_images(model, *task.train, task.val_idx, task.normalize, s.eval_batch_size);
-    const double test = evaluate_images(model, *task.test, {}, task.normalize, s.eval_batch_size);
+    // the validation set at every evaluation point; the test set only when the config asks (test_every_eval),
+    // otherwise once at the end, for the best and the last checkpoints
+    EvalResult val;
+    val.accuracy = -1;
+    if (!task.val_idx.empty())
+      val = evaluate_image_set(model, *task.train, task.val_idx, task.normalize, s.eval_batch_size, {&progress, "val"});
+    const double test = s.test_every_eval ? evaluate_image_set(model, *task.test, {}, task.normalize,
+                                                               s.eval_batch_size, {&progress, "test"})
+                                                .accuracy
+                                          : std::nan("");
     out.epochs_run = epoch;
     out.final_train_loss = loss_sum / std::max<int64_t>(batches, 1);
     const double train_acc = acc_sum / std::max<int64_t>(batches, 1);
@@ -110,11 +156,10 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
     meta["step"] = std::to_string(step);
     io::save_module(last_path.string(), model, meta);
     saved_step = step;
-    const bool better = task.val_idx.empty() || val > out.best_val_accuracy;
+    const bool better = task.val_idx.empty() || val.accuracy > out.best_val_accuracy;
     if (better) {
-      out.best_val_accuracy = val;
+      out.best_val_accuracy = val.accuracy;
       out.best_epoch = epoch;
-      out.test_accuracy = test;
       since_best = 0;
       io::save_module(best_path.string(), model, meta);
     } else {
@@ -124,15 +169,23 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
                         {"step", step},
                         {"train_loss", out.final_train_loss},
                         {"train_accuracy", train_acc},
-                        {"val_accuracy", val},
-                        {"test_accuracy", test},
+                        {"val_accuracy", val.accuracy},
                         {"lr", schedule->lr_at(std::max<int64_t>(step - 1, 0))},
                         {"epoch_seconds", train_seconds},
                         {"items_per_second", items / std::max(train_seconds, 1e-9)}};
+    if (!task.val_idx.empty()) {
+      m["val_loss"] = val.loss;
+      m["eval_items_per_second"] = val.items / std::max(val.seconds, 1e-9);
+    }
+    if (s.test_every_eval) m["test_accuracy"] = test;
     append_line(metrics_path, m.dump());
-    progress.epoch_end(fmt::format("epoch {}/{} step {}: loss {:.4f} train {:.4f} val {:.4f} test {:.4f} ({:.0f} img/s)",
-                                   epoch, epochs, step, out.final_train_loss, train_acc, val, test,
-                                   items / std::max(train_seconds, 1e-9)));
+    std::string summary = fmt::format("epoch {}/{} step {}: loss {:.4f} train {:.4f}", epoch, epochs, step,
+                                      out.final_train_loss, train_acc);
+    if (!task.val_idx.empty()) summary += fmt::format(" val {:.4f} (loss {:.4f})", val.accuracy, val.loss);
+    if (s.test_every_eval) summary += fmt::format(" test {:.4f}", test);
+    summary += fmt::format(" ({:.0f} img/s", items / std::max(train_seconds, 1e-9));
+    if (!task.val_idx.empty()) summary += fmt::format(", eval {:.0f} img/s", val.items / std::max(val.seconds, 1e-9));
+    progress.epoch_end(summary + ")");
     loss_sum = acc_sum = 0;
     batches = 0;
     if (s.patience > 0 && since_best >= s.patience) stop = true;
@@ -200,6 +253,7 @@ RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, c
     if (s.eval_every == 0) evaluate_point(epoch);
   }
   if (task.val_idx.empty()) out.best_val_accuracy = std::nan("");  // no validation set
+  if (out.status != "interrupted") evaluate_test_checkpoints(model, task, s, best_path, last_path, progress, out);
   out.steps = step;
   out.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out.items_per_second = items / std::max(train_seconds, 1e-9);

@@ -9,6 +9,9 @@ struct RunOutcome {
   double test_accuracy = 0, best_val_accuracy = 0, final_train_loss = 0;
   int64_t best_epoch = 0, epochs_run = 0, steps = 0, params = 0;
   double train_seconds = 0, items_per_second = 0;
+  // test accuracy of the last checkpoint (test_accuracy is the selected, best-validation one), and the speed of
+  // the final test evaluation (inference: no autograd graph, large batches), in items per second
+  double last_test_accuracy = 0, eval_items_per_second = 0;
   std::string status = "ok";  // or why the run stopped early (non-finite loss, interrupted)
 };
 

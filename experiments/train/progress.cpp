@@ -31,6 +31,22 @@ std::string progress_line(const std::string& label, int64_t step, int64_t total,
                      seconds > 0 ? double(items) / seconds : 0.0, int(eta) / 60, int(eta) % 60);
 }
 
+std::string evaluation_line(const std::string& label, const std::string& what, int64_t done, int64_t total,
+                            double seconds) {
+  const double frac = std::clamp(double(done) / double(std::max<int64_t>(total, 1)), 0.0, 1.0);
+  const int width = 24, filled = int(frac * width);
+  return fmt::format("{} evaluating {} [{}{}] {}/{} {:.0f}/s", label, what, std::string(filled, '='),
+                     std::string(width - filled, ' '), done, total, seconds > 0 ? double(done) / seconds : 0.0);
+}
+
+void Progress::evaluation(const std::string& what, int64_t done, int64_t total, double seconds) {
+  if (!enabled_ || !tty_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (done < total && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  fmt::print(stderr, "\r\033[K{}", evaluation_line(label_, what, done, total, seconds));
+}
+
 void Progress::epoch_end(const std::string& summary) {
   if (!enabled_) return;
   if (tty_) fmt::print(stderr, "\r\033[K");

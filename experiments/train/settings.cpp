@@ -15,8 +15,12 @@ Schema train_schema() {
       {"batch_size", ParamType::Int, int64_t{128}, "training batch size (image datasets)", 1.0, {}, {}},
       {"eval_batch_size", ParamType::Int, int64_t{500}, "batch size for evaluation", 1.0, {}, {}},
       {"eval_every", ParamType::Int, int64_t{0},
-       "images: evaluate on validation and test every this many steps and at the last step (0 = after each epoch)",
+       "images: evaluate on the validation set every this many steps and at the last step (0 = after each epoch)",
        0.0, {}, {}},
+      {"test_every_eval", ParamType::Bool, false,
+       "also evaluate the test set at every evaluation point and log it in metrics.jsonl (default: the test set is "
+       "evaluated once, at the end, for the best and the last checkpoints)",
+       {}, {}, {}},
       {"optimizer", ParamType::String, std::string("adamw"),
        "adamw (decoupled weight decay), adam (L2 weight decay, as the GCN/GAT papers), sgd", {}, {},
        {"adamw", "adam", "sgd"}},
@@ -49,6 +53,7 @@ TrainSettings TrainSettings::from(const Params& p) {
   s.batch_size = p.get_int("batch_size");
   s.eval_batch_size = p.get_int("eval_batch_size");
   s.eval_every = p.get_int("eval_every");
+  s.test_every_eval = p.get_bool("test_every_eval");
   s.optimizer = p.get_string("optimizer");
   s.lr = p.get_float("lr");
   s.momentum = p.get_float("momentum");

@@ -19,6 +19,7 @@ struct TrainSettings {
   int64_t steps = 0;  // > 0: a fixed budget of optimizer steps (epochs then follow from the data size)
   int64_t batch_size = 128, eval_batch_size = 500;
   int64_t eval_every = 0;  // images: > 0 evaluate every this many steps (and at the last), else after each epoch
+  bool test_every_eval = false;  // also evaluate (and log) the test set at every evaluation point
   std::string optimizer = "adamw";
   double lr = 1e-3, momentum = 0.9, weight_decay = 0.05;
   bool nesterov = false;

@@ -1,6 +1,7 @@
 #include "framework/core/gemm.hpp"
 
-#include <cblas.h>
+#include <dnnl.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <climits>
@@ -40,6 +41,17 @@ void init_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc, const float
   }
 }
 
+// oneDNN (Debian's build) threads its sgemm with OpenMP. Every call here is already one task of the framework's
+// TBB arena, so the calling thread's OpenMP team is pinned to itself: no OpenMP thread ever computes, and
+// --threads bounds every thread that does. OpenMP's thread count is a per-thread setting, hence once per thread.
+void pin_backend_to_this_thread() {
+  thread_local bool pinned = false;
+  if (!pinned) {
+    omp_set_num_threads(1);
+    pinned = true;
+  }
+}
+
 void sgemm_call(Op op_a, Op op_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* row_bias) {
   if (M == 0 || N == 0) return;
@@ -53,9 +65,11 @@ void sgemm_call(Op op_a, Op op_b, int64_t M, int64_t N, int64_t K, float alpha, 
         for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
     return;
   }
-  cblas_sgemm(CblasRowMajor, op_a == Op::N ? CblasNoTrans : CblasTrans, op_b == Op::N ? CblasNoTrans : CblasTrans,
-              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, A, static_cast<int>(lda), B,
-              static_cast<int>(ldb), beta, C, static_cast<int>(ldc));
+  pin_backend_to_this_thread();
+  const dnnl_status_t status = dnnl_sgemm(op_a == Op::N ? 'N' : 'T', op_b == Op::N ? 'N' : 'T', M, N, K, alpha, A,
+                                          lda, B, ldb, beta, C, ldc);
+  RC_CHECK(status == dnnl_success, "gemm: oneDNN sgemm failed (status {}) for M={} N={} K={}",
+           static_cast<int>(status), M, N, K);
 }
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }

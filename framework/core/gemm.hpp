@@ -1,6 +1,6 @@
 #pragma once
-// Float GEMM, the one entry point for dense products: OpenBLAS sgemm (pinned to one thread) on tiles of C,
-// tiles spread over the TBB arena. Row-major throughout.
+// Float GEMM, the one entry point for dense products: oneDNN's sgemm (one thread per call; its kernel chosen from
+// the CPU's feature flags, see backend.hpp) on tiles of C, tiles spread over the TBB arena. Row-major throughout.
 //
 //   C (M, N) = alpha · op(A) · op(B) + beta · C  [+ row_bias broadcast over the rows of C]
 //   op(A): (M, K) — A is stored (M, K) with leading dimension lda, or (K, M) when op_a == Op::T

@@ -2,7 +2,6 @@
 
 #include "framework/core/error.hpp"
 
-#include <cblas.h>
 #include <tbb/blocked_range.h>
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
@@ -25,7 +24,6 @@ tbb::task_arena& arena() {
   if (!g_arena) {
     g_threads = tbb::info::default_concurrency();
     g_arena = std::make_unique<tbb::task_arena>(g_threads);
-    openblas_set_num_threads(1);  // parallelism comes from TBB; BLAS stays single-threaded inside tasks
   }
   return *g_arena;
 }
@@ -35,7 +33,6 @@ void set_num_threads(int n) {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_threads = n > 0 ? n : tbb::info::default_concurrency();
   g_arena = std::make_unique<tbb::task_arena>(g_threads);
-  openblas_set_num_threads(1);
 }
 
 int num_threads() {

@@ -8,7 +8,7 @@
 
 namespace rc {
 
-void set_num_threads(int n);  // n <= 0: all hardware threads; also pins BLAS to one thread
+void set_num_threads(int n);  // n <= 0: all hardware threads (the GEMM backend runs one thread per task)
 int num_threads();
 
 // Calls body(begin, end) over [0, n) in chunks of about `grain` items, in the global arena.

@@ -268,7 +268,9 @@ TEST_CASE("trainers: best.safetensors holds the best-validation epoch's weights,
     io::load_module((dir.path / "last.safetensors").string(), *fresh);
     const auto [last_val, last_test] = s.evaluate(*fresh);
     CHECK(last_val == metrics.back()["val_accuracy"].get<double>());
-    CHECK(last_test == metrics.back()["test_accuracy"].get<double>());
+    // the test nodes are evaluated once, at the end, for both checkpoints; metrics.jsonl has no test column
+    CHECK(last_test == o.last_test_accuracy);
+    CHECK_FALSE(metrics.back().contains("test_accuracy"));
   }
   SECTION("image") {
     ImageSetup s;
@@ -285,6 +287,11 @@ TEST_CASE("trainers: best.safetensors holds the best-validation epoch's weights,
     io::load_module((dir.path / "best.safetensors").string(), *fresh);
     CHECK(evaluate_images(*fresh, s.train, s.task.val_idx, s.task.normalize, 500) == o.best_val_accuracy);
     CHECK(evaluate_images(*fresh, s.test, {}, s.task.normalize, 500) == o.test_accuracy);
+    io::load_module((dir.path / "last.safetensors").string(), *fresh);
+    CHECK(evaluate_images(*fresh, s.test, {}, s.task.normalize, 500) == o.last_test_accuracy);
+    CHECK(o.eval_items_per_second > 0);
+    CHECK_FALSE(metrics_of(dir.path).back().contains("test_accuracy"));
+    CHECK(metrics_of(dir.path).back().contains("val_loss"));
     // the checkpoint records how the input was prepared
     ImageInputInfo info;
     REQUIRE(read_image_input_metadata(io::load_safetensors((dir.path / "best.safetensors").string()).metadata, info));
@@ -320,4 +327,34 @@ TEST_CASE("checkpoint helpers: non-finite tensors are named, input metadata roun
   CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("same, non-zero length"));
   bad["input_shape"] = "[1, 2";
   CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("input_shape"));
+}
+
+TEST_CASE("trainers: test_every_eval logs the test accuracy at every evaluation, and the selected epoch's is the "
+          "one reported") {
+  rc::test::TempDir dir("test_every_eval");
+  SECTION("image") {
+    ImageSetup s;
+    s.settings.epochs = 6;
+    s.settings.test_every_eval = true;
+    auto model = small_cnn(0);
+    RunOutcome o = train_image_model(*model, s.task, s.settings, dir.path, 0, "cnn");
+    REQUIRE(o.status == "ok");
+    const auto metrics = metrics_of(dir.path);
+    REQUIRE(metrics.size() == 6);
+    for (const auto& m : metrics) CHECK(m.contains("test_accuracy"));
+    CHECK(metrics[o.best_epoch - 1]["test_accuracy"].get<double>() == o.test_accuracy);
+    CHECK(metrics.back()["test_accuracy"].get<double>() == o.last_test_accuracy);
+  }
+  SECTION("graph") {
+    GraphSetup s;
+    s.settings.epochs = 30;
+    s.settings.test_every_eval = true;
+    auto model = small_gcn(s.task.input, 0);
+    RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "gcn");
+    REQUIRE(o.status == "ok");
+    const auto metrics = metrics_of(dir.path);
+    REQUIRE(metrics.size() == 30);
+    CHECK(metrics[o.best_epoch - 1]["test_accuracy"].get<double>() == o.test_accuracy);
+    CHECK(metrics.back()["test_accuracy"].get<double>() == o.last_test_accuracy);
+  }
 }

@@ -15,3 +15,12 @@ TEST_CASE("progress: the bar shows epoch, fill, loss, accuracy, throughput and t
         std::string::npos);
   CHECK(progress_line("r", 10, 10, 1, 1, 0.2, 0.9, 1280, 4.0).find("320/s ETA 0:00") != std::string::npos);
 }
+
+TEST_CASE("progress: the evaluation bar shows what is evaluated, fill, items done of total and items per second") {
+  // 3000 of 6000 validation images in 2 s: half full, 1500/s
+  CHECK(evaluation_line("[1/3] cnn", "val", 3000, 6000, 2.0) ==
+        "[1/3] cnn evaluating val [============            ] 3000/6000 1500/s");
+  CHECK(evaluation_line("r", "test (best)", 10000, 10000, 4.0) ==
+        "r evaluating test (best) [========================] 10000/10000 2500/s");
+  CHECK(evaluation_line("r", "val", 0, 0, 0.0) == "r evaluating val [                        ] 0/0 0/s");
+}
