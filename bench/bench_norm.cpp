@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/core/backend.hpp"
 #include "framework/core/parallel.hpp"
 #include "framework/core/random.hpp"
 #include "framework/ops/norm.hpp"
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
         ->Unit(benchmark::kMicrosecond)
         ->UseRealTime();
   }
+  std::fprintf(stderr, "%s\n", rc::machine_line().c_str());
   benchmark::Initialize(&argc, argv);
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

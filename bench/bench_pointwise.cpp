@@ -3,9 +3,11 @@
 // memcpy of the same bytes and relu forward+backward as same-run baselines. Arg = thread count.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "framework/autograd/var.hpp"
+#include "framework/core/backend.hpp"
 #include "framework/core/parallel.hpp"
 #include "framework/core/random.hpp"
 #include "framework/ops/activation.hpp"
@@ -103,4 +105,10 @@ BENCHMARK(BM_bias_add_fwd)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_bias_add_fwd_ref)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_bias_add_fwd_bwd)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  std::fprintf(stderr, "%s\n", rc::machine_line().c_str());
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

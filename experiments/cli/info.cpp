@@ -46,11 +46,11 @@ int info(const InfoArgs& a) {
                threads, a.probe_seconds);
     if (peak > 0)
       fmt::print("fp32 peak      {:.1f} GFLOP/s = {} cores x {:.2f} GHz x {} lanes x 2 (FMA) x 2 FMA units; probe at "
-                 "{:.0f} %\n",
-                 peak, threads, cpu.mhz / 1000, cpu.fp32_lanes(), 100 * probe / peak);
+                 "{:.0f} % (clock: {})\n",
+                 peak, threads, cpu.mhz / 1000, cpu.fp32_lanes(), 100 * probe / peak, cpu.clock_source);
   } else if (peak > 0) {
-    fmt::print("fp32 peak      {:.1f} GFLOP/s = {} cores x {:.2f} GHz x {} lanes x 2 (FMA) x 2 FMA units\n", peak,
-               threads, cpu.mhz / 1000, cpu.fp32_lanes());
+    fmt::print("fp32 peak      {:.1f} GFLOP/s = {} cores x {:.2f} GHz x {} lanes x 2 (FMA) x 2 FMA units (clock: {})\n",
+               peak, threads, cpu.mhz / 1000, cpu.fp32_lanes(), cpu.clock_source);
   }
   if (peak <= 0) fmt::print("fp32 peak      unknown (no clock in /proc/cpuinfo or cpufreq)\n");
   return gemm.generic && cpu.avx2 ? 4 : 0;

@@ -81,18 +81,23 @@ CpuInfo cpu_info() {
   if (!max_khz.empty()) {
     try {
       c.mhz = std::stod(max_khz) / 1000.0;
+      c.clock_source = "cpufreq maximum";
     } catch (...) {
     }
   }
   if (c.mhz <= 0) {
     try {
       c.mhz = std::stod(cpuinfo_field(text, "cpu MHz"));
+      c.clock_source = "/proc/cpuinfo cpu MHz: nominal, turbo can exceed it";
     } catch (...) {
     }
   }
   std::smatch m;
   static const std::regex ghz(R"(@\s*([0-9.]+)\s*GHz)");
-  if (std::regex_search(c.model_name, m, ghz)) c.mhz = std::max(c.mhz, std::stod(m[1]) * 1000.0);
+  if (std::regex_search(c.model_name, m, ghz) && std::stod(m[1]) * 1000.0 > c.mhz) {
+    c.mhz = std::stod(m[1]) * 1000.0;
+    c.clock_source = "model name: nominal, turbo can exceed it";
+  }
   return c;
 }
 

@@ -16,6 +16,7 @@ struct CpuInfo {
   int family = 0, model = 0;     // cpuid family and model
   int logical_cpus = 0;          // hardware threads the process may use
   double mhz = 0;                // the highest clock known: cpufreq max, else "cpu MHz", else "@ x.xxGHz"
+  std::string clock_source;      // where mhz came from (a VM often reports only the nominal clock)
   bool avx2 = false, fma = false, avx512f = false, avx512_bf16 = false, amx = false;
   // the widest fp32 vector a core can issue FMAs on: 16 (AVX-512), 8 (AVX2 + FMA), 4 (SSE)
   int fp32_lanes() const { return avx512f ? 16 : (avx2 && fma) ? 8 : 4; }

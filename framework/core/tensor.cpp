@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <malloc.h>
 
+#include <map>
+#include <mutex>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -46,14 +49,58 @@ void keep_freed_memory() {
   (void)once;
 }
 
+// Blocks above glibc's largest mmap threshold (32 MB: batch-500 activations of the CNN, long-sequence attention)
+// are unmapped when freed and page-faulted in again at the next allocation of the same size, every step. This
+// cache keeps freed blocks of that size, by exact byte count, up to kBigCacheBytes in all, for reuse.
+constexpr size_t kBigBlock = size_t{32} << 20, kBigCacheBytes = size_t{1} << 30;
+class BigBlockCache {
+ public:
+  void* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = free_.find(bytes);
+    if (it == free_.end()) return nullptr;
+    void* raw = it->second;
+    free_.erase(it);
+    cached_ -= bytes;
+    return raw;
+  }
+  void give(void* raw, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cached_ + bytes > kBigCacheBytes) {  // full: hand everything back to the OS, then keep this one
+      for (auto& [size, block] : free_) std::free(block);
+      free_.clear();
+      cached_ = 0;
+    }
+    if (bytes > kBigCacheBytes) {
+      std::free(raw);
+      return;
+    }
+    free_.emplace(bytes, raw);
+    cached_ += bytes;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;
+  size_t cached_ = 0;
+};
+BigBlockCache& big_blocks() {
+  static BigBlockCache* cache = new BigBlockCache;  // never destroyed: tensors may outlive static destruction
+  return *cache;
+}
+
 std::shared_ptr<float[]> allocate(int64_t n) {
   keep_freed_memory();
   // 64-byte aligned so that AVX-512 loads of a fresh tensor are aligned
   size_t bytes = static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float);
   bytes = (bytes + 63) / 64 * 64;
-  void* raw = std::malloc(bytes + 64);
+  const size_t raw_bytes = bytes + 64;
+  const bool big = raw_bytes >= kBigBlock;
+  void* raw = big ? big_blocks().take(raw_bytes) : nullptr;
+  if (!raw) raw = std::malloc(raw_bytes);
   if (!raw) fail("Tensor: out of memory allocating {} bytes", bytes);
   float* p = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(raw) + 64) & ~uintptr_t{63});
+  if (big) return std::shared_ptr<float[]>(p, [raw, raw_bytes](float*) { big_blocks().give(raw, raw_bytes); });
   return std::shared_ptr<float[]>(p, [raw](float*) { std::free(raw); });
 }
 
