@@ -154,7 +154,7 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
     const int64_t a = rp[i], deg = rp[i + 1] - a;
     float mx;
     if (deg <= simd::kWidth) {
-      const simd::f16v x = simd::lanes_below(deg) ? simd::load(s + a) : simd::splat(kNegInf);
+      const simd::f16v x = simd::select_mask(simd::lanes_below(deg), simd::load(s + a), simd::splat(kNegInf));
       mx = simd::hmax(x);
       simd::store(w + a, x - mx);
     } else {
@@ -169,7 +169,7 @@ void forward_rows(const Problem& p, const EdgeLists& el, int64_t bh, int64_t r0,
     const int64_t a = rp[i], deg = rp[i + 1] - a;
     float sum;
     if (deg <= simd::kWidth) {
-      const simd::f16v x = simd::lanes_below(deg) ? simd::load(w + a) : simd::splat(0.0f);
+      const simd::f16v x = simd::select_mask(simd::lanes_below(deg), simd::load(w + a), simd::splat(0.0f));
       sum = simd::hsum(x);
       simd::store(u + a, x * (1.0f / sum));
     } else {

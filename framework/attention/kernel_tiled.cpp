@@ -200,7 +200,8 @@ void scores_t(const BlockCtx& c, const Tile& t, float* s) {
       const float ek = ekrow[t.kidx[b]];
       for (int64_t a = 0; a < mp; a += 16) {
         f16v pre = load(c.eqb + a) + ek;
-        store(s + b * mp + a, pre > 0 ? pre : p.slope * pre);
+        const float slope = p.slope;
+        store(s + b * mp + a, simd::map1([slope](auto v) { return v > 0 ? v : slope * v; }, pre));
       }
     }
   }
@@ -217,7 +218,7 @@ void scores_t(const BlockCtx& c, const Tile& t, float* s) {
       u8x16 mb;
       std::memcpy(&mb, t.mask + x, 16);
       i16v mi = __builtin_convertvector(mb, i16v);
-      store(s + x, mi != 0 ? load(s + x) : ninf);
+      store(s + x, simd::select_mask(mi, load(s + x), ninf));
     }
   }
 }
@@ -290,7 +291,8 @@ void forward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const in
     for (int64_t a = 0; a < mp; a += 16) {  // online softmax, 16 query columns at a time
       f16v mx = load(rmax + a);
       for (int64_t b = 0; b < n; ++b) mx = simd::vmax(mx, load(s + b * mp + a));
-      const f16v msafe = mx == kNegInf ? simd::splat(0.0f) : mx;  // columns without a key so far
+      const f16v msafe =  // columns without a key so far
+          simd::map1([](auto v) { return v == kNegInf ? decltype(v){} : v; }, mx);
       const f16v alpha = simd::exp(load(rmax + a) - msafe);       // 0 when the old max was -inf
       f16v sum = f16v{};
       for (int64_t b = 0; b < n; ++b) {

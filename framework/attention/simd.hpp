@@ -21,7 +21,56 @@ inline f16v load(const float* p) {
 }
 inline void store(float* p, f16v v) { std::memcpy(p, &v, sizeof(v)); }
 inline f16v splat(float x) { return f16v{} + x; }
-inline f16v vmax(f16v a, f16v b) { return a > b ? a : b; }
+
+// Lane-wise functions that select (a ? b : c on vectors). With AVX-512 a 16-lane select is one instruction;
+// without it GCC lowers a 16-lane select lane by lane into scalar code, so there the function runs on the two
+// 8-lane halves (one vcmpps + vblendvps each on AVX2). f is a generic lambda, called on f16v or on halves.
+typedef float f8v __attribute__((vector_size(32)));
+typedef int32_t i8v __attribute__((vector_size(32)));
+#ifdef __AVX512F__
+template <class F>
+inline f16v map1(F f, f16v a) {
+  return f(a);
+}
+template <class F>
+inline f16v map2(F f, f16v a, f16v b) {
+  return f(a, b);
+}
+inline f16v select_mask(i16v m, f16v x, f16v y) { return m != 0 ? x : y; }
+#else
+// (halves through memcpy: GCC keeps a 16-lane vector in two ymm registers, and a byte copy of either half is
+// that register, where a shufflevector of 16 lanes would go lane by lane)
+template <class Half, class V>
+inline Half half(const V& v, int which) {
+  Half h;
+  std::memcpy(&h, reinterpret_cast<const char*>(&v) + which * sizeof(Half), sizeof(Half));
+  return h;
+}
+inline f8v lo(f16v v) { return half<f8v>(v, 0); }
+inline f8v hi(f16v v) { return half<f8v>(v, 1); }
+inline i8v lo(i16v v) { return half<i8v>(v, 0); }
+inline i8v hi(i16v v) { return half<i8v>(v, 1); }
+inline f16v join(f8v a, f8v b) {
+  f16v v;
+  std::memcpy(&v, &a, sizeof(a));
+  std::memcpy(reinterpret_cast<char*>(&v) + sizeof(a), &b, sizeof(b));
+  return v;
+}
+template <class F>
+inline f16v map1(F f, f16v a) {
+  return join(f(lo(a)), f(hi(a)));
+}
+template <class F>
+inline f16v map2(F f, f16v a, f16v b) {
+  return join(f(lo(a), lo(b)), f(hi(a), hi(b)));
+}
+inline f16v select_mask(i16v m, f16v x, f16v y) {
+  return join(lo(m) != 0 ? lo(x) : lo(y), hi(m) != 0 ? hi(x) : hi(y));
+}
+#endif
+inline f16v vmax(f16v a, f16v b) {
+  return map2([](auto x, auto y) { return x > y ? x : y; }, a, b);
+}
 inline f16v bits_to_float(i16v x) {
   f16v r;
   std::memcpy(&r, &x, sizeof(r));
@@ -39,8 +88,13 @@ inline i16v float_to_bits(f16v x) {
 inline f16v exp(f16v x) {
   const f16v hi = splat(88.72283935546875f), lo = splat(-87.33654022216797f);
   const f16v magic = splat(12582912.0f);  // 1.5 * 2^23
-  f16v xc = x > hi ? hi : x;
-  xc = xc < lo ? lo : xc;
+  const f16v xc = map1(
+      [](auto v) {
+        using V = decltype(v);
+        const V clamped_hi = v > 88.72283935546875f ? V{} + 88.72283935546875f : v;
+        return clamped_hi < -87.33654022216797f ? V{} - 87.33654022216797f : clamped_hi;
+      },
+      x);
   f16v t = xc * 1.44269504088896341f + magic;
   f16v n = t - magic;  // round(x / ln2), exact
   i16v ni = float_to_bits(t) - float_to_bits(magic);
@@ -70,9 +124,21 @@ inline f16v exp(f16v x) {
   f16v s1 = bits_to_float((n1 + 127) << 23), s2 = bits_to_float((n2 + 127) << 23);
   f16v y = p * s1 * s2;
 #endif
-  y = x < lo ? splat(0.0f) : y;
-  y = x > hi ? splat(__builtin_inff()) : y;
-  return x != x ? x : y;
+  (void)hi;
+  (void)lo;
+  // below the range 0 (also for -inf), above +inf, NaN stays NaN
+  const f16v below = map2(
+      [](auto v, auto r) {
+        using V = decltype(r);
+        return v < -87.33654022216797f ? V{} : r;
+      },
+      x, y);
+  return map2(
+      [](auto v, auto r) {
+        using V = decltype(r);
+        return v != v ? v : (v > 88.72283935546875f ? V{} + __builtin_inff() : r);
+      },
+      x, below);
 }
 
 // a . b over D floats: 8 partial sums combined in a fixed tree, then the tail (the same order on every thread).
@@ -101,13 +167,16 @@ inline i16v lanes_below(int64_t n) {
 inline float exp1(float x) { return exp(splat(x))[0]; }
 
 // Horizontal sum and max in a fixed order (lane i with lane i + w for w = 8, 4, 2, 1), in registers.
-typedef float f8v __attribute__((vector_size(32)));
 typedef float f4v __attribute__((vector_size(16)));
 typedef float f2v __attribute__((vector_size(8)));
 template <class Op>
 inline float fold(f16v v, Op op) {
+#ifdef __AVX512F__
   f8v a = op(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7),
              __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
+#else
+  f8v a = op(lo(v), hi(v));
+#endif
   f4v b = op(__builtin_shufflevector(a, a, 0, 1, 2, 3), __builtin_shufflevector(a, a, 4, 5, 6, 7));
   f2v c = op(__builtin_shufflevector(b, b, 0, 1), __builtin_shufflevector(b, b, 2, 3));
   return op(f2v{c[0], 0}, f2v{c[1], 0})[0];
