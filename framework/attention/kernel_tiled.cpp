@@ -27,10 +27,11 @@ namespace rc::attn {
 
 namespace {
 
-using simd::f16v;
-using simd::i16v;
 using simd::load;
+using simd::nvf;  // the build's native vector (8 or 16 floats): column loops step by kN
+using simd::nvi;
 using simd::store;
+constexpr int64_t kN = simd::kNative;
 constexpr float kPosInf = std::numeric_limits<float>::infinity();
 constexpr int64_t kTargetItems = 8;  // backward: aim for at least this many (b, h, chunk) work items
 
@@ -198,10 +199,9 @@ void scores_t(const BlockCtx& c, const Tile& t, float* s) {
     const float* ekrow = p.ek + c.bh * p.N;
     for (int64_t b = 0; b < n; ++b) {
       const float ek = ekrow[t.kidx[b]];
-      for (int64_t a = 0; a < mp; a += 16) {
-        f16v pre = load(c.eqb + a) + ek;
-        const float slope = p.slope;
-        store(s + b * mp + a, simd::map1([slope](auto v) { return v > 0 ? v : slope * v; }, pre));
+      for (int64_t a = 0; a < mp; a += kN) {
+        const nvf pre = load<nvf>(c.eqb + a) + ek;
+        store(s + b * mp + a, pre > 0 ? pre : p.slope * pre);
       }
     }
   }
@@ -212,13 +212,13 @@ void scores_t(const BlockCtx& c, const Tile& t, float* s) {
       if (bidx[x] >= 0) s[x] += table[bidx[x]];
   }
   if (t.mask) {
-    typedef uint8_t u8x16 __attribute__((vector_size(16)));
-    const f16v ninf = simd::splat(kNegInf);
-    for (int64_t x = 0; x < n * mp; x += 16) {
-      u8x16 mb;
-      std::memcpy(&mb, t.mask + x, 16);
-      i16v mi = __builtin_convertvector(mb, i16v);
-      store(s + x, simd::select_mask(mi, load(s + x), ninf));
+    typedef uint8_t u8xn __attribute__((vector_size(kN)));
+    const nvf ninf = nvf{} + kNegInf;
+    for (int64_t x = 0; x < n * mp; x += kN) {
+      u8xn mb;
+      std::memcpy(&mb, t.mask + x, kN);
+      const nvi mi = __builtin_convertvector(mb, nvi);
+      store(s + x, mi != 0 ? load<nvf>(s + x) : ninf);
     }
   }
 }
@@ -246,7 +246,7 @@ void dropout_factors(const BlockCtx& c, const Tile& t, float* f) {
 void apply_dropout(const BlockCtx& c, const Tile& t, float* pm, Scratch& sc) {
   float* f = sized(sc.keep, t.n * c.mp);
   dropout_factors(c, t, f);
-  for (int64_t x = 0; x < t.n * c.mp; x += 16) store(pm + x, load(pm + x) * load(f + x));
+  for (int64_t x = 0; x < t.n * c.mp; x += kN) store(pm + x, load<nvf>(pm + x) * load<nvf>(f + x));
 }
 
 // Packs the block's queries: qidx, scale * q^T (dot) or eq values (additive); padding columns zero.
@@ -288,21 +288,23 @@ void forward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const in
     const int64_t n = t.n;
     float* s = sized(sc.s, n * mp);
     scores_t(c, t, s);
-    for (int64_t a = 0; a < mp; a += 16) {  // online softmax, 16 query columns at a time
-      f16v mx = load(rmax + a);
-      for (int64_t b = 0; b < n; ++b) mx = simd::vmax(mx, load(s + b * mp + a));
-      const f16v msafe =  // columns without a key so far
-          simd::map1([](auto v) { return v == kNegInf ? decltype(v){} : v; }, mx);
-      const f16v alpha = simd::exp(load(rmax + a) - msafe);       // 0 when the old max was -inf
-      f16v sum = f16v{};
+    for (int64_t a = 0; a < mp; a += kN) {  // online softmax, one native vector of query columns at a time
+      nvf mx = load<nvf>(rmax + a);
       for (int64_t b = 0; b < n; ++b) {
-        f16v e = simd::exp(load(s + b * mp + a) - msafe);
+        const nvf v = load<nvf>(s + b * mp + a);
+        mx = mx > v ? mx : v;  // (as simd::vmax: a NaN score propagates)
+      }
+      const nvf msafe = mx == kNegInf ? nvf{} : mx;                 // columns without a key so far
+      const nvf alpha = simd::exp(load<nvf>(rmax + a) - msafe);    // 0 when the old max was -inf
+      nvf sum = nvf{};
+      for (int64_t b = 0; b < n; ++b) {
+        const nvf e = simd::exp(load<nvf>(s + b * mp + a) - msafe);
         store(s + b * mp + a, e);
         sum += e;
       }
-      store(rsum + a, load(rsum + a) * alpha + sum);
+      store(rsum + a, load<nvf>(rsum + a) * alpha + sum);
       store(rmax + a, mx);
-      for (int64_t d = 0; d < D; ++d) store(ot + d * mp + a, load(ot + d * mp + a) * alpha);
+      for (int64_t d = 0; d < D; ++d) store(ot + d * mp + a, load<nvf>(ot + d * mp + a) * alpha);
     }
     if (p.dropout > 0) apply_dropout(c, t, s, sc);
     tile_accum_t(t.v, D, n, D, s, mp, ot);
@@ -382,18 +384,18 @@ void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const i
     if (p.dropout > 0) {
       keep = sized(sc.keep, n * mp);
       dropout_factors(c, t, keep);
-      for (int64_t x = 0; x < n * mp; x += 16) store(ds + x, load(ds + x) * load(keep + x));
+      for (int64_t x = 0; x < n * mp; x += kN) store(ds + x, load<nvf>(ds + x) * load<nvf>(keep + x));
     }
     for (int64_t b = 0; b < n; ++b)
-      for (int64_t a = 0; a < mp; a += 16) {
-        const f16v pv = simd::exp(load(s + b * mp + a) - load(rlse + a));
+      for (int64_t a = 0; a < mp; a += kN) {
+        const nvf pv = simd::exp(load<nvf>(s + b * mp + a) - load<nvf>(rlse + a));
         store(s + b * mp + a, pv);
-        store(ds + b * mp + a, pv * (load(ds + b * mp + a) - load(delta + a)));
+        store(ds + b * mp + a, pv * (load<nvf>(ds + b * mp + a) - load<nvf>(delta + a)));
       }
     const float* pd = s;  // dropout(P^T)
     if (p.dropout > 0) {
       float* pdrop = sized(sc.p, n * mp);
-      for (int64_t x = 0; x < n * mp; x += 16) store(pdrop + x, load(s + x) * load(keep + x));
+      for (int64_t x = 0; x < n * mp; x += kN) store(pdrop + x, load<nvf>(s + x) * load<nvf>(keep + x));
       pd = pdrop;
     }
     // dV_t += dropout(P)^T dO_b

@@ -14,12 +14,16 @@ constexpr int kWidth = 16;
 typedef float f16v __attribute__((vector_size(64)));
 typedef int32_t i16v __attribute__((vector_size(64)));
 
-inline f16v load(const float* p) {
-  f16v v;
+template <class V = f16v>
+inline V load(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-inline void store(float* p, f16v v) { std::memcpy(p, &v, sizeof(v)); }
+template <class V>
+inline void store(float* p, V v) {
+  std::memcpy(p, &v, sizeof(v));
+}
 inline f16v splat(float x) { return f16v{} + x; }
 
 // Lane-wise functions that select (a ? b : c on vectors). With AVX-512 a 16-lane select is one instruction;
@@ -27,6 +31,17 @@ inline f16v splat(float x) { return f16v{} + x; }
 // 8-lane halves (one vcmpps + vblendvps each on AVX2). f is a generic lambda, called on f16v or on halves.
 typedef float f8v __attribute__((vector_size(32)));
 typedef int32_t i8v __attribute__((vector_size(32)));
+// The native vector of the build: what one register holds (16 floats with AVX-512, 8 otherwise). Lane-wise code
+// that works on columns written as loops over native vectors gives the same bits as over f16v.
+#ifdef __AVX512F__
+constexpr int kNative = 16;
+typedef f16v nvf;
+typedef i16v nvi;
+#else
+constexpr int kNative = 8;
+typedef f8v nvf;
+typedef i8v nvi;
+#endif
 #ifdef __AVX512F__
 template <class F>
 inline f16v map1(F f, f16v a) {
@@ -85,60 +100,90 @@ inline i16v float_to_bits(f16v x) {
 // exp(x) lane by lane, Cephes expf scheme: x = n ln2 + r with |r| <= ln2/2 (n by round-to-nearest through the
 // 1.5 * 2^23 trick, ln2 split in two so n ln2 is exact), exp(r) by a degree-6 polynomial, times 2^n built in the
 // exponent bits. About 1 ulp on [-87.3, 88.7]; below gives 0 (also for -inf), above +inf; NaN gives NaN.
-inline f16v exp(f16v x) {
-  const f16v hi = splat(88.72283935546875f), lo = splat(-87.33654022216797f);
-  const f16v magic = splat(12582912.0f);  // 1.5 * 2^23
-  const f16v xc = map1(
-      [](auto v) {
-        using V = decltype(v);
-        const V clamped_hi = v > 88.72283935546875f ? V{} + 88.72283935546875f : v;
-        return clamped_hi < -87.33654022216797f ? V{} - 87.33654022216797f : clamped_hi;
-      },
-      x);
-  f16v t = xc * 1.44269504088896341f + magic;
-  f16v n = t - magic;  // round(x / ln2), exact
-  i16v ni = float_to_bits(t) - float_to_bits(magic);
-  f16v r = xc - n * 0.693359375f;
+template <class V>
+inline V exp_lanes(V x);
+inline f16v exp(f16v x) { return exp_lanes(x); }
+inline f8v exp(f8v x) { return exp_lanes(x); }
+
+template <class V>
+inline V exp_lanes(V x) {
+  using I = decltype(x > x);  // the integer vector of the same lanes
+  const V hi = V{} + 88.72283935546875f, lo = V{} - 87.33654022216797f;
+  const V magic = V{} + 12582912.0f;  // 1.5 * 2^23
+  auto bits = [](V v) {
+    I b;
+    std::memcpy(&b, &v, sizeof(b));
+    return b;
+  };
+  auto from_bits = [](I b) {
+    V v;
+    std::memcpy(&v, &b, sizeof(v));
+    return v;
+  };
+  V xc;
+  if constexpr (sizeof(V) == 64) {
+    xc = map1(
+        [](auto v) {
+          using W = decltype(v);
+          const W clamped_hi = v > 88.72283935546875f ? W{} + 88.72283935546875f : v;
+          return clamped_hi < -87.33654022216797f ? W{} - 87.33654022216797f : clamped_hi;
+        },
+        x);
+  } else {
+    const V clamped_hi = x > hi ? hi : x;
+    xc = clamped_hi < lo ? lo : clamped_hi;
+  }
+  V t = xc * 1.44269504088896341f + magic;
+  V n = t - magic;  // round(x / ln2), exact
+  I ni = bits(t) - bits(magic);
+  V r = xc - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  f16v p = splat(1.9875691500e-4f);
+  V p = V{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
+  V y;
 #ifdef __AVX512F__
-  // p * 2^n in one rounding (vscalefps), the same value as the two-factor product below
-  (void)ni;
-  f16v y;
-  {
+  if constexpr (sizeof(V) == 64) {
+    // p * 2^n in one rounding (vscalefps), the same value as the two-factor product below
+    (void)ni;
     __m512 pm, nm;
     std::memcpy(&pm, &p, sizeof(pm));
     std::memcpy(&nm, &n, sizeof(nm));
     __m512 ym = _mm512_maskz_scalef_ps(0xFFFF, pm, nm);  // (the unmasked form warns in GCC 12)
     std::memcpy(&y, &ym, sizeof(y));
-  }
-#else
-  // 2^n for n in [-126, 128]: split into two factors so that n = 128 (x near the top) stays finite
-  i16v n1 = ni >> 1, n2 = ni - n1;
-  f16v s1 = bits_to_float((n1 + 127) << 23), s2 = bits_to_float((n2 + 127) << 23);
-  f16v y = p * s1 * s2;
+  } else
 #endif
-  (void)hi;
-  (void)lo;
+  {
+    // 2^n for n in [-126, 128]: split into two factors so that n = 128 (x near the top) stays finite
+    I n1 = ni >> 1, n2 = ni - n1;
+    V s1 = from_bits((n1 + 127) << 23), s2 = from_bits((n2 + 127) << 23);
+    y = p * s1 * s2;
+  }
   // below the range 0 (also for -inf), above +inf, NaN stays NaN
-  const f16v below = map2(
-      [](auto v, auto r) {
-        using V = decltype(r);
-        return v < -87.33654022216797f ? V{} : r;
-      },
-      x, y);
-  return map2(
-      [](auto v, auto r) {
-        using V = decltype(r);
-        return v != v ? v : (v > 88.72283935546875f ? V{} + __builtin_inff() : r);
-      },
-      x, below);
+  if constexpr (sizeof(V) != 64) {
+    y = x < lo ? V{} : y;
+    y = x > hi ? V{} + __builtin_inff() : y;
+    return x != x ? x : y;
+  } else {
+    (void)hi;
+    (void)lo;
+    const V below = map2(
+        [](auto v, auto r) {
+          using W = decltype(r);
+          return v < -87.33654022216797f ? W{} : r;
+        },
+        x, y);
+    return map2(
+        [](auto v, auto r) {
+          using W = decltype(r);
+          return v != v ? v : (v > 88.72283935546875f ? W{} + __builtin_inff() : r);
+        },
+        x, below);
+  }
 }
 
 // a . b over D floats: 8 partial sums combined in a fixed tree, then the tail (the same order on every thread).
