@@ -25,7 +25,7 @@ std::shared_ptr<rc::models::ImageModel> make_model(const char* type, const char*
 
 void BM_infer(benchmark::State& state, const char* type, const char* policy, const char* position,
               const char* pooling = "cls") {
-  const int64_t batch = 500;
+  const int64_t batch = state.range(0);
   auto model = make_model(type, policy, position, pooling);
   model->eval();
   rc::Generator gen(1);
@@ -36,9 +36,11 @@ void BM_infer(benchmark::State& state, const char* type, const char* policy, con
   }
   state.counters["images/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK_CAPTURE(BM_infer, cnn, "cnn", "", "")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_infer, vit_full, "patch_attention", "full", "learned")->Unit(benchmark::kMillisecond)->UseRealTime();
+// Arg: the evaluation batch (train.eval_batch_size's default is 500)
+BENCHMARK_CAPTURE(BM_infer, cnn, "cnn", "", "")->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_infer, vit_full, "patch_attention", "full", "learned")->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_infer, vit_window3_relative_mean, "patch_attention", "window2d", "relative", "mean")
+    ->Arg(500)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -157,7 +157,7 @@ def run_child(a, extra_env, probe_only=False):
 def receptive_numbers(binary, threads, repeats):
     out = subprocess.run([binary, "--benchmark_format=json", f"--benchmark_repetitions={repeats}",
                           "--benchmark_report_aggregates_only=true",
-                          "--benchmark_filter=BM_(train_step|infer)/(cnn|vit_full)$"],
+                          "--benchmark_filter=BM_(train_step|infer)/(cnn|vit_full)(/|$)"],
                          capture_output=True, text=True, env=dict(os.environ, RECEPTIVE_BENCH_THREADS=str(threads)),
                          check=True)
     res = {}

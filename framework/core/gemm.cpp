@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <vector>
 
 #include "framework/core/error.hpp"
@@ -30,11 +31,11 @@ void check_args(const char* fn, Op op_a, Op op_b, int64_t M, int64_t N, int64_t 
 }
 
 // Scales C by beta (beta == 0 writes without reading) and adds row_bias; afterwards C is ready for beta = 1.
-void init_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc, const float* row_bias) {
+void init_c(int64_t M, int64_t N, float beta, float* __restrict C, int64_t ldc, const float* __restrict row_bias) {
   for (int64_t i = 0; i < M; ++i) {
-    float* c = C + i * ldc;
+    float* __restrict c = C + i * ldc;
     if (beta == 0.0f) {
-      for (int64_t j = 0; j < N; ++j) c[j] = row_bias[j];
+      std::memcpy(c, row_bias, static_cast<size_t>(N) * sizeof(float));
     } else {
       for (int64_t j = 0; j < N; ++j) c[j] = beta * c[j] + row_bias[j];
     }
