@@ -6,6 +6,9 @@ set -euo pipefail
 build=${1:-build}
 reps=${2:-5}
 export RECEPTIVE_BENCH_THREADS=${RECEPTIVE_BENCH_THREADS:-2}
+# where the numbers come from: CPU, ISAs, GEMM backend and kernel, and a GEMM probe beside the fp32 peak
+"$build/receptive" info --threads "$RECEPTIVE_BENCH_THREADS" || true
+echo
 for b in "$build"/bench_*; do
   [ -x "$b" ] || continue
   echo "== $(basename "$b") (${RECEPTIVE_BENCH_THREADS} threads, median of $reps)"
