@@ -1,5 +1,5 @@
 // Graph models on Cora (Planetoid split): one GAT training epoch plus one evaluation pass, and 200 epochs of
-// GAT, GCN, MLP and the graph Transformer. Finds Cora through $RECEPTIVE_DATA or ../shared/datasets.
+// GAT, GCN, MLP and the graph Transformer. Finds Cora through $RECEPTIVE_DATA or the copy in datasets/data.
 #include <cstdlib>
 
 #include "bench/bench_common.hpp"

@@ -128,7 +128,9 @@ GraphDataset load_linqs(const std::string& dir, const std::string& name, const L
 
 GraphDataset load_linqs_named(const std::string& name, const std::string& root, const LinqsOptions& options,
                               LinqsReport* report) {
-  fs::path dir = locate_dataset(name, root, {name + ".content", name + ".cites"});
+  // last in the lookup: the copy shipped in the source tree this binary was built from (datasets/data/<name>)
+  fs::path dir = locate_dataset(name, root, {name + ".content", name + ".cites"},
+                                fs::path(RECEPTIVE_SOURCE_DIR) / "datasets" / "data" / name);
   return load_linqs(dir.string(), name, options, report);
 }
 

@@ -137,3 +137,23 @@ TEST_CASE("linqs: Cora and CiteSeer load with the published counts") {
     for (int c : seen) CHECK(c == 20);
   }
 }
+
+TEST_CASE("linqs: the default lookup finds the Cora and CiteSeer shipped in datasets/data, gzip-compressed") {
+  // no config root and no $RECEPTIVE_DATA: the last place tried is the source tree's datasets/data/<name>
+  const char* saved = std::getenv("RECEPTIVE_DATA");
+  const std::string keep = saved ? saved : "";
+  ::unsetenv("RECEPTIVE_DATA");
+  data::LinqsReport report;
+  const data::GraphDataset cora = data::load_linqs_named("cora", "", {}, &report);
+  CHECK(cora.num_nodes() == 2708);
+  CHECK(cora.features.dim(1) == 1433);
+  CHECK(cora.num_classes() == 7);
+  CHECK(cora.split.train.size() == 140);
+  CHECK(cora.split.val.size() == 500);
+  CHECK(cora.split.test.size() == 1000);
+  const data::GraphDataset citeseer = data::load_linqs_named("citeseer", "", {});
+  CHECK(citeseer.num_nodes() == 3312);
+  CHECK(citeseer.num_classes() == 6);
+  CHECK(citeseer.split.train.size() == 120);
+  if (!keep.empty()) ::setenv("RECEPTIVE_DATA", keep.c_str(), 1);
+}

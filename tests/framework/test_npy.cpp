@@ -102,13 +102,16 @@ TEST_CASE("npy: corrupt or unsupported files give errors naming the file") {
 }
 
 TEST_CASE("npy: numpy reads what we write and we read what numpy writes") {
-  if (std::system("python3 -c 'import numpy' > /dev/null 2>&1") != 0) {
-    std::cout << "SKIPPED: python3 with numpy is not installed\n";
+  // Debian's python3 (where scripts/setup.sh installs python3-numpy), even when another python3 (pyenv, a
+  // venv) comes first on the PATH
+  const std::string py = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  if (std::system((py + " -c 'import numpy' > /dev/null 2>&1").c_str()) != 0) {
+    std::cout << "SKIPPED: " << py << " with numpy is not installed (apt-get install python3-numpy)\n";
     return;
   }
   const std::string ours = tmp_path("ours.npy"), theirs = tmp_path("theirs.npy");
   save_npy(ours, Tensor::from({2, 3}, {1.5f, -2.0f, 0.25f, 8.0f, 3.0f, -0.5f}));
-  std::string cmd = "python3 -c \"import numpy as np; a = np.load('" + ours +
+  std::string cmd = py + " -c \"import numpy as np; a = np.load('" + ours +
                     "'); assert a.dtype == np.float32 and a.shape == (2, 3); "
                     "assert a.tolist() == [[1.5, -2.0, 0.25], [8.0, 3.0, -0.5]]; "
                     "np.save('" + theirs + "', (np.arange(12, dtype=np.float64).reshape(3, 4) - 5) / 4)\"";
@@ -117,7 +120,7 @@ TEST_CASE("npy: numpy reads what we write and we read what numpy writes") {
   CHECK(t.shape() == Shape{3, 4});
   for (int i = 0; i < 12; ++i) CHECK(t.data()[i] == static_cast<float>((i - 5) / 4.0));
   // numpy's own header for a float32 (2, 3) array is byte-identical to ours
-  std::string cmd2 = "python3 -c \"import numpy as np; np.save('" + theirs + "', np.zeros((2, 3), np.float32))\"";
+  std::string cmd2 = py + " -c \"import numpy as np; np.save('" + theirs + "', np.arange(6, dtype=np.float32).reshape(2, 3))\"";
   REQUIRE(std::system(cmd2.c_str()) == 0);
   CHECK(read_all(theirs).substr(0, 128) == npy_header({2, 3}));
   std::remove(ours.c_str());

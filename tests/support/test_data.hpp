@@ -1,5 +1,5 @@
 #pragma once
-// Where tests find the shared datasets: $RECEPTIVE_DATA, else ../shared/datasets beside the repository.
+// Where tests find the LINQS datasets: $RECEPTIVE_DATA, else the copies shipped in datasets/data.
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -11,11 +11,14 @@ inline std::string shared_data_dir() {
   return RECEPTIVE_TEST_DATA;
 }
 
-// The folder of dataset `name` if it holds `<name>.content`, else "" (the test then says SKIPPED).
+// The folder of dataset `name` if it holds `<name>.content` (plain or .gz), else "" (the test then says SKIPPED;
+// with the copies shipped in datasets/data that only happens when $RECEPTIVE_DATA points elsewhere).
 inline std::string linqs_dir(const std::string& name) {
   std::filesystem::path d = std::filesystem::path(shared_data_dir()) / name;
   std::error_code ec;
-  return std::filesystem::exists(d / (name + ".content"), ec) ? d.string() : "";
+  const bool found = std::filesystem::exists(d / (name + ".content"), ec) ||
+                     std::filesystem::exists(d / (name + ".content.gz"), ec);
+  return found ? d.string() : "";
 }
 
 }  // namespace rc::test
