@@ -5,7 +5,6 @@
 #include <benchmark/benchmark.h>
 #include <dnnl.h>
 #include <fmt/format.h>
-#include <omp.h>
 
 #include <cstdlib>
 
@@ -26,9 +25,9 @@ inline void set_gflops(benchmark::State& state, double flops) {
 inline void sgemm_ceiling(benchmark::State& state, int64_t n, int blas_threads) {
   Generator gen(3);
   Tensor a = randn({n, n}, gen), b = randn({n, n}, gen), c({n, n});
-  omp_set_num_threads(blas_threads);
+  set_backend_threads_on_this_thread(blas_threads);
   for (auto _ : state) dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-  omp_set_num_threads(1);
+  set_backend_threads_on_this_thread(1);
   set_gflops(state, 2.0 * n * n * n);
 }
 

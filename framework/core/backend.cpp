@@ -1,5 +1,6 @@
 #include "framework/core/backend.hpp"
 
+#include <dlfcn.h>
 #include <dnnl.h>
 #include <fmt/format.h>
 
@@ -138,6 +139,20 @@ GemmBackend gemm_backend() {
   }
   b.generic = b.kernel.find("generic") != std::string::npos;
   return b;
+}
+
+bool set_backend_threads_on_this_thread(int n) {
+  using set_fn = void (*)(int);
+  static const auto set = reinterpret_cast<set_fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (!set) return false;
+  set(n);
+  return true;
+}
+
+int backend_threads_on_this_thread() {
+  using get_fn = int (*)();
+  static const auto get = reinterpret_cast<get_fn>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+  return get ? get() : -1;
 }
 
 double fp32_peak_gflops(const CpuInfo& cpu, int threads) {

@@ -41,6 +41,13 @@ double fp32_peak_gflops(const CpuInfo& cpu, int threads);
 // GFLOP/s of rc::gemm on 512×512×512 products, run for about `seconds` (what the models' GEMMs reach).
 double gemm_probe_gflops(double seconds);
 
+// The GEMM backend's own thread pool (Debian's oneDNN is built with OpenMP): the calling thread's limit on it.
+// The framework keeps it at 1 on every thread that calls gemm, so that only the TBB arena computes in parallel.
+// The OpenMP runtime is reached through the symbols oneDNN loaded (dlsym), so the build needs no OpenMP flags
+// and works with GCC or clang. set_... returns false and get_... -1 when no OpenMP runtime is loaded.
+bool set_backend_threads_on_this_thread(int n);
+int backend_threads_on_this_thread();
+
 // One line naming the CPU, the build ISA, the GEMM backend and kernel, and the thread count (benchmarks print it
 // at their top so every number says where it was measured).
 std::string machine_line();

@@ -1,13 +1,13 @@
 #include "framework/core/gemm.hpp"
 
 #include <dnnl.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstring>
 #include <vector>
 
+#include "framework/core/backend.hpp"
 #include "framework/core/error.hpp"
 #include "framework/core/parallel.hpp"
 
@@ -48,7 +48,7 @@ void init_c(int64_t M, int64_t N, float beta, float* __restrict C, int64_t ldc, 
 void pin_backend_to_this_thread() {
   thread_local bool pinned = false;
   if (!pinned) {
-    omp_set_num_threads(1);
+    set_backend_threads_on_this_thread(1);
     pinned = true;
   }
 }
