@@ -113,7 +113,7 @@ std::vector<std::string> complete_rows(const fs::path& out) {
   rc::exp::ResultsTable table(out);
   std::vector<std::string> runs;
   for (const auto& row : table.rows()) {
-    CHECK(row.get("status") == "ok");
+    CHECK(rc::exp::finished_ok(row.get("status")));
     runs.push_back(row.get("run"));
   }
   CHECK(std::set<std::string>(runs.begin(), runs.end()).size() == runs.size());

@@ -238,7 +238,7 @@ TEST_CASE("attention dump: NaN, infinite or negative --scale and impossible size
   rc::test::TempDir out("dump_args");
   rc::cli::AttentionArgs a;
   a.dump = out.path.string();
-  for (double s : {std::nan(""), INFINITY, -1.0}) {
+  for (double s : {std::nan(""), double(INFINITY), -1.0}) {
     a.scale = s;
     CHECK_THROWS_WITH(rc::cli::attention_dump(a), Catch::Contains("--scale") && Catch::Contains("finite number"));
   }

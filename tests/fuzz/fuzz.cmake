@@ -9,10 +9,12 @@
 if(NOT RECEPTIVE_FUZZ)
   option(RECEPTIVE_FUZZ_SMOKE "ctest: build the fuzz harnesses with clang and run each briefly" ON)
   set(RECEPTIVE_FUZZ_SMOKE_SECONDS 10 CACHE STRING "seconds per harness in ctest's fuzz_smoke")
+  set(RECEPTIVE_FUZZ_SMOKE_BUILD ${CMAKE_BINARY_DIR}/fuzz-smoke CACHE PATH "build folder of ctest's fuzz_smoke")
+  set(RECEPTIVE_FUZZ_SMOKE_OPT Debug CACHE STRING "CMake build type of ctest's fuzz_smoke (Debug builds fastest)")
   find_program(RECEPTIVE_CLANGXX clang++)
   if(RECEPTIVE_BUILD_TESTS AND RECEPTIVE_FUZZ_SMOKE AND RECEPTIVE_CLANGXX)
     add_test(NAME fuzz_smoke
-             COMMAND ${CMAKE_COMMAND} -E env FUZZ_BUILD=${CMAKE_BINARY_DIR}/fuzz-smoke FUZZ_OPT=Debug
+             COMMAND ${CMAKE_COMMAND} -E env FUZZ_BUILD=${RECEPTIVE_FUZZ_SMOKE_BUILD} FUZZ_OPT=${RECEPTIVE_FUZZ_SMOKE_OPT}
                      ${CMAKE_SOURCE_DIR}/scripts/fuzz.sh ${RECEPTIVE_FUZZ_SMOKE_SECONDS})
     set_tests_properties(fuzz_smoke PROPERTIES TIMEOUT 1800)
   endif()
