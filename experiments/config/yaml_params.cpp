@@ -8,8 +8,9 @@
 namespace rc::config {
 
 std::string location(const std::string& file, const YAML::Node& node, const std::string& path) {
-  const auto mark = node.Mark();
-  if (mark.line >= 0 && node.IsDefined() && !node.IsNull()) return fmt::format("{}:{}: {}", file, mark.line + 1, path);
+  // a missing key gives an undefined (or, below another missing key, invalid) node: it has no mark to read
+  if (node.IsDefined() && !node.IsNull() && node.Mark().line >= 0)
+    return fmt::format("{}:{}: {}", file, node.Mark().line + 1, path);
   return fmt::format("{}: {}", file, path);
 }
 

@@ -117,3 +117,10 @@ TEST_CASE("config: dataset sizes that cannot be allocated are refused with the k
   CHECK_THROWS_WITH(parse("dataset: {name: csbm, csbm: {nodes: 2000000000}}\nmodels: {g: {type: gcn}}\n"),
                     Catch::Contains("dataset.csbm.nodes"));
 }
+
+TEST_CASE("config: a missing models section is a config error (found by fuzz_config: an invalid-node exception)") {
+  CHECK_THROWS_AS(parse("name: x\ndataset: {name: karate}\n"), rc::config::ConfigError);
+  CHECK_THROWS_WITH(parse("name: x\ndataset: {name: karate}\n"),
+                    Catch::Contains("test.yaml: models: expected a mapping of model names"));
+  CHECK_THROWS_AS(parse("name: x\n"), rc::config::ConfigError);
+}
