@@ -236,6 +236,9 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
       parts.push_back(axis);
       break;
     }
+  if (root.IsDefined() && !root.IsNull() && !root.IsMap())
+    throw ConfigError(fmt::format("--set '{}': the config is not a mapping of keys, so it has no '{}'", assignment,
+                                  parts[0]));
   // yaml-cpp nodes are handles: walk with reset() so that assignment does not overwrite parents
   YAML::Node cur;
   cur.reset(root);

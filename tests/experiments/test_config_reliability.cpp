@@ -124,3 +124,13 @@ TEST_CASE("config: a missing models section is a config error (found by fuzz_con
                     Catch::Contains("test.yaml: models: expected a mapping of model names"));
   CHECK_THROWS_AS(parse("name: x\n"), rc::config::ConfigError);
 }
+
+TEST_CASE("config: --set on a config that is not a mapping is a config error (found by fuzz_config)") {
+  YAML::Node scalar = YAML::Load("just text"), list = YAML::Load("[1, 2]");
+  CHECK_THROWS_WITH(rc::config::apply_override(scalar, "experiments.0.x=1"),
+                    Catch::Contains("--set 'experiments.0.x=1'") && Catch::Contains("not a mapping"));
+  CHECK_THROWS_AS(rc::config::apply_override(list, "a=1"), rc::config::ConfigError);
+  YAML::Node empty = YAML::Load("");
+  rc::config::apply_override(empty, "train.epochs=3");  // an empty config becomes a mapping
+  CHECK(empty["train"]["epochs"].as<int>() == 3);
+}
