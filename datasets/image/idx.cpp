@@ -17,7 +17,7 @@ std::vector<uint8_t> read_maybe_gz(const std::filesystem::path& path) {
   gzFile f = gzopen(path.c_str(), "rb");  // reads plain files unchanged
   RC_CHECK(f != nullptr, "{}: cannot open", path.string());
   std::vector<uint8_t> out;
-  std::vector<uint8_t> buf(1 << 20);
+  std::vector<uint8_t> buf(1 << 16);
   while (true) {
     int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
     if (n < 0) {
