@@ -145,7 +145,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
 
   const YAML::Node models = root["models"];
   if (!models || !models.IsMap() || models.size() == 0)
-    throw ConfigError(fmt::format("{}: models: expected a mapping of model names to sections (e.g. models: {{cnn: "
+    throw ConfigError(fmt::format("{}: expected a mapping of model names to sections (e.g. models: {{cnn: "
                                   "{{type: cnn}}}})", location(file, models, at("models"))));
 
   // sweep
