@@ -20,11 +20,12 @@ fi
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 cmake --build "$build" --target "${targets[@]}" ${FUZZ_JOBS:+-j "$FUZZ_JOBS"}
+build=$(cd "$build" && pwd)  # absolute (FUZZ_BUILD may be either)
 failed=0
 scratch=${TMPDIR:-/tmp}
 [ -d /dev/shm ] && scratch=/dev/shm
 for h in "${harnesses[@]}"; do
-  TMPDIR=$scratch scripts/fuzz_one.sh "$PWD/$build/fuzz_$h" "$PWD/tests/fuzz/corpus/$h" "$seconds" \
-    "$PWD/$build/fuzz-work/$h" || failed=1
+  TMPDIR=$scratch scripts/fuzz_one.sh "$build/fuzz_$h" "$PWD/tests/fuzz/corpus/$h" "$seconds" \
+    "$build/fuzz-work/$h" || failed=1
 done
 exit $failed
