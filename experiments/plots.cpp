@@ -10,6 +10,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "framework/core/error.hpp"
+#include "framework/io/file_util.hpp"
+
 namespace rc::exp {
 
 namespace {
@@ -111,8 +114,19 @@ void line_chart(const std::filesystem::path& png, const std::string& title, cons
     cv::line(img, {w - right + 15, ly}, {w - right + 40, ly}, c, 2, cv::LINE_AA);
     text(img, s.label.substr(0, 24), {w - right + 46, ly + 5}, 0.45);
   }
-  std::filesystem::create_directories(png.parent_path());
-  cv::imwrite(png.string(), img);
+  write_png(png, img, "plot");
+}
+
+void write_png(const std::filesystem::path& png, const cv::Mat& image, const char* who) {
+  std::vector<uint8_t> bytes;
+  bool encoded = false;
+  try {
+    encoded = cv::imencode(".png", image, bytes);
+  } catch (const cv::Exception& e) {
+    fail("{}: cannot encode {} as PNG: {}", who, png.string(), e.what());
+  }
+  RC_CHECK(encoded, "{}: cannot encode {} as PNG", who, png.string());
+  io::write_bytes_atomic(png.string(), who, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 std::vector<std::filesystem::path> write_plots(const ResultsTable& table, const std::filesystem::path& out_dir) {
@@ -121,9 +135,9 @@ std::vector<std::filesystem::path> write_plots(const ResultsTable& table, const 
   std::map<std::string, std::map<std::string, std::map<double, std::vector<double>>>> acc;
   std::vector<std::string> model_order;
   for (const auto& r : table.rows()) {
-    if (!r.get("status").empty() && r.get("status") != "ok") continue;
-    acc[r.get("dataset")][r.get("model")][std::stod(r.get("train_size"))].push_back(
-        100 * std::stod(r.get("test_accuracy")));
+    if (!finished_ok(r.get("status"))) continue;
+    acc[r.get("dataset")][r.get("model")][table.number(r, "train_size")].push_back(
+        100 * table.number(r, "test_accuracy"));
     if (std::find(model_order.begin(), model_order.end(), r.get("model")) == model_order.end())
       model_order.push_back(r.get("model"));
   }

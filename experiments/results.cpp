@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "framework/core/error.hpp"
+#include "framework/io/file_util.hpp"
 
 namespace rc::exp {
 
@@ -25,6 +27,26 @@ const std::vector<std::string>& required_columns() {
 std::string ResultRow::get(const std::string& column) const {
   auto it = values.find(column);
   return it == values.end() ? "" : it->second;
+}
+
+bool finished_ok(const std::string& status) {
+  return status.empty() || status == "ok" || status.rfind("ok: ", 0) == 0;
+}
+
+double ResultsTable::number(const ResultRow& row, const std::string& column) const {
+  const std::string v = row.get(column);
+  const std::string where = row.line > 0 ? fmt::format("{}:{}", path().string(), row.line) : path().string();
+  double out = 0;
+  size_t pos = 0;
+  bool ok = !v.empty();
+  try {
+    if (ok) out = std::stod(v, &pos);
+  } catch (const std::exception&) {
+    ok = false;
+  }
+  RC_CHECK(ok && pos == v.size() && std::isfinite(out), "{}: column '{}' is '{}', expected a finite number", where,
+           column, v);
+  return out;
 }
 
 std::string csv_field(const std::string& s) {
@@ -66,35 +88,14 @@ std::vector<std::string> parse_csv_line(const std::string& line) {
 }
 
 void write_file_atomic(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path().empty() ? fs::path(".") : path.parent_path());
-  fs::path tmp = path;
-  tmp += fmt::format(".tmp.{}", ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  RC_CHECK(fd >= 0, "{}: cannot create ({})", tmp.string(), std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      fail("{}: write failed ({})", tmp.string(), std::strerror(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  fs::rename(tmp, path);
+  io::write_bytes_atomic(path.string(), "write", text);
 }
 
 void append_line(const fs::path& path, const std::string& line) {
-  fs::create_directories(path.parent_path());
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  RC_CHECK(fd >= 0, "{}: cannot open for appending ({})", path.string(), std::strerror(errno));
-  std::string l = line + "\n";
-  ssize_t n = ::write(fd, l.data(), l.size());
-  ::fsync(fd);
-  ::close(fd);
-  RC_CHECK(n == static_cast<ssize_t>(l.size()), "{}: short write", path.string());
+  std::error_code ec;
+  if (!path.parent_path().empty()) fs::create_directories(path.parent_path(), ec);
+  RC_CHECK(!ec, "{}: cannot create the folder: {}", path.parent_path().string(), ec.message());
+  io::append_bytes(path.string(), "append", line + "\n");
 }
 
 ResultsTable::ResultsTable(fs::path dir, std::vector<std::string> extra_columns) : dir_(std::move(dir)) {
@@ -122,6 +123,7 @@ ResultsTable::ResultsTable(fs::path dir, std::vector<std::string> extra_columns)
     RC_CHECK(fields.size() == header.size(), "{}:{}: {} fields, the header has {}", path().string(), line_no,
              fields.size(), header.size());
     ResultRow r;
+    r.line = line_no;
     for (size_t i = 0; i < header.size(); ++i) r.values[header[i]] = fields[i];
     rows_.push_back(std::move(r));
   }

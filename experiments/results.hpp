@@ -3,6 +3,7 @@
 // whole file to a temporary in the same folder, fsync-ing it and renaming it over the old one, so a kill at
 // any moment leaves either the old file or the new one, never half a row. DIR/runs/<run>/metrics.jsonl gets
 // one JSON object per epoch, each appended with a single write.
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -15,8 +16,13 @@ const std::vector<std::string>& required_columns();
 
 struct ResultRow {
   std::map<std::string, std::string> values;  // column -> value
+  int64_t line = 0;                           // line in results.csv when read from it (0: not read)
   std::string get(const std::string& column) const;
 };
+
+// Whether a row's status means the run finished: "ok", "ok: <note>" (e.g. "ok: no validation set"), or empty
+// (results written before the column existed). Anything else ("stopped: ...") is a run that did not finish.
+bool finished_ok(const std::string& status);
 
 class ResultsTable {
  public:
@@ -27,6 +33,9 @@ class ResultsTable {
   bool has_run(const std::string& run_id) const;  // the `run` column
   void append(const ResultRow& row);              // atomic replace of results.csv
   const std::vector<std::string>& columns() const { return columns_; }
+  // The column's value as a number; an empty or non-numeric field is an error naming results.csv, the row's line,
+  // the column and the value.
+  double number(const ResultRow& row, const std::string& column) const;
   std::filesystem::path path() const { return dir_ / "results.csv"; }
 
  private:

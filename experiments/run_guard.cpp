@@ -79,7 +79,7 @@ namespace {
 std::map<std::string, std::string> flat(const YAML::Node& n) {
   std::map<std::string, std::string> m;
   if (n && n.IsMap())
-    for (const auto& kv : n) m[kv.first.as<std::string>()] = kv.second.IsScalar() ? kv.second.Scalar() : "";
+    for (const auto& kv : n) m[kv.first.IsScalar() ? kv.first.Scalar() : "?"] = kv.second.IsScalar() ? kv.second.Scalar() : "";
   return m;
 }
 }  // namespace

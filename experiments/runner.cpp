@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <cmath>
@@ -77,6 +78,11 @@ data::GraphDataset load_graph(const Params& d) {
     o.homophily = d.get_float("csbm.homophily");
     o.features = d.get_int("csbm.features");
     o.snr = d.get_float("csbm.snr");
+    // the features are a dense (nodes, features) tensor and the edges about nodes × degree pairs
+    RC_CHECK(double(o.nodes) * double(o.features) <= double(int64_t{1} << 28) &&
+                 double(o.nodes) * o.average_degree <= double(int64_t{1} << 28),
+             "dataset.csbm: nodes {} × features {} or × average_degree {} is over the limit of 2^28 values; make the "
+             "graph smaller", o.nodes, o.features, o.average_degree);
     return data::csbm(o);
   }
   data::LinqsOptions lo;
@@ -100,7 +106,18 @@ data::Augment augment_of(const Params& d) {
   return a;
 }
 
-std::string num(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.6g}", v); }
+// A result that does not exist is an empty field (never a sentinel such as 0 or -1); the status says why.
+std::string num(double v) { return std::isnan(v) ? "" : fmt::format("{:.6g}", v); }
+std::string pct(double v) { return std::isnan(v) ? "-" : fmt::format("{:.2f} %", 100 * v); }
+
+// The outcome as results.csv records it: accuracies of runs stopped before their first evaluation are absent
+// (NaN, an empty field) rather than the trainers' starting values; a finished run without a validation set has
+// no best validation accuracy and says so in its status.
+RunOutcome recorded(RunOutcome o) {
+  if (o.best_epoch == 0) o.test_accuracy = o.best_val_accuracy = std::nan("");
+  if (o.status == "ok" && std::isnan(o.best_val_accuracy)) o.status = "ok: no validation set";
+  return o;
+}
 
 ResultRow make_row(const RunSpec& r, const std::string& dataset, int64_t train_size, const RunOutcome& o) {
   ResultRow row;
@@ -121,8 +138,50 @@ ResultRow make_row(const RunSpec& r, const std::string& dataset, int64_t train_s
                 {"items_per_second", fmt::format("{:.1f}", o.items_per_second)},
                 {"status", o.status},
                 {"last_test_accuracy", num(o.last_test_accuracy)},
-                {"eval_items_per_second", fmt::format("{:.1f}", o.eval_items_per_second)}};
+                {"eval_items_per_second",
+                 std::isnan(o.eval_items_per_second) ? "" : fmt::format("{:.1f}", o.eval_items_per_second)}};
   return row;
+}
+
+// How many different labels the items `idx` (all items when empty) carry.
+int64_t distinct_labels(const std::vector<int32_t>& labels, const std::vector<int64_t>& idx) {
+  std::vector<int32_t> seen;
+  if (idx.empty()) seen = labels;
+  for (int64_t i : idx) seen.push_back(labels[static_cast<size_t>(i)]);
+  std::sort(seen.begin(), seen.end());
+  return std::unique(seen.begin(), seen.end()) - seen.begin();
+}
+
+// Data that would give a number without meaning (a test accuracy over no test items, 100 % on one class) is an
+// error before anything trains.
+void check_image_data(const ImageData& d, const Params& ds) {
+  const std::string name = ds.get_string("name");
+  RC_CHECK(d.train.size() > 0, "dataset {}: no training images", name);
+  RC_CHECK(d.test.size() > 0,
+           "dataset {}: no test images{}; a test accuracy over no images would be meaningless", name,
+           name == "image-folder" ? fmt::format(" (dataset.test_fraction {} of each class rounds to none)",
+                                                ds.get_float("test_fraction"))
+                                  : "");
+  RC_CHECK(distinct_labels(d.train.labels, {}) >= 2,
+           "dataset {}: every training image has the same class; classification needs at least 2 classes", name);
+  RC_CHECK(d.test.channels == d.train.channels && d.test.height == d.train.height && d.test.width == d.train.width,
+           "dataset {}: test images are {}x{}x{} but training images {}x{}x{}", name, d.test.channels, d.test.height,
+           d.test.width, d.train.channels, d.train.height, d.train.width);
+}
+
+void check_graph_data(const data::GraphDataset& g, const Params& ds) {
+  RC_CHECK(distinct_labels(g.labels, {}) >= 2,
+           "dataset {}: every node has the same class; classification needs at least 2 classes", ds.get_string("name"));
+}
+
+void check_split(const data::Split& split, const std::vector<int32_t>& labels, const std::string& dataset) {
+  RC_CHECK(!split.test.empty(),
+           "dataset {}: the split names no test node; a test accuracy over no nodes would be meaningless (add test "
+           "nodes to the split file, or use dataset.split: random)",
+           dataset);
+  RC_CHECK(distinct_labels(labels, split.train) >= 2,
+           "dataset {}: the split's {} training nodes all have one class; classification needs at least 2", dataset,
+           split.train.size());
 }
 
 void save_resolved(const RunSpec& r, const fs::path& run_dir) {
@@ -150,6 +209,8 @@ int run_part(const std::vector<const RunSpec*>& runs, ResultsTable& table, const
   std::optional<data::GraphDataset> graph_data;
   if (graph) graph_data = load_graph(ds);
   else images = load_images(ds);
+  if (graph) check_graph_data(*graph_data, ds);
+  else check_image_data(*images, ds);
 
   if (opt.dry_run) {
     for (const RunSpec* r : runs) {
@@ -161,7 +222,7 @@ int run_part(const std::vector<const RunSpec*>& runs, ResultsTable& table, const
       } else {
         params = mt.make_image(r->model_params, images->shape, 0)->num_parameters();
       }
-      fmt::print("{:<56} {:>10} {:>5} {:>10}{}\n", r->id, r->train_size == 0 ? "split" : num(r->train_size), r->seed,
+      fmt::print("{:<56} {:>10} {:>5} {:>10}{}\n", r->id, r->train_size == 0 ? "split" : fmt::format("{:g}", r->train_size), r->seed,
                  params, table.has_run(r->id) ? "  (done)" : "");
     }
     return 0;
@@ -189,6 +250,7 @@ int run_part(const std::vector<const RunSpec*>& runs, ResultsTable& table, const
                                    std::max<int64_t>(1, std::llround(r.train_size == 0 ? 20 : r.train_size)),
                                    ds.get_int("num_val"), ds.get_int("num_test"), uint64_t(r.seed));
       RC_CHECK(!split.train.empty(), "dataset {}: no split (set dataset.split: random)", dataset);
+      check_split(split, graph_data->labels, dataset);
       GraphTask task = make_graph_task(*graph_data, split);
       manual_seed(uint64_t(r.seed));
       auto model = mt.make_graph(r.model_params, task.input, uint64_t(r.seed));
@@ -201,6 +263,9 @@ int run_part(const std::vector<const RunSpec*>& runs, ResultsTable& table, const
       if (r.train_size <= 1.0) spec.fraction = r.train_size;
       else spec.per_class = std::max<int64_t>(1, std::llround(r.train_size / images->shape.num_classes));
       auto sub = data::stratified_subset(images->train.labels, images->shape.num_classes, spec);
+      RC_CHECK(distinct_labels(images->train.labels, sub.train) >= 2,
+               "dataset {}: the {} training images of run {} hold {} class(es); classification needs at least 2", dataset,
+               sub.train.size(), r.id, distinct_labels(images->train.labels, sub.train));
       ImageTask task;
       task.train = &images->train;
       task.test = &images->test;
@@ -218,10 +283,11 @@ int run_part(const std::vector<const RunSpec*>& runs, ResultsTable& table, const
       ++unfinished;
       continue;
     }
-    table.append(make_row(r, dataset, used, o));
     if (o.status != "ok") ++unfinished;
-    fmt::print("{}: test {:.2f} %  (best val {:.2f} % at epoch {}, {:.1f} s, {} params){}\n", r.id,
-               100 * o.test_accuracy, 100 * o.best_val_accuracy, o.best_epoch, o.train_seconds, o.params,
+    o = recorded(o);
+    table.append(make_row(r, dataset, used, o));
+    fmt::print("{}: test {}  (best val {} at epoch {}, {:.1f} s, {} params){}\n", r.id, pct(o.test_accuracy),
+               pct(o.best_val_accuracy), o.best_epoch, o.train_seconds, o.params,
                o.status == "ok" ? "" : "  [" + o.status + "]");
   }
   return unfinished;
@@ -256,7 +322,10 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
     unfinished += run_part(runs, table, opt, counter, e.runs.size() - done);
   }
   if (opt.dry_run) return 0;
-  write_report(opt.out_dir, e.name);
+  // no report when nothing was ever recorded here (e.g. Ctrl-C during the first run): there is nothing to
+  // summarise, and "results.csv does not exist" would read like a failure
+  if (fs::exists(table.path())) write_report(opt.out_dir, e.name);
+  else fmt::print("{}: no run has finished yet, so there is no results.csv or summary\n", opt.out_dir.string());
   return unfinished;
 }
 

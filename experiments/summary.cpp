@@ -17,12 +17,12 @@ std::string summary_markdown(const ResultsTable& table, const std::string& title
   std::vector<std::string> models;  // "dataset\tmodel"
   std::map<std::pair<std::string, double>, Cell> cells;
   for (const auto& r : table.rows()) {
-    if (!r.get("status").empty() && r.get("status") != "ok") continue;
+    if (!finished_ok(r.get("status"))) continue;
     const std::string m = r.get("dataset") + "\t" + r.get("model");
     if (std::find(models.begin(), models.end(), m) == models.end()) models.push_back(m);
-    Cell& c = cells[{m, std::stod(r.get("train_size"))}];
-    c.acc.push_back(std::stod(r.get("test_accuracy")));
-    c.secs.push_back(std::stod(r.get("train_seconds")));
+    Cell& c = cells[{m, table.number(r, "train_size")}];
+    c.acc.push_back(table.number(r, "test_accuracy"));
+    c.secs.push_back(table.number(r, "train_seconds"));
     c.params = r.get("params");
   }
   std::string out = fmt::format("# {}\n\nTest accuracy (%), mean ± std over seeds (the mean alone for one seed).\n\n", title);
@@ -46,7 +46,7 @@ std::string summary_markdown(const ResultsTable& table, const std::string& title
                          acc, c.acc.size(), c.params, secs);
     }
   size_t failed = 0;
-  for (const auto& r : table.rows()) failed += !r.get("status").empty() && r.get("status") != "ok";
+  for (const auto& r : table.rows()) failed += !finished_ok(r.get("status"));
   if (failed) out += fmt::format("\n{} run(s) stopped early (see the status column of results.csv).\n", failed);
   return out;
 }

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
+  clang
   libeigen3-dev libtbb-dev libboost-graph-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   catch2 libbenchmark-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev

@@ -5,7 +5,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "datasets/image/image_header.hpp"
 #include "framework/core/error.hpp"
+#include "framework/io/file_util.hpp"
 
 namespace rc::data {
 
@@ -20,8 +22,21 @@ bool is_image(const fs::path& p) {
 }  // namespace
 
 bool decode_image(const std::string& path, int64_t channels, int64_t height, int64_t width, std::vector<uint8_t>& chw) {
-  cv::Mat img = cv::imread(path, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  RC_CHECK(channels == 1 || channels == 3, "decode_image: {} channels (expected 1 or 3)", channels);
+  RC_CHECK(height >= 1 && width >= 1 && height <= kMaxImageSide && width <= kMaxImageSide,
+           "decode_image: target size {}x{} (expected 1 to {} a side)", height, width, kMaxImageSide);
+  const std::string bytes = io::read_file_bytes(path, "decode_image");
+  (void)read_image_header(bytes, path);  // the declared size is checked before anything is decoded
+  cv::Mat img;
+  try {
+    const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
+    img = cv::imdecode(raw, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    fail("{}: OpenCV cannot decode it: {}", path, e.what());
+  }
   if (img.empty()) return false;
+  RC_CHECK(img.channels() == channels && img.depth() == CV_8U, "{}: decoded to {} channels of depth {}, expected {}",
+           path, img.channels(), img.depth(), channels);
   if (img.rows != height || img.cols != width)
     cv::resize(img, img, cv::Size(static_cast<int>(width), static_cast<int>(height)), 0, 0, cv::INTER_AREA);
   if (channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
@@ -38,7 +53,8 @@ bool decode_image(const std::string& path, int64_t channels, int64_t height, int
 }
 
 ImageDataset load_image_folder(const std::string& root, const FolderOptions& o) {
-  RC_CHECK(o.height > 0 && o.width > 0, "image folder {}: size {}x{} must be positive", root, o.height, o.width);
+  RC_CHECK(o.height > 0 && o.width > 0 && o.height <= kMaxImageSide && o.width <= kMaxImageSide,
+           "image folder {}: size {}x{} must be 1 to {} a side", root, o.height, o.width, kMaxImageSide);
   std::error_code ec;
   RC_CHECK(fs::is_directory(root, ec), "image folder {}: no such directory", root);
   std::vector<fs::path> classes;
@@ -60,8 +76,13 @@ ImageDataset load_image_folder(const std::string& root, const FolderOptions& o) 
              classes[c].string());
     d.class_names.push_back(classes[c].filename().string());
     for (const auto& f : files) {
-      RC_CHECK(decode_image(f.string(), d.channels, o.height, o.width, d.pixels),
-               "image folder {}: cannot decode image {}", root, f.string());
+      bool decoded = false;
+      try {
+        decoded = decode_image(f.string(), d.channels, o.height, o.width, d.pixels);
+      } catch (const Error& e) {
+        fail("image folder {}: {}", root, e.what());
+      }
+      RC_CHECK(decoded, "image folder {}: cannot decode image {} (corrupt or truncated image data)", root, f.string());
       d.labels.push_back(static_cast<int32_t>(c));
     }
   }

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <fstream>
 
+#include "framework/core/checked_size.hpp"
 #include "framework/core/error.hpp"
 
 namespace rc::data {
@@ -15,7 +17,7 @@ std::vector<uint8_t> read_maybe_gz(const std::filesystem::path& path) {
   gzFile f = gzopen(path.c_str(), "rb");  // reads plain files unchanged
   RC_CHECK(f != nullptr, "{}: cannot open", path.string());
   std::vector<uint8_t> out;
-  std::vector<uint8_t> buf(1 << 20);
+  std::vector<uint8_t> buf(1 << 16);
   while (true) {
     int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
     if (n < 0) {
@@ -54,12 +56,15 @@ IdxArray read_idx(const std::filesystem::path& path) {
   const size_t header = 4 + 4 * static_cast<size_t>(ndim);
   RC_CHECK(bytes.size() >= header, "{}: truncated IDX header ({} bytes, expected {})", name, bytes.size(), header);
   IdxArray a;
-  size_t count = 1;
-  for (int d = 0; d < ndim; ++d) {
-    uint32_t s = be32(&bytes[4 + 4 * d]);
-    a.shape.push_back(s);
-    count *= s;
-  }
+  for (int d = 0; d < ndim; ++d) a.shape.push_back(be32(&bytes[4 + 4 * d]));
+  // the header's shape is untrusted: its element count must not wrap around (shape (4, 2^31, 2^31) would
+  // claim 0 bytes), and the count must match the data exactly, so no later size computation can overflow
+  // (the product of the non-zero dimensions is bounded too, so (0, 2^31, 2^31) cannot overflow a stride later)
+  const int64_t limit = std::max<int64_t>(static_cast<int64_t>(bytes.size()), int64_t{1} << 32);
+  const auto declared = checked_numel(a.shape, 1, limit);
+  RC_CHECK(declared.has_value(), "{}: IDX header declares shape ({}), more elements than the file's {} bytes hold",
+           name, fmt::join(a.shape, ", "), bytes.size());
+  const size_t count = static_cast<size_t>(*declared);
   RC_CHECK(bytes.size() - header >= count, "{}: truncated: shape ({}) needs {} data bytes, file has {}", name,
            fmt::join(a.shape, ", "), count, bytes.size() - header);
   RC_CHECK(bytes.size() - header == count, "{}: {} unexpected trailing bytes after the data of shape ({})", name,

@@ -1,5 +1,7 @@
 #include "datasets/image/image_dataset.hpp"
 
+#include <fmt/ranges.h>
+
 #include "datasets/image/idx.hpp"
 #include "datasets/locate.hpp"
 #include "framework/core/error.hpp"
@@ -16,6 +18,9 @@ ImageDataset load_idx_pair(const std::filesystem::path& images, const std::files
            lb.shape.size());
   RC_CHECK(im.shape[0] == lb.shape[0], "{} holds {} images but {} holds {} labels", images.string(), im.shape[0],
            labels.string(), lb.shape[0]);
+  RC_CHECK(im.shape[0] > 0, "{}: holds no images (shape ({}))", images.string(), fmt::join(im.shape, ", "));
+  RC_CHECK(im.shape[1] > 0 && im.shape[2] > 0, "{}: images of {}x{} pixels (expected at least 1x1)", images.string(),
+           im.shape[1], im.shape[2]);
   ImageDataset d;
   d.channels = 1;
   d.height = im.shape[1];
@@ -42,6 +47,11 @@ TrainTest load_fashion_mnist(const std::string& root) {
   TrainTest t;
   t.train = load_idx_pair(find_maybe_gz(dir, files[0]), find_maybe_gz(dir, files[1]), fashion_mnist_classes());
   t.test = load_idx_pair(find_maybe_gz(dir, files[2]), find_maybe_gz(dir, files[3]), fashion_mnist_classes());
+  // a model is built for the training images' size; test images of another size would be scored wrongly
+  RC_CHECK(t.test.height == t.train.height && t.test.width == t.train.width,
+           "{}: test images are {}x{} but the training images ({}) are {}x{}; both sets must have one size",
+           find_maybe_gz(dir, files[2]).string(), t.test.height, t.test.width, find_maybe_gz(dir, files[0]).string(),
+           t.train.height, t.train.width);
   return t;
 }
 

@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 
 #include "experiments/cli/commands.hpp"
 #include "experiments/results.hpp"
 #include "framework/attention/attention.hpp"
+#include "framework/core/checked_size.hpp"
 #include "framework/io/npy.hpp"
 
 namespace rc::cli {
@@ -49,10 +51,26 @@ Tensor as_float(const std::vector<int64_t>& v) {
 }  // namespace
 
 int attention_dump(const AttentionArgs& a) {
-  const int64_t n = a.policy == "window2d" ? a.grid_h * a.grid_w : a.tokens;
+  RC_CHECK(a.policy != "window2d" || (a.grid_h >= 1 && a.grid_w >= 1), "attention: --grid-h {} and --grid-w {} must be >= 1",
+           a.grid_h, a.grid_w);
+  const auto grid = checked_mul(a.grid_h, a.grid_w);
+  RC_CHECK(grid.has_value(), "attention: --grid-h {} × --grid-w {} tokens is too many", a.grid_h, a.grid_w);
+  const int64_t n = a.policy == "window2d" ? *grid : a.tokens;
   RC_CHECK(n >= 1 && a.batch >= 1 && a.heads >= 1 && a.dim >= 1,
            "attention: batch {}, heads {}, tokens {}, dim {} must all be >= 1 (window2d: --grid-h × --grid-w tokens)",
            a.batch, a.heads, n, a.dim);
+  // q, k, v, out and their gradients are each (B, H, N, D): refuse sizes that cannot be allocated up front
+  constexpr int64_t kMaxElements = int64_t{1} << 28;
+  RC_CHECK(checked_numel(std::vector<int64_t>{a.batch, a.heads, n, a.dim}, 1, kMaxElements).has_value(),
+           "attention: batch {} × heads {} × tokens {} × dim {} is over the limit of {} elements per tensor", a.batch,
+           a.heads, n, a.dim, kMaxElements);
+  // NaN or Inf would silently fall back to the default or turn every dump into NaN
+  RC_CHECK(std::isfinite(a.scale) && a.scale >= 0,
+           "attention: --scale {} must be a finite number > 0 (or 0 for the default 1/sqrt(D))", a.scale);
+  RC_CHECK(a.policy != "window1d" || (a.left >= 0 && a.right >= 0), "attention: --left {} and --right {} must be >= 0",
+           a.left, a.right);
+  RC_CHECK(a.policy != "graph" || (a.degree >= 0 && a.degree <= n),
+           "attention: --degree {} must be in [0, tokens = {}]", a.degree, n);
   std::vector<int64_t> row_ptr, col_idx;
   Policy policy = make_policy(a, n, row_ptr, col_idx);
   policy.validate(n);

@@ -13,6 +13,7 @@
 #include "experiments/cli/commands.hpp"
 #include "experiments/config/experiment.hpp"
 #include "experiments/config/yaml_params.hpp"
+#include "experiments/plots.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/train/checkpoint.hpp"
 #include "framework/io/file_util.hpp"
@@ -40,15 +41,25 @@ LoadedRun load_run(const std::string& run_dir, bool need_data = true) {
   const fs::path dir(run_dir), cfg = dir / "config.yaml", weights = dir / "best.safetensors";
   RC_CHECK(fs::exists(cfg), "{}: no config.yaml (expected a run folder such as results/<name>/runs/<run>)", run_dir);
   RC_CHECK(fs::exists(weights), "{}: no best.safetensors (did the run finish an epoch?)", run_dir);
-  YAML::Node root = YAML::LoadFile(cfg.string());
-  const std::string type = root["model"]["type"].as<std::string>();
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(cfg.string());
+  } catch (const YAML::ParserException& e) {
+    fail("{}:{}: YAML syntax error: {}", cfg.string(), e.mark.line + 1, e.msg);
+  } catch (const YAML::Exception& e) {
+    fail("{}: cannot read the run's config ({})", cfg.string(), e.what());
+  }
+  RC_CHECK(root.IsMap() && root["model"].IsMap(), "{}: no `model` section (expected the config.yaml a run writes)",
+           cfg.string());
+  const std::string type = config::scalar_of(root["model"]["type"], cfg.string(), "model.type", "a model type");
   const auto& mt = models::model_type(type);
   RC_CHECK(type == "patch_attention", "{}: model type '{}' has no attention to show (expected patch_attention)",
            run_dir, type);
   Params mp = config::read_params(root["model"], mt.schema, cfg.string(), "model", {"type", "name", "train"});
   Params dp = config::read_params(root["dataset"], exp::dataset_schema(), cfg.string(), "dataset");
   LoadedRun r;
-  const bool recorded = exp::read_image_input_metadata(io::load_safetensors(weights.string()).metadata, r.input);
+  const bool recorded =
+      exp::read_image_input_metadata(io::load_safetensors(weights.string()).metadata, r.input, weights.string());
   if (need_data || !recorded) {
     if (!need_data)
       fmt::print(stderr, "{}: the checkpoint does not record how its input was normalised (trained before that was "
@@ -59,6 +70,11 @@ LoadedRun load_run(const std::string& run_dir, bool need_data = true) {
   }
   r.model = mt.make_image(mp, r.input.shape, 0);
   io::load_module(weights.string(), *r.model);
+  // the runner never saves non-finite weights; such a file was damaged or written by something else, and every
+  // map drawn from it would be NaN
+  if (const std::string bad = exp::non_finite_tensor(*r.model); !bad.empty())
+    fail("{}: the weights hold {} (expected finite values; the runner never saves such a checkpoint)",
+         weights.string(), bad);
   r.model->eval();
   r.layout = models::patch_layout(*r.model);
   return r;
@@ -78,8 +94,13 @@ data::ImageDataset read_image_file(const std::string& path, const exp::ImageInpu
   d.width = sh.width;
   d.class_names = in.class_names;
   d.labels = {0};
-  RC_CHECK(data::decode_image(path, sh.channels, sh.height, sh.width, d.pixels),
-           "attention-map: --image {}: cannot decode it as an image (PNG, JPG or BMP)", path);
+  bool decoded = false;
+  try {
+    decoded = data::decode_image(path, sh.channels, sh.height, sh.width, d.pixels);
+  } catch (const Error& e) {
+    fail("attention-map: --image {}: cannot decode it as an image: {}", path, e.what());
+  }
+  RC_CHECK(decoded, "attention-map: --image {}: cannot decode it as an image (PNG, JPG or BMP)", path);
   return d;
 }
 
@@ -189,7 +210,7 @@ int attention_map(const MapArgs& a) {
   }
   const std::string title = fmt::format("{}: {}, query {}", fs::path(a.run).filename().string(), what, a.query);
   fs::create_directories(fs::path(a.out).parent_path().empty() ? "." : fs::path(a.out).parent_path());
-  RC_CHECK(cv::imwrite(a.out, grid_of(panels, title)), "attention-map: cannot write {}", a.out);
+  exp::write_png(a.out, grid_of(panels, title), "attention-map");
   fmt::print("attention-map: {} layers x {} heads -> {}\n", layers.size(), layers[0].dim(1), a.out);
   return 0;
 }
@@ -247,7 +268,7 @@ int receptive_field(const MapArgs& a) {
   const std::string title = fmt::format("{}: mean attention by offset over {} test images",
                                         fs::path(a.run).filename().string(), n_img);
   fs::create_directories(fs::path(a.out).parent_path().empty() ? "." : fs::path(a.out).parent_path());
-  RC_CHECK(cv::imwrite(a.out, grid_of(panels, title)), "receptive-field: cannot write {}", a.out);
+  exp::write_png(a.out, grid_of(panels, title), "receptive-field");
   const std::string npy = (fs::path(a.out).replace_extension(".npy")).string();
   io::save_npy(npy, maps);
   fmt::print("receptive-field: {} layers x {} heads over {} images -> {} (maps (L, H, {}, {}) in {})\n", layers_n,

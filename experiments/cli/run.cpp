@@ -10,8 +10,15 @@
 namespace rc::cli {
 
 namespace {
-extern "C" void on_sigint(int) {
-  if (exp::stop_requested().exchange(true)) std::_Exit(130);  // a second Ctrl-C quits at once
+// The first SIGINT, SIGTERM or SIGHUP (Ctrl-C; what cluster schedulers and a closed terminal send) asks the
+// runner to stop after the current step: finished rows stay in results.csv, the unfinished run restarts next
+// time. The exit code is then 128 + the signal's number (130, 143, 129), as a shell reports a process killed by
+// it; a second signal quits at once with the same code.
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_signal == 0) g_signal = sig;
+  if (exp::stop_requested().exchange(true)) std::_Exit(128 + g_signal);
 }
 }  // namespace
 
@@ -21,12 +28,16 @@ int run(const RunArgs& a) {
   o.out_dir = a.out.empty() ? std::filesystem::path("results") / e.name : std::filesystem::path(a.out);
   o.dry_run = a.dry_run;
   o.resume = true;
-  std::signal(SIGINT, on_sigint);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
   int unfinished = exp::run_experiment(e, o);
   if (exp::stop_requested()) {
-    fmt::print(stderr, "interrupted: finished runs are in {}/results.csv; run the same command (or --resume) to "
-                       "continue\n", o.out_dir.string());
-    return 130;
+    const int sig = g_signal ? int(g_signal) : SIGINT;
+    fmt::print(stderr, "interrupted by {}: {}; run the same command (or --resume) to continue\n",
+               sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT",
+               std::filesystem::exists(o.out_dir / "results.csv")
+                   ? fmt::format("finished runs are in {}/results.csv", o.out_dir.string())
+                   : "no run had finished");
+    return 128 + sig;
   }
   return unfinished == 0 ? 0 : 3;
 }

@@ -31,8 +31,8 @@ Schema dataset_schema() {
       {"augment.affine_degrees", ParamType::Float, 0.0, "images: random rotation range (degrees)", 0.0, 180.0, {}},
       {"augment.affine_translate", ParamType::Float, 0.0, "images: random shift (fraction of size)", 0.0, 0.5, {}},
       {"augment.affine_scale", ParamType::Float, 0.0, "images: random scale range (1 ± s)", 0.0, 0.9, {}},
-      {"height", ParamType::Int, int64_t{32}, "image-folder: resize height", 1.0, {}, {}},
-      {"width", ParamType::Int, int64_t{32}, "image-folder: resize width", 1.0, {}, {}},
+      {"height", ParamType::Int, int64_t{32}, "image-folder: resize height", 1.0, 32768.0, {}},
+      {"width", ParamType::Int, int64_t{32}, "image-folder: resize width", 1.0, 32768.0, {}},
       {"grayscale", ParamType::Bool, false, "image-folder: decode as one channel", {}, {}, {}},
       {"test_fraction", ParamType::Float, 0.2, "image-folder: fraction of each class used as the test set", 0.01, 0.9, {}},
       {"split", ParamType::String, std::string("planetoid"),
@@ -41,11 +41,11 @@ Schema dataset_schema() {
       {"num_val", ParamType::Int, int64_t{500}, "graphs, random split: validation nodes", 0.0, {}, {}},
       {"num_test", ParamType::Int, int64_t{1000}, "graphs, random split: test nodes", 1.0, {}, {}},
       {"row_normalize", ParamType::Bool, true, "graphs: divide each feature row by its sum", {}, {}, {}},
-      {"csbm.nodes", ParamType::Int, int64_t{1000}, "csbm: nodes", 4.0, {}, {}},
-      {"csbm.classes", ParamType::Int, int64_t{2}, "csbm: classes", 2.0, {}, {}},
-      {"csbm.average_degree", ParamType::Float, 5.0, "csbm: average degree", 0.1, {}, {}},
+      {"csbm.nodes", ParamType::Int, int64_t{1000}, "csbm: nodes", 4.0, 10'000'000.0, {}},
+      {"csbm.classes", ParamType::Int, int64_t{2}, "csbm: classes", 2.0, 10'000.0, {}},
+      {"csbm.average_degree", ParamType::Float, 5.0, "csbm: average degree", 0.1, 1000.0, {}},
       {"csbm.homophily", ParamType::Float, 0.8, "csbm: fraction of intra-class edges", 0.0, 1.0, {}},
-      {"csbm.features", ParamType::Int, int64_t{16}, "csbm: feature dimension", 1.0, {}, {}},
+      {"csbm.features", ParamType::Int, int64_t{16}, "csbm: feature dimension", 1.0, 100'000.0, {}},
       {"csbm.snr", ParamType::Float, 1.0, "csbm: class-mean norm / noise std", 0.0, {}, {}},
   };
   return s;
@@ -78,6 +78,27 @@ struct GridAxis {
 
 YAML::Node clone(const YAML::Node& n) { return YAML::Clone(n); }
 
+std::string flow_text(const YAML::Node& v) {
+  if (v.IsScalar()) return v.Scalar();
+  YAML::Emitter em;
+  em << YAML::Flow << v;
+  return em.c_str();
+}
+
+// Throws a ConfigError naming the line of the second of two items with the same key(item).
+template <class Key>
+void check_unique(const std::vector<YAML::Node>& items, Key key, const std::string& file, const std::string& path) {
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string k = key(items[i]);
+    auto [it, added] = seen.emplace(k, i);
+    if (!added)
+      throw ConfigError(fmt::format("{}: the value {} is listed twice (items {} and {}); every value must be distinct, "
+                                    "or two runs would get the same id",
+                                    location(file, items[i], path), flow_text(items[i]), it->second, i));
+  }
+}
+
 // Sets the dotted path below `root` (creating maps).
 void set_path(YAML::Node root, const std::vector<std::string>& parts, size_t from, const YAML::Node& value) {
   YAML::Node cur;
@@ -99,7 +120,7 @@ void check_top_keys(const YAML::Node& root, const std::string& file, const std::
     throw ConfigError(fmt::format("{}: expected a mapping with keys {}",
                                   location(file, root, path.empty() ? "config" : path), fmt::join(allowed, ", ")));
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = config::scalar_of(kv.first, file, path.empty() ? "config" : path, "a key (text)");
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string hint = did_you_mean(key, allowed);
       const std::string key_path = path.empty() ? key : path + "." + key;
@@ -124,7 +145,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
 
   const YAML::Node models = root["models"];
   if (!models || !models.IsMap() || models.size() == 0)
-    throw ConfigError(fmt::format("{}: models: expected a mapping of model names to sections (e.g. models: {{cnn: "
+    throw ConfigError(fmt::format("{}: expected a mapping of model names to sections (e.g. models: {{cnn: "
                                   "{{type: cnn}}}})", location(file, models, at("models"))));
 
   // sweep
@@ -139,6 +160,19 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
     Params sp = config::read_params(sweep, ss, file, at("sweep"), {"grid"});
     if (sweep["train_size"]) sizes = sp.get_float_list("train_size");
     seeds = sp.get_int_list("seeds");
+    // every run id is model × size × seed: a value listed twice would name two runs alike
+    for (const char* axis : {"train_size", "seeds"}) {
+      const YAML::Node list = sweep[axis];
+      if (!list) continue;
+      std::vector<YAML::Node> items;
+      if (list.IsSequence())
+        for (const auto& x : list) items.push_back(x);
+      if (list.IsSequence() && items.empty())
+        throw ConfigError(fmt::format("{}: lists no values; expected a non-empty list",
+                                      location(file, list, at(std::string("sweep.") + axis))));
+      check_unique(items, [&](const YAML::Node& x) { return fmt::format("{}", std::stod(x.Scalar())); }, file,
+                   at(std::string("sweep.") + axis));
+    }
     for (double v : sweep["train_size"] ? sizes : std::vector<double>{}) {
       const bool ok = graph ? (v >= 1 && v == std::floor(v)) : (v > 0 && (v <= 1 || v == std::floor(v)));
       if (!ok)
@@ -157,7 +191,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
                                       location(file, sweep["grid"], at("sweep.grid"))));
       for (const auto& kv : sweep["grid"]) {
         GridAxis ax;
-        ax.key = kv.first.as<std::string>();
+        ax.key = config::scalar_of(kv.first, file, at("sweep.grid"), "a key path (text)");
         ax.key_node = kv.first;
         auto parts = config::split_key_path(ax.key);
         const bool model_key = parts.size() >= 3 && parts[0] == "models" && models[parts[1]];
@@ -170,8 +204,34 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
           for (const auto& v : kv.second) ax.values.push_back(v);
         else
           ax.values.push_back(kv.second);
+        if (ax.values.empty())
+          throw ConfigError(fmt::format("{}: grid axis '{}' lists no values; expected a non-empty list such as [1, 2]",
+                                        location(file, kv.first, at("sweep.grid." + ax.key)), ax.key));
+        // two equal values would give two runs with one id (the second overwriting the first's folder)
+        check_unique(ax.values, [](const YAML::Node& v) { return flow_text(v); }, file,
+                     at("sweep.grid." + ax.key));
+        for (const auto& g : grid)
+          if (g.key == ax.key)
+            throw ConfigError(fmt::format("{}: grid axis '{}' is given twice", location(file, kv.first, at("sweep.grid")),
+                                          ax.key));
         grid.push_back(std::move(ax));
       }
+    }
+  }
+
+  // run ids and folders use the cleaned name: two names that clean up alike ("a/b", "a_b") would share them
+  {
+    std::map<std::string, YAML::Node> cleaned;
+    for (const auto& mkv : models) {
+      const std::string mname = config::scalar_of(mkv.first, file, at("models"), "a model name (text)");
+      if (mname.empty())
+        throw ConfigError(fmt::format("{}: a model needs a non-empty name", location(file, mkv.first, at("models"))));
+      auto [it, added] = cleaned.emplace(safe(mname), mkv.first);
+      if (!added)
+        throw ConfigError(fmt::format(
+            "{}: model names '{}' (line {}) and '{}' both become '{}' in run ids and folder names; rename one",
+            location(file, mkv.first, at("models." + mname)), it->second.as<std::string>(), it->second.Mark().line + 1,
+            mname, safe(mname)));
     }
   }
 
@@ -183,7 +243,7 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
     if (!section.IsMap() || !section["type"])
       throw ConfigError(fmt::format("{}: expected a section with a `type` (one of the types `receptive list` shows)",
                                     location(file, section, mpath)));
-    const std::string type = section["type"].as<std::string>();
+    const std::string type = config::scalar_of(section["type"], file, mpath + ".type", "a model type (text)");
     const models::ModelType* mt = nullptr;
     try {
       mt = &models::model_type(type);
@@ -312,6 +372,38 @@ void parse_part(const YAML::Node& root, const std::string& file, const std::stri
 }
 }  // namespace
 
+namespace {
+// The experiment's name becomes the results folder (results/<name>): one path component, never "." or "..", so
+// it cannot point outside the output root.
+std::string checked_name(const YAML::Node& root, const std::string& file, const std::string& fallback) {
+  if (!root.IsMap() || !root["name"]) return fallback;
+  const YAML::Node n = root["name"];
+  if (!n.IsScalar())
+    throw ConfigError(fmt::format("{}: expected a name (text), got a {}", location(file, n, "name"),
+                                  n.IsSequence() ? "list" : "mapping"));
+  const std::string name = n.Scalar();
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\\') != std::string::npos || name.find('\0') != std::string::npos)
+    throw ConfigError(fmt::format("{}: '{}' cannot name the results folder (results/<name>); expected one folder name "
+                                  "without '/' or '\\', not '.' or '..'",
+                                  location(file, n, "name"), name));
+  return name;
+}
+
+// A safety net under the checks above: the ids of all runs (of every part) must differ.
+void check_unique_ids(const Experiment& e) {
+  std::map<std::string, const RunSpec*> seen;
+  for (const auto& r : e.runs) {
+    auto [it, added] = seen.emplace(r.id, &r);
+    if (!added)
+      throw ConfigError(fmt::format("{}: runs '{}{}' and '{}{}' (train size {}, seed {}) get the same id '{}'; rename "
+                                    "a model or change a grid value",
+                                    e.file, it->second->part.empty() ? "" : it->second->part + ": ", it->second->model,
+                                    r.part.empty() ? "" : r.part + ": ", r.model, r.train_size, r.seed, r.id));
+  }
+}
+}  // namespace
+
 Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
   Experiment e;
   e.file = file;
@@ -320,7 +412,7 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
   if (root.IsMap() && root["experiments"]) {
     // several datasets in one config: experiments: [{name, dataset, train, models, sweep}, ...]
     check_top_keys(root, file, "", {"name", "experiments"});
-    e.name = root["name"] ? root["name"].as<std::string>() : stem;
+    e.name = checked_name(root, file, stem);
     const YAML::Node parts = root["experiments"];
     if (!parts.IsSequence() || parts.size() == 0)
       throw ConfigError(fmt::format("{}: expected a list of experiments (each with name, dataset, models, ...)",
@@ -330,17 +422,19 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
       const std::string path = fmt::format("experiments.{}", i);
       if (!parts[i].IsMap() || !parts[i]["name"])
         throw ConfigError(fmt::format("{}: each experiment needs a `name`", location(file, parts[i], path)));
-      const std::string name = parts[i]["name"].as<std::string>();
+      const std::string name = config::scalar_of(parts[i]["name"], file, path + ".name", "a name (text)");
       if (std::find(seen.begin(), seen.end(), name) != seen.end())
         throw ConfigError(fmt::format("{}: the name '{}' is used twice",
                                       location(file, parts[i]["name"], path + ".name"), name));
       seen.push_back(name);
       parse_part(parts[i], file, path, safe(name), e);
     }
+    check_unique_ids(e);
     return e;
   }
-  e.name = root.IsMap() && root["name"] ? root["name"].as<std::string>() : stem;
+  e.name = checked_name(root, file, stem);
   parse_part(root, file, "", "", e);
+  check_unique_ids(e);
   return e;
 }
 
@@ -353,6 +447,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   } catch (const YAML::ParserException& e) {
     throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", path, e.mark.line + 1, e.msg));
   }
+  config::check_duplicate_keys(root, path);  // yaml-cpp keeps both; the first would silently win
   for (const auto& o : overrides) config::apply_override(root, o);
   return parse_experiment(root, path);
 }

@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+
 namespace rc::config {
 
 std::string location(const std::string& file, const YAML::Node& node, const std::string& path) {
-  const auto mark = node.Mark();
-  if (mark.line >= 0 && node.IsDefined() && !node.IsNull()) return fmt::format("{}:{}: {}", file, mark.line + 1, path);
+  // a missing key gives an undefined (or, below another missing key, invalid) node: it has no mark to read
+  if (node.IsDefined() && !node.IsNull() && node.Mark().line >= 0)
+    return fmt::format("{}:{}: {}", file, node.Mark().line + 1, path);
   return fmt::format("{}: {}", file, path);
 }
 
@@ -150,7 +154,7 @@ void read_into(Params& p, const YAML::Node& node, const Schema& schema, const st
                const std::string& path, const std::string& prefix, const std::vector<std::string>& known,
                const std::set<std::string>& extra_keys) {
   for (const auto& kv : node) {
-    const std::string key = prefix + kv.first.as<std::string>();
+    const std::string key = prefix + scalar_of(kv.first, file, path.empty() ? "config" : path, "a key (text)");
     const std::string key_path = path.empty() ? key : path + "." + key;
     if (prefix.empty() && extra_keys.count(key)) continue;
     if (!schema.find(key) && has_section(schema, key) && kv.second.IsMap()) {
@@ -166,6 +170,37 @@ void read_into(Params& p, const YAML::Node& node, const Schema& schema, const st
     }
     p.set(key, yaml_to_value(kv.second, *spec, file, key_path));
   }
+}
+
+namespace {
+void duplicate_keys_below(const YAML::Node& node, const std::string& file, const std::string& path) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i)
+      duplicate_keys_below(node[i], file, path.empty() ? std::to_string(i) : path + "." + std::to_string(i));
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : scalar_text(kv.first);
+    const std::string key_path = path.empty() ? key : path + "." + key;
+    auto [it, added] = first_line.emplace(key, kv.first.Mark().line + 1);
+    if (!added)
+      throw ConfigError(fmt::format("{}: duplicate key '{}' (first given on line {}); each key may appear once",
+                                    location(file, kv.first, key_path), key, it->second));
+    duplicate_keys_below(kv.second, file, key_path);
+  }
+}
+}  // namespace
+
+void check_duplicate_keys(const YAML::Node& root, const std::string& file) { duplicate_keys_below(root, file, ""); }
+
+std::string scalar_of(const YAML::Node& node, const std::string& file, const std::string& path, const char* what) {
+  if (!node.IsScalar())
+    throw ConfigError(fmt::format("{}: expected {}, got {}", location(file, node, path), what,
+                                  !node.IsDefined() || node.IsNull() ? std::string("nothing")
+                                                                      : "'" + scalar_text(node) + "'"));
+  return node.Scalar();
 }
 
 std::vector<std::string> split_key_path(const std::string& key) {
@@ -201,6 +236,9 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
       parts.push_back(axis);
       break;
     }
+  if (root.IsDefined() && !root.IsNull() && !root.IsMap())
+    throw ConfigError(fmt::format("--set '{}': the config is not a mapping of keys, so it has no '{}'", assignment,
+                                  parts[0]));
   // yaml-cpp nodes are handles: walk with reset() so that assignment does not overwrite parents
   YAML::Node cur;
   cur.reset(root);
@@ -212,6 +250,18 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
     if (!digits || idx >= cur.size())
       throw ConfigError(fmt::format("--set '{}': '{}' is not an index of a list of {}", assignment, part, cur.size()));
     return idx;
+  };
+  // a list index into a mapping (models.0.type=gcn where models is a mapping of names) would silently add a new
+  // entry named "0": only an existing key may be all digits
+  auto check_not_index = [&](size_t i) {
+    const std::string& part = parts[i];
+    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || !cur.IsMap() || cur[part]) return;
+    std::vector<std::string> keys;
+    for (const auto& kv : cur) keys.push_back(kv.first.IsScalar() ? kv.first.Scalar() : "?");
+    throw ConfigError(fmt::format("--set '{}': '{}' is a mapping (keys: {}), not a list; '{}' is not one of its keys",
+                                  assignment, i == 0 ? std::string("the config") : parts[i - 1], fmt::join(keys, ", "),
+                                  part));
   };
   auto check_container = [&](size_t i) {
     if (cur.IsDefined() && !cur.IsNull() && !cur.IsMap() && !cur.IsSequence())
@@ -226,14 +276,20 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
     } else {
       if (cur[parts[i]] && !cur[parts[i]].IsMap() && !cur[parts[i]].IsSequence())
         throw ConfigError(fmt::format("--set '{}': '{}' is not a mapping", assignment, parts[i]));
+      check_not_index(i);
       if (!cur[parts[i]]) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
       next = cur[parts[i]];
     }
     cur.reset(next);
   }
   if (parts.size() > 1) check_container(parts.size() - 1);
-  if (cur.IsSequence()) cur[list_index(parts.back())] = value;
-  else cur[parts.back()] = value;
+  if (cur.IsSequence()) {
+    cur[list_index(parts.back())] = value;
+  } else {
+    if (parts.back().empty()) throw ConfigError(fmt::format("--set '{}': empty key in the path", assignment));
+    check_not_index(parts.size() - 1);
+    cur[parts.back()] = value;
+  }
 }
 
 }  // namespace rc::config

@@ -39,6 +39,13 @@ std::vector<std::string> split_key_path(const std::string& key);
 // Whether `schema` has parameters below `prefix.` (a nested section such as policy: {kind, kernel}).
 bool has_section(const Schema& schema, const std::string& prefix);
 
+// Throws a ConfigError naming the file, the line of the second occurrence and the key path when a mapping
+// anywhere below `root` holds a key twice (yaml-cpp keeps both entries and lookups return the first).
+void check_duplicate_keys(const YAML::Node& root, const std::string& file);
+
+// The text of a scalar node; anything else is a ConfigError naming file:line: path and `what` was expected.
+std::string scalar_of(const YAML::Node& node, const std::string& file, const std::string& path, const char* what);
+
 // Applies "a.b.c=value" to root (value parsed as YAML, so `[3, 5]` is a list); creates missing maps.
 void apply_override(YAML::Node& root, const std::string& assignment);
 

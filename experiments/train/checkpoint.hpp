@@ -42,7 +42,8 @@ struct ImageInputInfo {
 };
 io::Metadata image_input_metadata(const ImageInputInfo& info);
 // Reads what image_input_metadata wrote; false when the metadata lacks it (a checkpoint from before it was
-// saved). Malformed values are errors naming the key.
-bool read_image_input_metadata(const io::Metadata& metadata, ImageInputInfo& info);
+// saved). Malformed or degenerate values (a std that is not finite and > 0, a shape that is not [C, H, W,
+// classes]) are errors naming `file` (when given), the key and the value.
+bool read_image_input_metadata(const io::Metadata& metadata, ImageInputInfo& info, const std::string& file = "");
 
 }  // namespace rc::exp

@@ -40,11 +40,32 @@ int num_threads() {
   return g_threads;
 }
 
+namespace {
+// The chunks tbb::simple_partitioner makes of a blocked_range: halve [begin, end) (at begin + size / 2) while it
+// holds more than `grain` items. Walked in order on the calling thread when there is one thread, so that a body
+// sees the same chunk boundaries at every thread count: a loop whose rounding depends on where a chunk starts
+// (a vectorised body with a scalar tail, tiles counted from the chunk's start) then gives bit-identical results
+// with 1 and with N threads.
+void serial_chunks(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
+  if (end - begin <= grain) {
+    body(begin, end);
+    return;
+  }
+  const int64_t middle = begin + (end - begin) / 2;
+  serial_chunks(begin, middle, grain, body);
+  serial_chunks(middle, end, grain, body);
+}
+}  // namespace
+
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
-  if (n <= grain || num_threads() == 1) {
+  if (n <= grain) {
     body(0, n);
+    return;
+  }
+  if (num_threads() == 1) {
+    serial_chunks(0, n, grain, body);
     return;
   }
   arena().execute([&] {

@@ -11,7 +11,9 @@ namespace rc {
 void set_num_threads(int n);  // n <= 0: all hardware threads (the GEMM backend runs one thread per task)
 int num_threads();
 
-// Calls body(begin, end) over [0, n) in chunks of about `grain` items, in the global arena.
+// Calls body(begin, end) over [0, n) in chunks of about `grain` items, in the global arena. The chunk
+// boundaries depend only on n and grain (the range is halved while a part holds more than grain items), the
+// same with one thread as with many.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
 
 // Deterministic chunking for reductions: chunk c covers [c*chunk, min(n, (c+1)*chunk)).

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "framework/core/checked_size.hpp"
 #include "framework/io/file_util.hpp"
 
 namespace rc::io {
@@ -148,11 +149,13 @@ Tensor load_npy(const std::string& path) {
   RC_CHECK(!fortran, "load_npy: '{}': fortran_order True is not supported (save a C-ordered array)", path);
 
   const int64_t item = descr == "<f4" ? 4 : 8;
-  int64_t want_bytes = item;
-  for (int64_t d : shape)
-    RC_CHECK(!__builtin_mul_overflow(want_bytes, d, &want_bytes), "load_npy: '{}': shape {} is too large", path,
-             shape_str(shape));
-  const uint64_t want = static_cast<uint64_t>(want_bytes), have = bytes.size() - data_start;
+  RC_CHECK(shape.size() <= 32, "load_npy: '{}': shape {} has {} dimensions (at most 32)", path, shape_str(shape),
+           shape.size());
+  // checked without wrapping around, the non-zero dimensions too (a zero makes the count 0, not the shape valid)
+  const auto want_bytes = checked_numel(shape, item, static_cast<int64_t>(bytes.size()));
+  RC_CHECK(want_bytes.has_value(), "load_npy: '{}': shape {} of '{}' declares more data than the {}-byte file holds",
+           path, shape_str(shape), descr, bytes.size());
+  const uint64_t want = static_cast<uint64_t>(*want_bytes), have = bytes.size() - data_start;
   RC_CHECK(have == want, "load_npy: '{}': shape {} of '{}' needs {} data bytes, the file has {}", path,
            shape_str(shape), descr, want, have);
   Tensor t = Tensor::empty(shape);

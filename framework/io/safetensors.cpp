@@ -10,6 +10,7 @@
 #include <tuple>
 #include <unordered_set>
 
+#include "framework/core/checked_size.hpp"
 #include "framework/io/file_util.hpp"
 
 namespace rc::io {
@@ -85,14 +86,17 @@ Entry parse_entry(const std::string& path, const std::string& name, const nlohma
   if (item == 0) bad(fmt::format("unsupported dtype \"{}\" (supported: F32, F64, F16, BF16, I64, I32)", e.dtype));
   auto sh = info.find("shape");
   if (sh == info.end() || !sh->is_array()) bad("missing or non-array \"shape\"");
-  int64_t numel = 1;
+  if (sh->size() > 32) bad(fmt::format("shape has {} dimensions (at most 32)", sh->size()));
   for (const auto& d : *sh) {
     if (!d.is_number_unsigned()) bad(fmt::format("shape {} has an entry that is not a non-negative integer", sh->dump()));
     uint64_t v = d.get<uint64_t>();
-    if (v > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, static_cast<int64_t>(v), &numel))
-      bad(fmt::format("shape {} is too large", sh->dump()));
+    if (v > static_cast<uint64_t>(INT64_MAX)) bad(fmt::format("shape {} is too large", sh->dump()));
     e.shape.push_back(static_cast<int64_t>(v));
   }
+  // without wrapping around, the non-zero dimensions too (a zero makes the count 0, not (0, 2^40, 2^40) valid)
+  const auto checked = checked_numel(e.shape, item, int64_t{1} << 48);
+  if (!checked) bad(fmt::format("shape {} is too large", sh->dump()));
+  const int64_t numel = *checked / item;
   auto off = info.find("data_offsets");
   if (off == info.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
       !(*off)[1].is_number_unsigned())

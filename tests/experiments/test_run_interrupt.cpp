@@ -1,6 +1,8 @@
 // `receptive run` as a process: Ctrl-C (SIGINT) after the first finished run exits with 130 and says how to
 // continue, leaves only complete rows and no temporary files, and the same command then trains the remaining
-// runs without repeating a row. Every wait has a deadline; a child that overstays it is killed (SIGKILL).
+// runs without repeating a row; SIGTERM and SIGHUP stop it the same way (exit 143 and 129); a signal before the
+// first row exits with the signal's code and no report error. Every wait has a deadline; a child that overstays
+// it is killed (SIGKILL).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -16,6 +18,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "experiments/results.hpp"
@@ -28,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Starts `receptive args...` with stdout and stderr to `log`, SIGINT at its default and no signal blocked
+// Starts `receptive args...` with stdout and stderr to `log`, SIGINT, SIGTERM and SIGHUP at their defaults and no signal blocked
 // (whatever this process inherited), so that the child installs its own handler as from a terminal.
 pid_t spawn_receptive(const std::vector<std::string>& args, const fs::path& log) {
   std::vector<std::string> all = {RECEPTIVE_BINARY};
@@ -45,6 +48,8 @@ pid_t spawn_receptive(const std::vector<std::string>& args, const fs::path& log)
   sigset_t defaults, none;
   sigemptyset(&defaults);
   sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGHUP);
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setsigmask(&attr, &none);
@@ -108,7 +113,7 @@ std::vector<std::string> complete_rows(const fs::path& out) {
   rc::exp::ResultsTable table(out);
   std::vector<std::string> runs;
   for (const auto& row : table.rows()) {
-    CHECK(row.get("status") == "ok");
+    CHECK(rc::exp::finished_ok(row.get("status")));
     runs.push_back(row.get("run"));
   }
   CHECK(std::set<std::string>(runs.begin(), runs.end()).size() == runs.size());
@@ -187,5 +192,86 @@ sweep: {seeds: [0, 1, 2]}
   const auto lines = lines_of(out / "results.csv");
   REQUIRE(lines.size() >= first_lines.size());
   CHECK(std::vector<std::string>(lines.begin(), lines.begin() + first_lines.size()) == first_lines);
+  CHECK(temporaries(out).empty());
+}
+
+namespace {
+// Waits (at most 20 s) until results.csv holds `rows` rows; false if the child ended first.
+bool wait_for_rows(pid_t pid, const fs::path& out, size_t rows) {
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < deadline) {
+    std::error_code ec;
+    if (fs::exists(out / "results.csv", ec)) {
+      const auto lines = lines_of(out / "results.csv");
+      if (!lines.empty() && lines.size() - 1 >= rows) return true;
+    }
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+const char* kKarateSweep = R"(name: interrupt
+dataset: {name: karate}
+train: {epochs: 400, lr: 0.01, progress: false}
+models:
+  gcn: {type: gcn, hidden: 8}
+sweep: {seeds: [0, 1, 2]}
+)";
+}  // namespace
+
+TEST_CASE("receptive run: SIGTERM and SIGHUP stop a sweep like Ctrl-C, with rows intact and 128 + the signal") {
+  const auto [sig, code, name] = GENERATE(std::tuple{SIGTERM, 143, "SIGTERM"}, std::tuple{SIGHUP, 129, "SIGHUP"});
+  INFO("signal " << name);
+  rc::test::TempDir dir(std::string("signal_") + name);
+  const fs::path out = dir.path / "out", config = dir.path / "interrupt.yaml";
+  dir.write("interrupt.yaml", kKarateSweep);
+  const std::vector<std::string> command = {"--threads", "1", "run", config.string(), "--out", out.string()};
+  ChildGuard child{spawn_receptive(command, dir.path / "first.log")};
+  REQUIRE(wait_for_rows(child.pid, out, 1));
+  REQUIRE(kill(child.pid, sig) == 0);
+  const auto status = wait_for(child.pid, 15);
+  child.pid = -1;
+  const std::string log = rc::test::read_all((dir.path / "first.log").string());
+  INFO("output:\n" << log);
+  REQUIRE(status.has_value());
+  REQUIRE(WIFEXITED(*status));  // a clean stop, not death by the signal
+  CHECK(WEXITSTATUS(*status) == code);
+  CHECK_THAT(log, Catch::Contains(std::string("interrupted by ") + name) && Catch::Contains("same command"));
+  const auto runs = complete_rows(out);
+  CHECK(runs.size() >= 1);
+  CHECK(runs.size() < 3);
+  CHECK(temporaries(out).empty());
+}
+
+TEST_CASE("receptive run: Ctrl-C before the first row exits 130 without a report error") {
+  rc::test::TempDir dir("sigint_early");
+  const fs::path out = dir.path / "out", config = dir.path / "slow.yaml";
+  // one long run (many epochs): the signal arrives while it trains, before any row exists
+  dir.write("slow.yaml", R"(name: slow
+dataset: {name: karate}
+train: {epochs: 200000, lr: 0.01, progress: false}
+models:
+  gcn: {type: gcn, hidden: 8}
+)");
+  ChildGuard child{spawn_receptive({"--threads", "1", "run", config.string(), "--out", out.string()},
+                                   dir.path / "log")};
+  // wait until training has started (the run folder's config.yaml is written just before)
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  std::error_code ec;
+  while (!fs::exists(out / "runs" / "gcn__split__s0" / "metrics.jsonl", ec) && Clock::now() < deadline &&
+         waitpid(child.pid, nullptr, WNOHANG) == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(kill(child.pid, SIGINT) == 0);
+  const auto status = wait_for(child.pid, 15);
+  child.pid = -1;
+  const std::string log = rc::test::read_all((dir.path / "log").string());
+  INFO("output:\n" << log);
+  REQUIRE(status.has_value());
+  REQUIRE(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 130);
+  CHECK_THAT(log, Catch::Contains("interrupted by SIGINT") && Catch::Contains("no run had finished"));
+  CHECK_THAT(log, !Catch::Contains("does not exist") && !Catch::Contains("error"));
+  CHECK_FALSE(fs::exists(out / "results.csv"));
   CHECK(temporaries(out).empty());
 }
