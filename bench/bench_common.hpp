@@ -31,6 +31,15 @@ inline void sgemm_ceiling(benchmark::State& state, int64_t n, int blas_threads) 
   set_gflops(state, 2.0 * n * n * n);
 }
 
+// Prints the machine line, then runs the registered benchmarks (for programs that set their own thread counts).
+inline int run_benchmarks(int argc, char** argv) {
+  fmt::print(stderr, "{}\n", machine_line());
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
 inline int main(int argc, char** argv) {
   const char* threads = std::getenv("RECEPTIVE_BENCH_THREADS");
   set_num_threads(threads ? std::atoi(threads) : 2);

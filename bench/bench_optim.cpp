@@ -3,10 +3,9 @@
 // AdamW reads p, g, m, v and writes p, m, v: 28 bytes per parameter; SGD with momentum: 20; clip: 4 (norm).
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
 #include <cstring>
 
-#include "framework/core/backend.hpp"
+#include "bench/bench_common.hpp"
 #include "framework/core/parallel.hpp"
 #include "framework/core/random.hpp"
 #include "framework/optim/adamw.hpp"
@@ -90,10 +89,4 @@ BENCHMARK(BM_memcpy_24_bytes_per_param)->UseRealTime()->Unit(benchmark::kMillise
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::fprintf(stderr, "%s\n", rc::machine_line().c_str());
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return rc::bench::run_benchmarks(argc, argv); }

@@ -3,11 +3,10 @@
 // memcpy of the same bytes and relu forward+backward as same-run baselines. Arg = thread count.
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
 #include <cstring>
 
 #include "framework/autograd/var.hpp"
-#include "framework/core/backend.hpp"
+#include "bench/bench_common.hpp"
 #include "framework/core/parallel.hpp"
 #include "framework/core/random.hpp"
 #include "framework/ops/activation.hpp"
@@ -105,10 +104,4 @@ BENCHMARK(BM_bias_add_fwd)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_bias_add_fwd_ref)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_bias_add_fwd_bwd)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
 
-int main(int argc, char** argv) {
-  std::fprintf(stderr, "%s\n", rc::machine_line().c_str());
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return rc::bench::run_benchmarks(argc, argv); }
