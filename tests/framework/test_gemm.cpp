@@ -75,7 +75,9 @@ TEST_CASE("gemm: large products are cut into several tiles and all tiles are rig
 }
 
 TEST_CASE("gemm: results are bit-identical with 1 and 2 threads") {
-  for (auto [M, N, K] : {std::array<int64_t, 3>{700, 300, 160}, std::array<int64_t, 3>{96, 48, 12000}}) {
+  for (const auto& mnk : {std::array<int64_t, 3>{700, 300, 160}, std::array<int64_t, 3>{96, 48, 12000}}) {
+  // plain locals, not structured bindings: a lambda below captures them (clang 14 cannot capture bindings)
+  const int64_t M = mnk[0], N = mnk[1], K = mnk[2];
   auto A = random_tensor({M, K}, 1).to_vector(), B = random_tensor({K, N}, 2).to_vector();
   auto bias = random_tensor({N}, 3).to_vector();
   auto run = [&](int threads) {
