@@ -122,4 +122,33 @@ inline void check_fast_vs_ref(const AttnCase& c, uint64_t seed = 7) {
   check_against_ref(run_fast(c, d), run_ref(c, d), c.rel_tol, c.abs_tol);
 }
 
+// The float64 reference against central differences (fd_check) over the inputs of a case: q, k, v, [a_q, a_k],
+// [bias]; returns the largest relative error.
+inline double reference_fd_error(const AttnCase& c) {
+  AttnData d = make_data(c, 21);
+  auto base = ref_inputs(d);
+  AttentionOptions o = base_options(c);
+  auto unpack = [&](const std::vector<RefD>& in) {
+    ref::AttentionInputs<double> a = base;
+    a.q = in[0], a.k = in[1], a.v = in[2];
+    size_t next = 3;
+    if (c.score == ScoreKind::Additive) a.a_q = in[next++], a.a_k = in[next++];
+    if (c.bias_T) a.rel_bias = in[next++];
+    return a;
+  };
+  std::vector<RefD> inputs{base.q, base.k, base.v};
+  if (c.score == ScoreKind::Additive) inputs.push_back(base.a_q), inputs.push_back(base.a_k);
+  if (c.bias_T) inputs.push_back(base.rel_bias);
+  return fd_check([&](const std::vector<RefD>& in) { return ref::attention(unpack(in), c.policy, o); },
+                  [&](const std::vector<RefD>& in, const RefD& dy) {
+                    auto g = ref::attention_backward(unpack(in), c.policy, o, dy);
+                    std::vector<RefD> r{g.dq, g.dk, g.dv};
+                    if (c.score == ScoreKind::Additive) r.push_back(g.da_q), r.push_back(g.da_k);
+                    if (c.bias_T) r.push_back(g.drel_bias);
+                    return r;
+                  },
+                  inputs);
+}
+
+
 }  // namespace rc::test
