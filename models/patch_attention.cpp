@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "framework/attention/policy_params.hpp"
 #include "framework/nn/init.hpp"
 #include "framework/nn/layers.hpp"
 #include "framework/nn/multihead_attention.hpp"
@@ -23,16 +24,28 @@ Schema patch_attention_schema() {
       {"position", ParamType::String, std::string("learned"),
        "positional encoding; relative = learned 2-D relative-position bias in every attention layer", {}, {},
        {"none", "sinusoidal", "learned", "relative"}},
-      {"policy.kind", ParamType::String, std::string("full"), "attention neighbourhood over the patch grid", {}, {},
-       {"full", "window2d", "window1d", "causal"}},
-      {"policy.kernel", ParamType::Int, int64_t{3}, "window2d: kernel side (odd or even) in patches", 1.0, {}, {}},
-      {"policy.dilation", ParamType::Int, int64_t{1}, "window2d: dilation in patches", 1.0, {}, {}},
-      {"policy.radius", ParamType::Int, int64_t{4}, "window1d: radius in tokens (raster order)", 0.0, {}, {}},
+  };
+  for (ParamSpec spec : policy_schema().params) {  // the attention neighbourhood over the patch grid: policy.*
+    spec.name = "policy." + spec.name;
+    s.params.push_back(std::move(spec));
+  }
+  s.params.insert(s.params.end(), {
       {"dropout", ParamType::Float, 0.0, "dropout on residual branches and embeddings", 0.0, 0.95, {}},
       {"attention_dropout", ParamType::Float, 0.0, "dropout on attention probabilities", 0.0, 0.95, {}},
-  };
+  });
   return s;
 }
+
+namespace {
+PolicyContext patch_policy_context(int64_t gh, int64_t gw, bool class_token) {
+  PolicyContext c;
+  c.first = class_token ? 1 : 0;
+  c.tokens = c.first + gh * gw;
+  c.grid_h = gh, c.grid_w = gw;
+  c.grid_name = "patch grid", c.owner = "patch_attention";
+  return c;
+}
+}  // namespace
 
 std::string check_patch_attention(const Params& p, const ImageShape& shape) {
   const int64_t ps = p.get_int("patch_size");
@@ -41,34 +54,11 @@ std::string check_patch_attention(const Params& p, const ImageShape& shape) {
   if (p.get_int("dim") % p.get_int("heads") != 0)
     return fmt::format("heads {} does not divide dim {}", p.get_int("heads"), p.get_int("dim"));
   const int64_t gh = shape.height / ps, gw = shape.width / ps;
-  if (p.get_string("policy.kind") == "window2d") {
-    const int64_t k = p.get_int("policy.kernel"), dil = p.get_int("policy.dilation");
-    if (k * dil > gh || k * dil > gw)
-      return fmt::format("policy.kernel {} × dilation {} is larger than the {}×{} patch grid", k, dil, gh, gw);
-  }
-  return "";
+  return check_policy_params(p, patch_policy_context(gh, gw, p.get_string("pooling") == "cls"), "policy.");
 }
 
 Policy patch_policy(const Params& p, int64_t gh, int64_t gw, bool class_token) {
-  const std::string kind = p.get_string("policy.kind");
-  const int64_t first = class_token ? 1 : 0;
-  Policy base = Policy::full();
-  if (kind == "window2d") {
-    Window2d w;
-    w.grid_h = gh;
-    w.grid_w = gw;
-    w.kernel_h = w.kernel_w = p.get_int("policy.kernel");
-    w.dilation_h = w.dilation_w = p.get_int("policy.dilation");
-    w.first = first;
-    base = Policy::window2d(w);
-    if (class_token) base = base | Policy::global(0, 1);
-  } else if (kind == "window1d") {
-    base = Policy::window1d(p.get_int("policy.radius"), p.get_int("policy.radius"));
-    if (class_token) base = base | Policy::global(0, 1);
-  } else if (kind == "causal") {
-    base = Policy::causal();
-  }
-  return base;
+  return policy_from_params(p, patch_policy_context(gh, gw, class_token), "policy.");
 }
 
 namespace {

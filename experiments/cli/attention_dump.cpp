@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -10,25 +11,22 @@
 #include "experiments/cli/commands.hpp"
 #include "experiments/results.hpp"
 #include "framework/attention/attention.hpp"
+#include "framework/attention/policy_params.hpp"
 #include "framework/core/checked_size.hpp"
 #include "framework/io/npy.hpp"
 
 namespace rc::cli {
 
 namespace {
-Policy make_policy(const AttentionArgs& a, int64_t n, std::vector<int64_t>& row_ptr, std::vector<int64_t>& col_idx) {
-  if (a.policy == "full") return Policy::full();
-  if (a.policy == "causal") return Policy::causal();
-  if (a.policy == "window1d") return Policy::window1d(a.left, a.right, a.causal);
-  if (a.policy == "window2d") {
-    Window2d w;
-    w.grid_h = a.grid_h;
-    w.grid_w = a.grid_w;
-    w.kernel_h = w.kernel_w = a.kernel;
-    w.dilation_h = w.dilation_w = a.dilation;
-    return Policy::window2d(w);
-  }
-  // graph: a seeded random graph with about `degree` out-neighbours per node (sorted, no duplicates)
+
+// The command-line spelling of a policy key: kernel_h -> --kernel-h.
+std::string flag_of(std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return "--" + key;
+}
+
+// A seeded random graph with about `degree` out-neighbours per node (sorted, no duplicates).
+void random_graph(const AttentionArgs& a, int64_t n, std::vector<int64_t>& row_ptr, std::vector<int64_t>& col_idx) {
   std::mt19937_64 gen(a.seed + 99);
   std::uniform_int_distribution<int64_t> pick(0, n - 1);
   row_ptr.assign(1, 0);
@@ -40,7 +38,28 @@ Policy make_policy(const AttentionArgs& a, int64_t n, std::vector<int64_t>& row_
     col_idx.insert(col_idx.end(), nb.begin(), nb.end());
     row_ptr.push_back(static_cast<int64_t>(col_idx.size()));
   }
-  return Policy::graph(CsrView{n, row_ptr.data(), col_idx.data()}, a.self_loops);
+}
+
+// Flags that do not apply to the chosen kinds are errors (not silently ignored), whatever their value.
+void check_flags(const AttentionArgs& a, bool on_grid, bool graph) {
+  const std::vector<std::string> keys = policy_keys_for(a.policy);
+  std::vector<std::string> flags;
+  for (const std::string& k : keys) flags.push_back(flag_of(k));
+  for (const auto& [key, value] : a.policy_keys.values())
+    RC_CHECK(key == "kind" || std::find(keys.begin(), keys.end(), key) != keys.end(),
+             "attention: {} does not apply to --policy {} ({})", flag_of(key), a.policy,
+             flags.empty() ? std::string("it takes no policy flags") : fmt::format("it takes {}", fmt::join(flags, ", ")));
+  RC_CHECK(!on_grid || !a.given.count("tokens"),
+           "attention: --tokens does not apply to --policy {}: its tokens are the --grid-h × --grid-w grid", a.policy);
+  for (const char* g : {"grid_h", "grid_w"})
+    RC_CHECK(on_grid || !a.given.count(g), "attention: {} applies to the grid kinds (window2d, axial), not to --policy {}",
+             flag_of(g), a.policy);
+  RC_CHECK(graph || !a.given.count("degree"), "attention: --degree applies to --policy graph, not to --policy {}",
+           a.policy);
+  RC_CHECK(!graph || !a.bias,
+           "attention: --bias (a relative-position bias) needs token positions, and --policy {} has a graph, whose "
+           "nodes have none",
+           a.policy);
 }
 
 Tensor as_float(const std::vector<int64_t>& v) {
@@ -51,13 +70,18 @@ Tensor as_float(const std::vector<int64_t>& v) {
 }  // namespace
 
 int attention_dump(const AttentionArgs& a) {
-  RC_CHECK(a.policy != "window2d" || (a.grid_h >= 1 && a.grid_w >= 1), "attention: --grid-h {} and --grid-w {} must be >= 1",
+  const std::vector<std::string> kinds = policy_kind_names(a.policy);
+  const bool on_grid = policy_uses_grid(a.policy);
+  const bool graph = std::find(kinds.begin(), kinds.end(), "graph") != kinds.end();
+  check_flags(a, on_grid, graph);
+  RC_CHECK(!on_grid || (a.grid_h >= 1 && a.grid_w >= 1), "attention: --grid-h {} and --grid-w {} must be >= 1",
            a.grid_h, a.grid_w);
   const auto grid = checked_mul(a.grid_h, a.grid_w);
   RC_CHECK(grid.has_value(), "attention: --grid-h {} × --grid-w {} tokens is too many", a.grid_h, a.grid_w);
-  const int64_t n = a.policy == "window2d" ? *grid : a.tokens;
+  const int64_t n = on_grid ? *grid : a.tokens;
   RC_CHECK(n >= 1 && a.batch >= 1 && a.heads >= 1 && a.dim >= 1,
-           "attention: batch {}, heads {}, tokens {}, dim {} must all be >= 1 (window2d: --grid-h × --grid-w tokens)",
+           "attention: batch {}, heads {}, tokens {}, dim {} must all be >= 1 (window2d, axial: --grid-h × --grid-w "
+           "tokens)",
            a.batch, a.heads, n, a.dim);
   // q, k, v, out and their gradients are each (B, H, N, D): refuse sizes that cannot be allocated up front
   constexpr int64_t kMaxElements = int64_t{1} << 28;
@@ -67,13 +91,21 @@ int attention_dump(const AttentionArgs& a) {
   // NaN or Inf would silently fall back to the default or turn every dump into NaN
   RC_CHECK(std::isfinite(a.scale) && a.scale >= 0,
            "attention: --scale {} must be a finite number > 0 (or 0 for the default 1/sqrt(D))", a.scale);
-  RC_CHECK(a.policy != "window1d" || (a.left >= 0 && a.right >= 0), "attention: --left {} and --right {} must be >= 0",
-           a.left, a.right);
-  RC_CHECK(a.policy != "graph" || (a.degree >= 0 && a.degree <= n),
-           "attention: --degree {} must be in [0, tokens = {}]", a.degree, n);
+  RC_CHECK(!graph || (a.degree >= 0 && a.degree <= n), "attention: --degree {} must be in [0, tokens = {}]", a.degree,
+           n);
   std::vector<int64_t> row_ptr, col_idx;
-  Policy policy = make_policy(a, n, row_ptr, col_idx);
+  if (graph) random_graph(a, n, row_ptr, col_idx);
+  const CsrView csr{n, row_ptr.data(), col_idx.data()};
+  PolicyContext ctx;
+  ctx.tokens = n;
+  if (on_grid) ctx.grid_h = a.grid_h, ctx.grid_w = a.grid_w;
+  ctx.graph = graph ? &csr : nullptr;
+  ctx.grid_name = "grid (--grid-h × --grid-w)", ctx.owner = "receptive attention";
+  Params keys = a.policy_keys;
+  keys.set("kind", a.policy);
+  Policy policy = policy_from_params(keys, ctx);
   policy.validate(n);
+  const std::optional<GridOffsets> offsets = policy.grid_offsets();
   Generator gen(a.seed);
   const Shape shape{a.batch, a.heads, n, a.dim};
   Var q(randn(shape, gen), true), k(randn(shape, gen), true), v(randn(shape, gen), true);
@@ -85,10 +117,15 @@ int attention_dump(const AttentionArgs& a) {
     o.a_q = Var(randn({a.heads, a.dim}, gen), true);
     o.a_k = Var(randn({a.heads, a.dim}, gen), true);
   }
-  if (a.bias) {
-    int64_t table = 0;
-    if (a.policy == "window2d") table = (2 * a.kernel - 1) * (2 * a.kernel - 1);
-    else table = 2 * (a.policy == "window1d" ? std::max(a.left, a.right) : n - 1) + 1;
+  if (a.bias) {  // 2-D offsets on the policy's grid, else 1-D offsets (window1d: its radius, else N - 1)
+    int64_t table = 2 * (n - 1) + 1;
+    if (offsets) {
+      table = (2 * offsets->radius_h + 1) * (2 * offsets->radius_w + 1);
+    } else if (policy.kind() == "window1d") {
+      const PolicyArgs args{keys, ctx, ""};
+      const int64_t r = args.get_int("radius"), l = args.get_int("left"), rr = args.get_int("right");
+      table = 2 * std::max(l < 0 ? r : l, args.get_bool("causal") ? 0 : (rr < 0 ? r : rr)) + 1;
+    }
     o.rel_bias = Var(randn({a.heads, table}, gen, 0.0f, 0.5f), true);
   }
   AttentionWeights weights;
@@ -139,10 +176,12 @@ int attention_dump(const AttentionArgs& a) {
                          {"leaky_slope", o.leaky_slope},
                          {"bias", a.bias},
                          {"bias_index",
-                          a.policy == "window2d"
-                              ? "bias[h, e] with e = (dr + k-1) * (2k-1) + (dc + k-1), (dr, dc) = (row, column) of key "
-                                "j minus those of query i on the grid, in dilation steps, k the kernel side"
-                              : "bias[h, e] with e = clamp(j - i, -R, R) + R, T = 2R + 1"},
+                          offsets ? fmt::format("bias[h, e] with e = (dr + {0}) * {2} + (dc + {1}), (dr, dc) = (row, "
+                                                "column) of key j minus those of query i on the {3}x{4} grid, in "
+                                                "dilation steps, clamped to [-{0}, {0}] x [-{1}, {1}]",
+                                                offsets->radius_h, offsets->radius_w, 2 * offsets->radius_w + 1,
+                                                offsets->grid_h, offsets->grid_w)
+                                  : std::string("bias[h, e] with e = clamp(j - i, -R, R) + R, T = 2R + 1")},
                          {"seed", a.seed},
                          {"files",
                           "q, k, v, out, dout (the upstream gradient), dq, dk, dv: (B, H, N, D); mask: (N, N) 1 where "

@@ -1,8 +1,11 @@
 #pragma once
 // Subcommands of the `receptive` CLI, one function each.
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
+
+#include "framework/core/params.hpp"
 
 namespace rc::cli {
 
@@ -23,10 +26,13 @@ struct ReportArgs {
 int report(const ReportArgs& args);  // `receptive report DIR`: summary.md and plots from results.csv
 
 struct AttentionArgs {
-  std::string policy = "full", score = "dot", dump;
+  std::string policy = "full", score = "dot", dump;  // policy: a kind or a composition (policy_params.hpp)
   int64_t batch = 1, heads = 2, tokens = 16, dim = 8;
-  int64_t left = 4, right = 4, grid_h = 4, grid_w = 4, kernel = 3, dilation = 1, degree = 4;
-  bool causal = false, self_loops = true, bias = false;
+  int64_t grid_h = 4, grid_w = 4;  // the token grid of window2d and axial (N = grid_h * grid_w)
+  int64_t degree = 4;              // graph: random out-neighbours per node
+  Params policy_keys;              // the policy flags given, by schema key (--kernel-h 5: "kernel_h" = 5)
+  std::set<std::string> given;     // the shape flags given (tokens, grid_h, grid_w, degree): checked against the kind
+  bool bias = false;
   double scale = 0;
   uint64_t seed = 0;
 };

@@ -6,7 +6,7 @@
 #include "experiments/cli/commands.hpp"
 #include "experiments/config/experiment.hpp"
 #include "experiments/train/settings.hpp"
-#include "framework/attention/policy.hpp"
+#include "framework/attention/policy_params.hpp"
 #include "framework/core/catalog.hpp"
 #include "models/registry.hpp"
 

@@ -2,10 +2,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <exception>
 #include <limits>
+#include <map>
 
 #include "experiments/cli/commands.hpp"
+#include "framework/attention/policy_params.hpp"
 #include "framework/core/parallel.hpp"
 
 int main(int argc, char** argv) {
@@ -46,23 +49,35 @@ int main(int argc, char** argv) {
   rc::cli::AttentionArgs att;
   auto* attn = app.add_subcommand(
       "attention", "run the attention operator once on seeded random inputs and dump q, k, v, out and gradients as .npy");
-  attn->add_option("--policy", att.policy, "full | causal | window1d | window2d | graph")
-      ->check(CLI::IsMember({"full", "causal", "window1d", "window2d", "graph"}));
+  attn->add_option("--policy", att.policy,
+                   "a kind (full, causal, window1d, window2d, axial, global, graph) or a composition: 'a | b' "
+                   "(union), 'a & b' (intersection)");
   attn->add_option("--score", att.score, "dot | additive")->check(CLI::IsMember({"dot", "additive"}));
   attn->add_option("--dump", att.dump, "output folder")->required();
   attn->add_option("--batch", att.batch, "B");
   attn->add_option("--heads", att.heads, "H");
-  attn->add_option("--tokens", att.tokens, "N (window2d: grid-h × grid-w)");
+  std::map<std::string, CLI::Option*> shape_flags;  // recorded in att.given: checked against the kind
+  shape_flags["tokens"] = attn->add_option("--tokens", att.tokens, "N (window2d, axial: grid-h × grid-w)");
   attn->add_option("--dim", att.dim, "D");
-  attn->add_option("--left", att.left, "window1d: keys before");
-  attn->add_option("--right", att.right, "window1d: keys after");
-  attn->add_flag("--causal", att.causal, "window1d: causal");
-  attn->add_option("--grid-h", att.grid_h, "window2d: grid rows");
-  attn->add_option("--grid-w", att.grid_w, "window2d: grid columns");
-  attn->add_option("--kernel", att.kernel, "window2d: kernel side");
-  attn->add_option("--dilation", att.dilation, "window2d: dilation");
-  attn->add_option("--degree", att.degree, "graph: random neighbours per node");
-  attn->add_option("--self-loops", att.self_loops, "graph: add (i, i) (default true)");
+  shape_flags["grid_h"] = attn->add_option("--grid-h", att.grid_h, "window2d, axial: grid rows (default 4)");
+  shape_flags["grid_w"] = attn->add_option("--grid-w", att.grid_w, "window2d, axial: grid columns (default 4)");
+  shape_flags["degree"] = attn->add_option("--degree", att.degree, "graph: random neighbours per node (default 4)");
+  // one flag per key of the policy schema (--kernel-h for kernel_h), with its doc; defaults are the schema's
+  std::map<std::string, int64_t> int_keys;
+  std::map<std::string, bool> bool_keys;
+  std::map<std::string, CLI::Option*> key_flags;
+  for (const rc::ParamSpec& spec : rc::policy_schema().params) {
+    if (spec.name == "kind") continue;
+    std::string flag = "--" + spec.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    const std::string doc = spec.doc + " (default " + rc::param_value_str(spec.default_value) + ")";
+    if (spec.type == rc::ParamType::Bool && !std::get<bool>(spec.default_value))
+      key_flags[spec.name] = attn->add_flag(flag, bool_keys[spec.name], doc);
+    else if (spec.type == rc::ParamType::Bool)
+      key_flags[spec.name] = attn->add_option(flag, bool_keys[spec.name], doc);
+    else
+      key_flags[spec.name] = attn->add_option(flag, int_keys[spec.name], doc);
+  }
   attn->add_flag("--bias", att.bias, "learned relative-position bias (random table)");
   attn->add_option("--scale", att.scale, "dot: score scale (default 1/sqrt(D))");
   attn->add_option("--seed", att.seed, "random seed");
@@ -99,7 +114,16 @@ int main(int argc, char** argv) {
     if (*info) return rc::cli::info(info_args);
     if (*run) return rc::cli::run(run_args);
     if (*report) return rc::cli::report(report_args);
-    if (*attn) return rc::cli::attention_dump(att);
+    if (*attn) {
+      for (const auto& [key, opt] : key_flags)
+        if (opt->count() > 0) {
+          if (int_keys.count(key)) att.policy_keys.set(key, int_keys[key]);
+          else att.policy_keys.set(key, bool_keys[key]);
+        }
+      for (const auto& [key, opt] : shape_flags)
+        if (opt->count() > 0) att.given.insert(key);
+      return rc::cli::attention_dump(att);
+    }
     if (*amap) return rc::cli::attention_map(map_args);
     if (*rfield) return rc::cli::receptive_field(rf_args);
   } catch (const std::exception& e) {

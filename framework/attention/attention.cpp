@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "framework/attention/kernels.hpp"
+#include "framework/attention/policy_rule.hpp"
 #include "framework/attention/simd.hpp"
 #include "framework/core/parallel.hpp"
 
@@ -26,9 +27,9 @@ BiasIndex make_bias_index(const Policy& policy, const BiasGrid& grid, int64_t ta
     RC_CHECK(grid.h > 0 && grid.w > 0 && grid.first >= 0, "attention: bias_grid {}x{} (first {}) is not valid",
              grid.h, grid.w, grid.first);
     set_2d(grid.h, grid.w, grid.first, 1, 1, grid.h - 1, grid.w - 1, "the bias grid");
-  } else if (const Window2d* w = policy.find_window2d()) {
-    set_2d(w->grid_h, w->grid_w, w->first, w->dilation_h, w->dilation_w, w->kernel_h - 1, w->kernel_w - 1,
-           "the window2d kernel");
+  } else if (const std::optional<GridOffsets> g = policy.grid_offsets()) {
+    set_2d(g->grid_h, g->grid_w, g->first, g->dil_h, g->dil_w, g->radius_h, g->radius_w,
+           policy.find_window2d() ? "the window2d kernel" : "the policy's grid");
   } else {
     RC_CHECK(table_size % 2 == 1, "attention: a 1-D rel_bias needs an odd number 2R+1 of entries per head, got {}",
              table_size);
@@ -177,8 +178,10 @@ void fill_weights(const attn::Problem& p, const Tensor& lse, AttentionWeights& w
 
 }  // namespace
 
-Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, const AttentionOptions& options,
-              AttentionWeights* weights) {
+namespace {
+
+// Step 1: shapes, tables and options; throws naming the argument and the values. Returns the scale.
+float check_inputs(const Var& q, const Var& k, const Var& v, const Policy& policy, const AttentionOptions& options) {
   RC_CHECK(q.defined() && k.defined() && v.defined(), "attention: q, k and v must be defined");
   check_ndim(q.value(), 4, "attention", "q");
   check_ndim(k.value(), 4, "attention", "k");
@@ -187,11 +190,10 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
            shape_str(k.shape()), shape_str(q.shape()));
   RC_CHECK(v.shape() == q.shape(), "attention: v has shape {} but q has shape {}; v must be (B, H, N, D)",
            shape_str(v.shape()), shape_str(q.shape()));
-  const int64_t B = q.dim(0), H = q.dim(1), N = q.dim(2), D = q.dim(3);
+  const int64_t H = q.dim(1), N = q.dim(2), D = q.dim(3);
   RC_CHECK(D > 0, "attention: head dimension D must be > 0, got q of shape {}", shape_str(q.shape()));
   policy.validate(N);
-  const bool additive = options.score == ScoreKind::Additive;
-  if (additive) {
+  if (options.score == ScoreKind::Additive) {
     RC_CHECK(options.a_q.defined() && options.a_k.defined(),
              "attention: additive scores need a_q and a_k of shape ({}, {})", H, D);
     RC_CHECK(options.a_q.shape() == Shape({H, D}), "attention: a_q has shape {} but must be ({}, {})",
@@ -199,140 +201,176 @@ Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, co
     RC_CHECK(options.a_k.shape() == Shape({H, D}), "attention: a_k has shape {} but must be ({}, {})",
              shape_str(options.a_k.shape()), H, D);
   }
-  const bool has_bias = options.rel_bias.defined();
-  if (has_bias)
+  if (options.rel_bias.defined())
     RC_CHECK(options.rel_bias.ndim() == 2 && options.rel_bias.dim(0) == H,
              "attention: rel_bias has shape {} but must be ({}, T)", shape_str(options.rel_bias.shape()), H);
   RC_CHECK(options.dropout >= 0.0f && options.dropout < 1.0f, "attention: dropout must be in [0, 1), got {}",
            options.dropout);
   const float scale = options.scale ? *options.scale : 1.0f / std::sqrt(static_cast<float>(D));
   RC_CHECK(std::isfinite(scale), "attention: scale must be finite, got {}", scale);
+  return scale;
+}
 
+// Step 2: the kernel. Auto follows the policy's hint (graphs, axial: the edge kernel).
+bool use_edge_kernel(const Policy& policy, const AttentionOptions& options) {
+  return options.kernel == AttentionKernel::Edges ||
+         (options.kernel == AttentionKernel::Auto && policy.rule().plan_hint().edge_kernel);
+}
+
+// What the forward computes from and the backward needs. The Problem holds raw pointers into these tensors, so
+// the backward closure keeps the whole struct alive.
+struct Saved {
+  Tensor q, k, v;     // the kernel's inputs, (B, H, N, Dk): Dk = 8 for the edge kernel when D < 8
+  Tensor qa, ka;      // additive scores: the unpadded q, k (for da_q, da_k)
+  Tensor eq, ek, aq, ak, bias, out, lse, probs;
+  std::shared_ptr<const Policy> policy;
+  std::shared_ptr<const attn::EdgeLists> edges;  // one of these two, memoized on the policy
+  std::shared_ptr<const attn::TiledPlan> plan;
   attn::Problem p;
-  // packed inputs, once per distinct Var (a GAT layer passes one tensor as q, k and v)
+};
+
+// Step 3: packed inputs, once per distinct Var (a GAT layer passes one tensor as q, k and v), padded to the
+// kernel's head dim: the edge kernel's vector loops want D = 8 rather than a runtime D < 8 (e.g. a GAT output
+// layer over 7 classes); zero columns change no dot product, and out/dq/dk/dv drop them again.
+void pack_inputs(const Var& q, const Var& k, const Var& v, const AttentionOptions& options, bool edges, Saved& s,
+                 Tensor& qc, Tensor& kc) {
   const bool k_is_q = k.node() == q.node(), v_is_q = v.node() == q.node(), v_is_k = v.node() == k.node();
-  Tensor qc = q.value().contiguous();
-  Tensor kc = k_is_q ? qc : k.value().contiguous();
+  qc = q.value().contiguous();
+  kc = k_is_q ? qc : k.value().contiguous();
   Tensor vc = v_is_q ? qc : v_is_k ? kc : v.value().contiguous();
-  Tensor bias, aq, ak, eq, ek;
   if (options.check_finite) {
     check_finite(qc, "q");
     check_finite(kc, "k");
     check_finite(vc, "v");
   }
-  const bool use_edges = options.kernel == AttentionKernel::Edges ||
-                         (options.kernel == AttentionKernel::Auto && policy.kind() == PolicyKind::Graph);
-  // the edge kernel's vector loops want D = 8 rather than a runtime D < 8 (e.g. a GAT output layer over 7
-  // classes): zero columns change no dot product, and out/dq/dk/dv drop them again
-  const int64_t Dk = use_edges && D < 8 ? 8 : D;
-  Tensor qk = qc, kk = kc, vk = vc;  // the kernel's inputs, (B, H, N, Dk)
+  const int64_t D = q.dim(3), Dk = edges && D < 8 ? 8 : D;
+  s.q = qc, s.k = kc, s.v = vc;
   if (Dk != D) {
-    qk = pad_cols(qc, Dk);
-    kk = k_is_q ? qk : pad_cols(kc, Dk);
-    vk = v_is_q ? qk : v_is_k ? kk : pad_cols(vc, Dk);
+    s.q = pad_cols(qc, Dk);
+    s.k = k_is_q ? s.q : pad_cols(kc, Dk);
+    s.v = v_is_q ? s.q : v_is_k ? s.k : pad_cols(vc, Dk);
   }
-  p.B = B, p.H = H, p.N = N, p.D = Dk;
-  p.q = qk.data(), p.k = kk.data(), p.v = vk.data();
+}
+
+// Step 4: the kernel's problem: sizes, inputs, score, bias table and dropout.
+void make_problem(const Policy& policy, const AttentionOptions& options, float scale, const Tensor& qc,
+                  const Tensor& kc, Saved& s) {
+  attn::Problem& p = s.p;
+  p.B = s.q.dim(0), p.H = s.q.dim(1), p.N = s.q.dim(2), p.D = s.q.dim(3);
+  p.q = s.q.data(), p.k = s.k.data(), p.v = s.v.data();
   p.score = options.score;
   p.scale = scale;
   p.slope = options.leaky_slope;
-  if (additive) {
-    aq = options.a_q.value().contiguous();
-    ak = options.a_k.value().contiguous();
-    if (options.check_finite) check_finite(aq, "a_q"), check_finite(ak, "a_k");
-    eq = additive_terms(qc, aq, H);
-    ek = additive_terms(kc, ak, H);
-    p.eq = eq.data(), p.ek = ek.data();
+  if (options.score == ScoreKind::Additive) {
+    s.aq = options.a_q.value().contiguous();
+    s.ak = options.a_k.value().contiguous();
+    if (options.check_finite) check_finite(s.aq, "a_q"), check_finite(s.ak, "a_k");
+    s.qa = qc, s.ka = kc;
+    s.eq = additive_terms(qc, s.aq, p.H);
+    s.ek = additive_terms(kc, s.ak, p.H);
+    p.eq = s.eq.data(), p.ek = s.ek.data();
   }
-  if (has_bias) {
-    bias = options.rel_bias.value().contiguous();
-    if (options.check_finite) check_finite(bias, "rel_bias");
-    p.bias = bias.data();
-    p.bias_index = make_bias_index(policy, options.bias_grid, bias.dim(1));
+  if (options.rel_bias.defined()) {
+    s.bias = options.rel_bias.value().contiguous();
+    if (options.check_finite) check_finite(s.bias, "rel_bias");
+    p.bias = s.bias.data();
+    p.bias_index = make_bias_index(policy, options.bias_grid, s.bias.dim(1));
   }
   if (options.training && options.dropout > 0) p.dropout = options.dropout, p.seed = options.seed;
-  auto policy_ptr = std::make_shared<const Policy>(policy);
-  p.policy = policy_ptr.get();
+  s.policy = std::make_shared<const Policy>(policy);
+  p.policy = s.policy.get();
+}
 
-  std::shared_ptr<const attn::EdgeLists> edges;  // both memoized on the policy
-  std::shared_ptr<const attn::TiledPlan> plan;
-  if (use_edges)
-    edges = attn::make_edge_lists(policy, N);
+// Step 5: the forward kernel (plan or edge lists memoized on the policy); fills out, lse and (edges) probs.
+void run_forward(bool edges, bool need_lse, Saved& s) {
+  const attn::Problem& p = s.p;
+  if (edges)
+    s.edges = attn::make_edge_lists(*s.policy, p.N);
   else
-    plan = attn::make_tiled_plan(policy, N);
-
+    s.plan = attn::make_tiled_plan(*s.policy, p.N);
   // the edge kernel writes every row, the tiled one every row that is in a query block
-  const bool writes_all = use_edges || attn::tiled_writes_every_row(*plan);
-  Tensor out = writes_all ? Tensor::empty(qk.shape()) : Tensor::zeros(qk.shape());
+  const bool writes_all = edges || attn::tiled_writes_every_row(*s.plan);
+  s.out = writes_all ? Tensor::empty(s.q.shape()) : Tensor::zeros(s.q.shape());
   // the tiled backward needs the row log-sum-exp; the edge kernel only when weights are requested
-  Tensor lse = !use_edges || weights ? Tensor::empty({B, H, N}) : Tensor();
-  Tensor probs;  // edges: per-edge probabilities for backward
-  if (use_edges) {
-    probs = Tensor::empty({p.dropout > 0 ? 2 * B : B, H, edges->rows.edges()});  // + dropout factors
-    attn::edges_forward(p, *edges, out.data(), lse.defined() ? lse.data() : nullptr, probs.data());
+  s.lse = !edges || need_lse ? Tensor::empty({p.B, p.H, p.N}) : Tensor();
+  if (edges) {
+    s.probs = Tensor::empty({p.dropout > 0 ? 2 * p.B : p.B, p.H, s.edges->rows.edges()});  // + dropout factors
+    attn::edges_forward(p, *s.edges, s.out.data(), s.lse.defined() ? s.lse.data() : nullptr, s.probs.data());
   } else {
-    attn::tiled_forward(p, *plan, out.data(), lse.data());
+    attn::tiled_forward(p, *s.plan, s.out.data(), s.lse.data());
   }
-  if (weights) fill_weights(p, lse, *weights);
+}
 
-  // backward needs: the kernel's q, k, v and output, eq/ek, a_q/a_k and the unpadded q, k (additive), the
-  // table, and the row lse or edge probabilities. The Problem holds raw pointers into these tensors, so the
-  // closure keeps them all alive explicitly.
-  struct Saved {
-    Tensor q, k, v, qa, ka, eq, ek, aq, ak, bias, out, lse, probs;
-    std::shared_ptr<const Policy> policy;
-    std::shared_ptr<const attn::EdgeLists> edges;
-    std::shared_ptr<const attn::TiledPlan> plan;
-    attn::Problem p;
+// The gradients of one backward pass, in the caller's head dim.
+struct InputGrads {
+  Tensor dq, dk, dv, dbias, daq, dak;
+};
+
+// Step 6: backward from dout (the caller's head dim; the saved problem's may be padded).
+InputGrads run_backward(const Saved& sv, const Tensor& dout_in) {
+  const attn::Problem& p = sv.p;
+  const bool additive = p.score == ScoreKind::Additive;
+  const int64_t D = dout_in.dim(3);
+  Tensor dout = p.D == D ? dout_in.contiguous() : pad_cols(dout_in.contiguous(), p.D);
+  // the edge kernel writes every row of its outputs; the tiled one the dq rows of its query blocks and every
+  // row of dk, dv (see kernels.hpp). Additive scores leave dq, dk to additive_backward.
+  auto grad_buffer = [&](bool needed, bool written) {
+    return !needed ? Tensor() : written ? Tensor::empty(sv.q.shape()) : Tensor::zeros(sv.q.shape());
   };
-  auto sv = std::make_shared<Saved>(Saved{qk, kk, vk, additive ? qc : Tensor(), additive ? kc : Tensor(), eq, ek, aq,
-                                          ak, bias, out, lse, probs, policy_ptr, edges, plan, p});
-  Tensor result = Dk == D ? out : unpad_cols(out, D);
+  const bool edges = sv.edges != nullptr;
+  InputGrads r;
+  r.dq = grad_buffer(!additive, edges || attn::tiled_writes_every_row(*sv.plan));
+  r.dk = grad_buffer(!additive, true), r.dv = grad_buffer(true, true);
+  r.dbias = p.bias ? Tensor::zeros(sv.bias.shape()) : Tensor();
+  Tensor deq = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
+  Tensor dek = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
+  attn::Grads g;
+  if (!additive) g.dq = r.dq.data(), g.dk = r.dk.data();
+  g.dv = r.dv.data();
+  if (p.bias) g.dbias = r.dbias.data();
+  if (additive) g.deq = deq.data(), g.dek = dek.data();
+  if (edges)
+    attn::edges_backward(p, *sv.edges, sv.out.data(), sv.probs.data(), dout.data(), g);
+  else
+    attn::tiled_backward(p, *sv.plan, sv.out.data(), sv.lse.data(), dout.data(), g);
+  if (additive) {
+    additive_backward(sv.qa, sv.aq, deq, p.H, r.dq, r.daq);
+    additive_backward(sv.ka, sv.ak, dek, p.H, r.dk, r.dak);
+  }
+  if (p.D != D) {
+    if (!additive) r.dq = unpad_cols(r.dq, D), r.dk = unpad_cols(r.dk, D);
+    r.dv = unpad_cols(r.dv, D);
+  }
+  return r;
+}
+
+}  // namespace
+
+Var attention(const Var& q, const Var& k, const Var& v, const Policy& policy, const AttentionOptions& options,
+              AttentionWeights* weights) {
+  const float scale = check_inputs(q, k, v, policy, options);
+  const bool edges = use_edge_kernel(policy, options);
+  auto sv = std::make_shared<Saved>();
+  Tensor qc, kc;  // the unpadded packed q, k
+  pack_inputs(q, k, v, options, edges, *sv, qc, kc);
+  make_problem(policy, options, scale, qc, kc, *sv);
+  run_forward(edges, weights != nullptr, *sv);
+  if (weights) fill_weights(sv->p, sv->lse, *weights);
+
+  const int64_t D = q.dim(3);
+  Tensor result = sv->p.D == D ? sv->out : unpad_cols(sv->out, D);
   std::vector<Var> inputs{q, k, v};
-  if (additive) inputs.push_back(options.a_q), inputs.push_back(options.a_k);
-  if (has_bias) inputs.push_back(options.rel_bias);
-  return make_result(result, inputs, "attention", [sv, q, k, v, aqv = options.a_q, akv = options.a_k,
-                                                    bv = options.rel_bias](const Tensor& dout_in) {
-    const attn::Problem& p = sv->p;
-    const bool additive = p.score == ScoreKind::Additive;
-    const int64_t D = dout_in.dim(3);  // the caller's head dim; p.D may be padded
-    Tensor dout = p.D == D ? dout_in.contiguous() : pad_cols(dout_in.contiguous(), p.D);
-    // the edge kernel writes every row of its outputs; the tiled one the dq rows of its query blocks and every
-    // row of dk, dv (see kernels.hpp). Additive scores leave dq, dk to additive_backward.
-    auto grad_buffer = [&](bool needed, bool written) {
-      return !needed ? Tensor() : written ? Tensor::empty(sv->q.shape()) : Tensor::zeros(sv->q.shape());
-    };
-    const bool edges = sv->edges != nullptr;
-    Tensor dq = grad_buffer(!additive, edges || attn::tiled_writes_every_row(*sv->plan));
-    Tensor dk = grad_buffer(!additive, true), dv = grad_buffer(true, true);
-    Tensor dbias = p.bias ? Tensor::zeros(sv->bias.shape()) : Tensor();
-    Tensor deq = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
-    Tensor dek = additive ? Tensor::zeros({p.B, p.H, p.N}) : Tensor();
-    attn::Grads g;
-    if (!additive) g.dq = dq.data(), g.dk = dk.data();
-    g.dv = dv.data();
-    if (p.bias) g.dbias = dbias.data();
-    if (additive) g.deq = deq.data(), g.dek = dek.data();
-    if (sv->edges)
-      attn::edges_backward(p, *sv->edges, sv->out.data(), sv->probs.data(), dout.data(), g);
-    else
-      attn::tiled_backward(p, *sv->plan, sv->out.data(), sv->lse.data(), dout.data(), g);
-    if (additive) {
-      Tensor daq, dak;
-      additive_backward(sv->qa, sv->aq, deq, p.H, dq, daq);
-      additive_backward(sv->ka, sv->ak, dek, p.H, dk, dak);
-      accumulate_grad(aqv, daq);
-      accumulate_grad(akv, dak);
-    }
-    if (p.D != D) {
-      if (!additive) dq = unpad_cols(dq, D), dk = unpad_cols(dk, D);
-      dv = unpad_cols(dv, D);
-    }
-    accumulate_grad(q, dq);
-    accumulate_grad(k, dk);
-    accumulate_grad(v, dv);
-    if (p.bias) accumulate_grad(bv, dbias);
-  });
+  if (options.score == ScoreKind::Additive) inputs.push_back(options.a_q), inputs.push_back(options.a_k);
+  if (options.rel_bias.defined()) inputs.push_back(options.rel_bias);
+  return make_result(result, inputs, "attention",
+                     [sv, q, k, v, aqv = options.a_q, akv = options.a_k, bv = options.rel_bias](const Tensor& dout) {
+                       InputGrads g = run_backward(*sv, dout);
+                       if (sv->p.score == ScoreKind::Additive) accumulate_grad(aqv, g.daq), accumulate_grad(akv, g.dak);
+                       accumulate_grad(q, g.dq);
+                       accumulate_grad(k, g.dk);
+                       accumulate_grad(v, g.dv);
+                       if (sv->p.bias) accumulate_grad(bv, g.dbias);
+                     });
 }
 
 }  // namespace rc

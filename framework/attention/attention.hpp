@@ -20,7 +20,7 @@
 
 namespace rc {
 
-enum class AttentionKernel { Auto, Tiled, Edges };  // Auto: Edges for graph policies, Tiled otherwise
+enum class AttentionKernel { Auto, Tiled, Edges };  // Auto: Edges when the policy hints it (graph, axial), else Tiled
 
 struct AttentionOptions {
   ScoreKind score = ScoreKind::Dot;

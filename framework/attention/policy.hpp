@@ -23,15 +23,17 @@
 //   graph(csr, sl)       j in row i of the CSR adjacency (sorted, in-range column indices), plus i when sl =
 //                        self_loops (default true, as for the models' `self_loops` key and `receptive attention`).
 //   a | b, a & b         union / intersection
-//   predicate(f)         f(i, j)
+//   predicate(f, keys)   f(i, j); keys(i, n) optionally bounds query i's keys (a planner hint)
+//   axial(grid)          same row or same column of a gh x gw grid (framework/attention/policies/axial.hpp)
+// Each kind is one type in framework/attention/policies/<kind>.cpp (policy_rule.hpp is what it implements);
+// policy_params.hpp builds policies from config keys and lists them for `receptive list`.
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "framework/core/catalog.hpp"
 
 namespace rc {
 
@@ -63,11 +65,23 @@ inline int64_t window2d_start(int64_t p, int64_t len, int64_t k) {
   return s < 0 ? 0 : (s > len - k ? len - k : s);
 }
 
-enum class PolicyKind { Full, Causal, Window1d, Window2d, Global, Graph, Union, Intersection, Predicate };
+// A 2-D token grid with offset radii, for relative-position bias (score.hpp): tokens first .. first + h*w - 1 form
+// an h x w grid; offsets are counted in dilation steps and clamped to [-radius_h, radius_h] x [-radius_w, radius_w].
+struct GridOffsets {
+  int64_t grid_h = 0, grid_w = 0, first = 0, dil_h = 1, dil_w = 1, radius_h = 0, radius_w = 0;
+  bool same_grid(const GridOffsets& o) const {
+    return grid_h == o.grid_h && grid_w == o.grid_w && first == o.first && dil_h == o.dil_h && dil_w == o.dil_w;
+  }
+};
+
+class PolicyRule;  // what one kind implements: framework/attention/policy_rule.hpp
 
 class Policy {
  public:
   using Predicate = std::function<bool(int64_t, int64_t)>;
+  // For a predicate: the key range [lo, hi) that holds every allowed key of query i (of n tokens). With it,
+  // planning and neighbours() cost O(sum of the ranges); without it, O(n^2) calls of the predicate.
+  using KeyRange = std::function<std::pair<int64_t, int64_t>(int64_t i, int64_t n)>;
 
   static Policy full();
   static Policy causal();
@@ -77,11 +91,14 @@ class Policy {
   // Copies the CSR (validated: sizes, ranges, sorted rows). self_loops adds (i, i) where missing; it defaults to
   // true everywhere (here, the models' `self_loops` config key, `receptive attention --self-loops`, `receptive list`).
   static Policy graph(const CsrView& csr, bool self_loops = true);
-  static Policy predicate(Predicate f, std::string name = "predicate");
+  // f(i, j); `keys` (optional) bounds each query's keys (see KeyRange): planning is then not O(n^2).
+  static Policy predicate(Predicate f, std::string name = "predicate", KeyRange keys = {});
   static Policy union_of(std::vector<Policy> parts);
   static Policy intersection_of(std::vector<Policy> parts);
+  // A policy of any kind (framework/attention/policies/<kind>.cpp builds its rule and calls this).
+  static Policy from_rule(std::shared_ptr<const PolicyRule> rule);
 
-  PolicyKind kind() const;
+  const std::string& kind() const;  // "full", "window2d", "union", ... (the rule's name)
   bool allowed(int64_t i, int64_t j) const;
   // Checks that the policy fits n tokens (graph size, grid inside the sequence); throws naming the values.
   void validate(int64_t n) const;
@@ -89,10 +106,14 @@ class Policy {
   std::pair<int64_t, int64_t> key_hull(int64_t q0, int64_t q1, int64_t n) const;
   // out[a * nk + b] = allowed(queries[a], keys[b]); keys must be increasing.
   void mask(const int64_t* queries, int64_t nq, const int64_t* keys, int64_t nk, uint8_t* out) const;
-  // Every allowed pair as per-query sorted key lists (O(edges) memory; O(n^2) time only for predicates).
+  // Every allowed pair as per-query sorted key lists (O(edges) memory; time O(sum of the per-query key hulls),
+  // which is O(n^2) only for a predicate without a KeyRange).
   Neighbours neighbours(int64_t n) const;
+  // The number of allowed pairs (i, j) for n tokens (FLOP counts of benchmarks and tests); the cost of neighbours().
+  int64_t count_edges(int64_t n) const;
 
   std::string describe() const;  // e.g. "window1d(left=64, right=64, causal=false)"
+  const PolicyRule& rule() const;
 
   // Memoizes data derived from this policy for sequence length n (a kernel's plan, transposed key lists): make()
   // runs once per (tag, n) and its result is shared by every copy of the policy; thread-safe. At most
@@ -101,12 +122,14 @@ class Policy {
   static constexpr int kMemoEntries = 4;
   MemoPtr memo(int tag, int64_t n, const std::function<MemoPtr()>& make) const;
 
-  // Accessors for kernels and relative-position bias.
-  const Window2d* window2d_params() const;  // non-null for kind() == Window2d
-  std::pair<int64_t, int64_t> window1d_radii() const;  // (left, right) for Window1d
-  const std::vector<Policy>& parts() const;             // children of Union / Intersection
-  // The window2d inside this policy (itself, or the unique window2d among union/intersection parts), or null.
+  const std::vector<Policy>& parts() const;  // children of a union / intersection (else empty)
+  // The window2d inside this policy (itself, or the unique window2d among union/intersection parts), or null
+  // (none, or several: see grid_offsets() for their common grid).
   const Window2d* find_window2d() const;
+  // The 2-D grid of relative-position offsets (window2d: its grid, dilation and radii kernel - 1; axial: its grid,
+  // radii side - 1; a composition: its parts' common grid with the largest radii), or none (1-D offsets). Parts on
+  // different grids are an error naming them (a 2-D bias would not know which grid to use).
+  std::optional<GridOffsets> grid_offsets() const;
 
   struct Impl;
 
@@ -117,8 +140,5 @@ class Policy {
 
 Policy operator|(const Policy& a, const Policy& b);
 Policy operator&(const Policy& a, const Policy& b);
-
-// Adds the policies with their parameters to the catalog section "policies" (for `receptive list`).
-void register_policies();
 
 }  // namespace rc

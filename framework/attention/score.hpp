@@ -24,8 +24,9 @@ struct BiasGrid {
 //   1-D (default):   T = 2R + 1 (odd);   index = clamp(j - i, -R, R) + R.
 //   2-D:             offsets (dr, dc) = (row_j - row_i, col_j - col_i) in units of the dilation, clamped to
 //                    [-Rh, Rh] x [-Rw, Rw];  index = (dr + Rh) * (2Rw + 1) + (dc + Rw);  T = (2Rh+1)(2Rw+1).
-//     - under a window2d policy (or a composition containing exactly one): its grid and dilation, and
-//       Rh = kernel_h - 1, Rw = kernel_w - 1 (T = (2kh-1)(2kw-1), NATTEN's rpb layout);
+//     - under a policy with a grid (Policy::grid_offsets): a window2d's grid and dilation with Rh = kernel_h - 1,
+//       Rw = kernel_w - 1 (T = (2kh-1)(2kw-1), NATTEN's rpb layout); axial's grid with Rh = h - 1, Rw = w - 1; a
+//       composition's parts on one grid with their largest radii (parts on different grids: an error);
 //     - with an explicit BiasGrid (h, w): Rh = h - 1, Rw = w - 1, dilation 1.
 //     Pairs with a token off the grid, or an offset that is not a multiple of the dilation, get no bias.
 struct BiasIndex {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "framework/attention/policy_rule.hpp"
 #include "framework/attention/tile_gemm.hpp"
 #include "framework/core/parallel.hpp"
 
@@ -15,7 +16,7 @@ constexpr int64_t kPatch = 8;                          // window2d: query patche
 constexpr int64_t kMaskBudget = int64_t{32} << 20;     // bytes of cached partial-tile masks per plan
 constexpr int kMemoTag = 1;                            // Policy::memo tag of the plan
 
-// window2d alone: for each dilation residue class, cover its sub-grid with kPatch x kPatch query patches; the keys
+// a window2d alone (PlanHint::patches): for each dilation residue class, cover its sub-grid with kPatch x kPatch query patches; the keys
 // of a patch are the rectangle spanned by the windows of its corner cells.
 void plan_window2d(const Window2d& w, TiledPlan& plan) {
   for (int64_t gr = 0; gr < w.dilation_h; ++gr)
@@ -43,7 +44,7 @@ void plan_window2d(const Window2d& w, TiledPlan& plan) {
 // Classifies the key tiles of every block (in parallel over blocks): empty tiles are dropped, full ones need no
 // mask, partial ones keep their mask while the plan stays within kMaskBudget (else they are recomputed on use).
 void classify_tiles(const Policy& policy, TiledPlan& plan) {
-  const bool full = policy.kind() == PolicyKind::Full;
+  const bool full = policy.rule().plan_hint().all_pairs;
   const int64_t nb = static_cast<int64_t>(plan.blocks.size());
   const int64_t budget_per_block = kMaskBudget / std::max<int64_t>(nb, 1);
   parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
@@ -103,7 +104,7 @@ std::shared_ptr<const TiledPlan> make_tiled_plan(const Policy& policy, int64_t n
 
 std::shared_ptr<const TiledPlan> build_plan(const Policy& policy, int64_t n) {
   auto plan = std::make_shared<TiledPlan>();
-  if (const Window2d* w = policy.window2d_params()) {
+  if (const Window2d* w = policy.rule().plan_hint().patches) {
     plan_window2d(*w, *plan);
   } else {
     for (int64_t q0 = 0; q0 < n; q0 += kBlockQ) {

@@ -127,8 +127,9 @@ TEST_CASE("receptive attention --dump: a dense float64 recomputation from the fi
   };
   const Case cases[] = {{"full", "dot", false},      {"causal", "dot", false},      {"window1d", "dot", false},
                         {"window2d", "dot", false},  {"graph", "dot", false},       {"window1d", "additive", false},
-                        {"graph", "additive", true}, {"window2d", "dot", true},     {"window1d", "dot", true},
-                        {"full", "additive", true},  {"window2d", "additive", true}};
+                        {"graph", "additive", false}, {"window2d", "dot", true},     {"window1d", "dot", true},
+                        {"full", "additive", true},  {"window2d", "additive", true},
+                        {"axial", "dot", true},      {"window2d | global", "dot", true}};
   for (const Case& cs : cases) {
     INFO(cs.policy << " " << cs.score << (cs.bias ? " with bias" : ""));
     fs::remove_all(dir);
@@ -142,28 +143,29 @@ TEST_CASE("receptive attention --dump: a dense float64 recomputation from the fi
     a.dim = 5;
     a.heads = 2;
     a.batch = 2;
-    a.left = 2;
-    a.right = 1;
+    if (std::string(cs.policy) == "window1d") a.policy_keys.set("left", int64_t{2}), a.policy_keys.set("right", int64_t{1});
     a.seed = 3;
     a.dump = dir.string();
     REQUIRE(cli::attention_dump(a) == 0);
     const nlohmann::json meta = nlohmann::json::parse(test::read_all((dir / "meta.json").string()));
     const int64_t n = io::load_npy((dir / "q.npy").string()).dim(2);
-    CHECK(n == (std::string(cs.policy) == "window2d" ? 15 : 13));
+    const bool on_grid = std::string(cs.policy).rfind("window2d", 0) == 0 || std::string(cs.policy) == "axial";
+    CHECK(n == (on_grid ? 15 : 13));
     // the bias layout as meta.json states it: 1-D offsets clamped to the table, or 2-D offsets on the grid
     BiasEntry entry;
     if (cs.bias) {
       const int64_t T = io::load_npy((dir / "bias.npy").string()).dim(1);
-      if (std::string(cs.policy) == "window2d") {
-        const int64_t kr = a.kernel - 1, side = 2 * a.kernel - 1;  // radius and row length, dilation 1
-        REQUIRE(T == side * side);
+      if (on_grid) {  // window2d: radii kernel - 1 = 2 (the default kernel 3); axial: grid side - 1
+        const bool axial = std::string(cs.policy) == "axial";
+        const int64_t rh = axial ? a.grid_h - 1 : 2, rw = axial ? a.grid_w - 1 : 2, side = 2 * rw + 1;
+        REQUIRE(T == (2 * rh + 1) * side);
         entry = [=](int64_t i, int64_t j) {
           const int64_t dr = j / a.grid_w - i / a.grid_w, dc = j % a.grid_w - i % a.grid_w;
-          return (std::clamp(dr, -kr, kr) + kr) * side + std::clamp(dc, -kr, kr) + kr;
+          return (std::clamp(dr, -rh, rh) + rh) * side + std::clamp(dc, -rw, rw) + rw;
         };
       } else {
         const int64_t R = (T - 1) / 2;
-        REQUIRE(R == (std::string(cs.policy) == "window1d" ? std::max(a.left, a.right) : n - 1));
+        REQUIRE(R == (std::string(cs.policy) == "window1d" ? 2 : n - 1));
         entry = [=](int64_t i, int64_t j) { return std::clamp(j - i, -R, R) + R; };
       }
     }
@@ -180,4 +182,44 @@ TEST_CASE("receptive attention --dump: a dense float64 recomputation from the fi
     if (cs.bias) check_close(dir, "dbias.npy", r.dbias);
     for (const char* f : {"dout.npy", "mask.npy", "meta.json"}) CHECK(fs::exists(dir / f));
   }
+}
+
+TEST_CASE("receptive attention: flags that do not apply to the policy are errors; compositions and rectangular kernels") {
+  test::TempDir tmp("attention_dump_flags");
+  cli::AttentionArgs a;
+  a.dump = (tmp.path / "dump").string();
+  a.policy = "graph";
+  a.bias = true;
+  CHECK_THROWS_WITH(cli::attention_dump(a), Catch::Contains("--bias") && Catch::Contains("--policy graph"));
+  a.bias = false;
+  a.policy_keys.set("kernel", int64_t{3});
+  CHECK_THROWS_WITH(cli::attention_dump(a), "attention: --kernel does not apply to --policy graph (it takes --self-loops)");
+  a.policy_keys = Params();
+  a.policy = "full";
+  a.given = {"grid_h"};
+  CHECK_THROWS_WITH(cli::attention_dump(a), Catch::Contains("--grid-h applies to the grid kinds"));
+  a.given = {"tokens"};
+  a.policy = "axial";
+  CHECK_THROWS_WITH(cli::attention_dump(a), Catch::Contains("--tokens does not apply to --policy axial"));
+  a.given = {"degree"};
+  a.policy = "window1d";
+  CHECK_THROWS_WITH(cli::attention_dump(a), Catch::Contains("--degree applies to --policy graph"));
+  a.given.clear();
+  a.policy = "window3d";
+  CHECK_THROWS_WITH(cli::attention_dump(a), Catch::Contains("unknown policy kind 'window3d'") &&
+                                                Catch::Contains("did you mean 'window2d'"));
+  // a rectangular kernel in a union with a global token, and an intersection
+  a.policy = "window2d | global";
+  a.grid_h = 4, a.grid_w = 6;
+  a.policy_keys.set("kernel_h", int64_t{1});
+  a.policy_keys.set("kernel_w", int64_t{5});
+  REQUIRE(cli::attention_dump(a) == 0);
+  nlohmann::json meta = nlohmann::json::parse(test::read_all((tmp.path / "dump" / "meta.json").string()));
+  CHECK(meta["policy"] == "(window2d(grid=4x6, kernel=1x5, dilation=1x1, first=0) | global(first=0, count=1))");
+  a.policy = "window1d & causal";
+  a.policy_keys = Params();
+  a.policy_keys.set("radius", int64_t{2});
+  REQUIRE(cli::attention_dump(a) == 0);
+  meta = nlohmann::json::parse(test::read_all((tmp.path / "dump" / "meta.json").string()));
+  CHECK(meta["policy"] == "(window1d(left=2, right=2, causal=false) & causal)");
 }

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "experiments/cli/commands.hpp"
-#include "framework/attention/policy.hpp"
+#include "framework/attention/policy_params.hpp"
 #include "models/registry.hpp"
 
 using namespace rc;
@@ -58,16 +58,16 @@ TEST_CASE("receptive list: every attention policy with its parameters and defaul
   const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> expected = {
       {"full", {}},
       {"causal", {}},
-      {"window1d", {{"left", "64"}, {"right", "64"}, {"causal", "false"}}},
+      {"window1d", {{"radius", "4"}, {"left", "-1"}, {"right", "-1"}, {"causal", "false"}}},
       {"window2d",
-       {{"grid_h", "-"},
-        {"grid_w", "-"},
-        {"kernel_h", "7"},
-        {"kernel_w", "7"},
-        {"dilation_h", "1"},
-        {"dilation_w", "1"},
-        {"first", "0"}}},
-      {"global", {{"first", "0"}, {"count", "1"}}},
+       {{"kernel", "3"},
+        {"kernel_h", "0"},
+        {"kernel_w", "0"},
+        {"dilation", "1"},
+        {"dilation_h", "0"},
+        {"dilation_w", "0"}}},
+      {"axial", {}},
+      {"global", {{"global_first", "0"}, {"global_count", "1"}}},
       {"graph", {{"self_loops", "true"}}},
       {"union / intersection", {}},
       {"predicate", {}}};
@@ -101,8 +101,8 @@ TEST_CASE("receptive list: graph self_loops default is what the C++ API, model c
   const Policy p = Policy::graph(CsrView{2, row_ptr.data(), col_idx.data()});
   CHECK(p.allowed(0, 0) == listed);
   CHECK(p.allowed(1, 1) == listed);
-  // `receptive attention --policy graph` without --self-loops
-  CHECK(cli::AttentionArgs{}.self_loops == listed);
+  // `receptive attention --policy graph` without --self-loops, and model configs' policy sections: the schema
+  CHECK(std::get<bool>(policy_schema().find("self_loops")->default_value) == listed);
   // every model with a self_loops key (GAT, graph transformer)
   int models = 0;
   for (const auto& t : models::model_types())
@@ -112,4 +112,24 @@ TEST_CASE("receptive list: graph self_loops default is what the C++ API, model c
       ++models;
     }
   CHECK(models >= 2);
+}
+
+TEST_CASE("receptive list: one set of policy defaults, the ones model configs and the attention command use") {
+  const Entry window2d = entry(section(cli::list_text(false), "policies"), "window2d");
+  const Entry window1d = entry(section(cli::list_text(false), "policies"), "window1d");
+  REQUIRE(window2d.found);
+  REQUIRE(window1d.found);
+  CHECK(window2d.params[0] == std::pair<std::string, std::string>{"kernel", "3"});
+  CHECK(window1d.params[0] == std::pair<std::string, std::string>{"radius", "4"});
+  // patch_attention's policy.* keys are the policy schema's, with the same defaults
+  const models::ModelType* pa = nullptr;
+  for (const auto& t : models::model_types())
+    if (t.type == "patch_attention") pa = &t;
+  REQUIRE(pa != nullptr);
+  for (const ParamSpec& s : policy_schema().params) {
+    INFO("policy." << s.name);
+    const ParamSpec* m = pa->schema.find("policy." + s.name);
+    REQUIRE(m != nullptr);
+    CHECK(param_value_str(m->default_value) == param_value_str(s.default_value));
+  }
 }

@@ -1,25 +1,15 @@
 #pragma once
-// Shared test support for the attention tests: one case description drives the fast op and the reference.
+// Shared test support for the attention tests: one case description (support/attention_case.hpp, which the
+// benchmark shares) drives the fast op and the reference.
 #include <string>
 #include <vector>
 
 #include "framework/attention/attention.hpp"
 #include "framework/attention/attention_ref.hpp"
+#include "support/attention_case.hpp"
 #include "support/gradcheck.hpp"
 
 namespace rc::test {
-
-struct AttnCase {
-  std::string name;
-  Policy policy = Policy::full();
-  int64_t B = 1, H = 1, N = 8, D = 4;
-  ScoreKind score = ScoreKind::Dot;
-  int64_t bias_T = 0;  // entries per head of a relative-position bias table (0: none)
-  BiasGrid grid;
-  float dropout = 0.0f;
-  AttentionKernel kernel = AttentionKernel::Auto;
-  std::optional<float> scale;
-};
 
 struct AttnData {
   Tensor q, k, v, bias, aq, ak, dout;
@@ -125,43 +115,40 @@ inline void check_against_ref(const OpRun& f, const std::vector<RefD>& r, double
   }
 }
 
-// Fast op vs reference: output and every gradient within `tol` relative error.
-inline void check_fast_vs_ref(const AttnCase& c, double tol = 2e-5, uint64_t seed = 7) {
+// Fast op vs reference: output and every gradient within the case's tolerance.
+inline void check_fast_vs_ref(const AttnCase& c, uint64_t seed = 7) {
   INFO("case " << c.name << " " << c.policy.describe() << " B=" << c.B << " H=" << c.H << " N=" << c.N << " D=" << c.D);
   AttnData d = make_data(c, seed);
-  check_against_ref(run_fast(c, d), run_ref(c, d), tol);
+  check_against_ref(run_fast(c, d), run_ref(c, d), c.rel_tol, c.abs_tol);
 }
 
-}  // namespace rc::test
-
-namespace rc::test {
-
-// A random directed graph on n nodes with about avg_degree sorted, unique neighbours per node (no self-loops).
-struct Csr {
-  int64_t n = 0;
-  std::vector<int64_t> row_ptr, col_idx;
-  CsrView view() const { return {n, row_ptr.data(), col_idx.data()}; }
-};
-inline Csr random_graph(int64_t n, double avg_degree, uint64_t seed) {
-  Generator gen(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  Csr g;
-  g.n = n;
-  g.row_ptr.push_back(0);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < n; ++j)
-      if (j != i && u(gen) < avg_degree / n) g.col_idx.push_back(j);
-    g.row_ptr.push_back(static_cast<int64_t>(g.col_idx.size()));
-  }
-  return g;
+// The float64 reference against central differences (fd_check) over the inputs of a case: q, k, v, [a_q, a_k],
+// [bias]; returns the largest relative error.
+inline double reference_fd_error(const AttnCase& c) {
+  AttnData d = make_data(c, 21);
+  auto base = ref_inputs(d);
+  AttentionOptions o = base_options(c);
+  auto unpack = [&](const std::vector<RefD>& in) {
+    ref::AttentionInputs<double> a = base;
+    a.q = in[0], a.k = in[1], a.v = in[2];
+    size_t next = 3;
+    if (c.score == ScoreKind::Additive) a.a_q = in[next++], a.a_k = in[next++];
+    if (c.bias_T) a.rel_bias = in[next++];
+    return a;
+  };
+  std::vector<RefD> inputs{base.q, base.k, base.v};
+  if (c.score == ScoreKind::Additive) inputs.push_back(base.a_q), inputs.push_back(base.a_k);
+  if (c.bias_T) inputs.push_back(base.rel_bias);
+  return fd_check([&](const std::vector<RefD>& in) { return ref::attention(unpack(in), c.policy, o); },
+                  [&](const std::vector<RefD>& in, const RefD& dy) {
+                    auto g = ref::attention_backward(unpack(in), c.policy, o, dy);
+                    std::vector<RefD> r{g.dq, g.dk, g.dv};
+                    if (c.score == ScoreKind::Additive) r.push_back(g.da_q), r.push_back(g.da_k);
+                    if (c.bias_T) r.push_back(g.drel_bias);
+                    return r;
+                  },
+                  inputs);
 }
 
-// A window2d on a gh × gw grid with a kh × kw kernel (dilation dh × dw, grid starting at token `first`).
-inline Window2d grid(int64_t gh, int64_t gw, int64_t kh, int64_t kw, int64_t dh = 1, int64_t dw = 1, int64_t first = 0) {
-  Window2d w;
-  w.grid_h = gh, w.grid_w = gw, w.kernel_h = kh, w.kernel_w = kw, w.dilation_h = dh, w.dilation_w = dw;
-  w.first = first;
-  return w;
-}
 
 }  // namespace rc::test

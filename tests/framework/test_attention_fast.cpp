@@ -188,3 +188,22 @@ TEST_CASE("attention: results are identical to the bit for 1 and 2 threads") {
     for (size_t i = 0; i < one.grads.size(); ++i) CHECK(one.grads[i].to_vector() == two.grads[i].to_vector());
   }
 }
+
+TEST_CASE("attention: the benchmark's cases match the float64 reference (one head), with their edge counts") {
+  int checked = 0;
+  for (AttnCase c : bench_cases()) {
+    c.B = 1, c.H = 1;  // one head: the reference is dense plain loops
+    const int64_t edges = c.edges();
+    if (static_cast<double>(edges) * c.D > 2e7) continue;  // dense full attention at N >= 2708: minutes in double
+    INFO("bench case " << c.name << " " << c.policy.describe());
+    int64_t counted = 0;
+    for (int64_t i = 0; i < c.N; ++i)
+      for (int64_t j = 0; j < c.N; ++j) counted += c.policy.allowed(i, j);
+    CHECK(edges == counted);
+    CHECK(c.flops() == (c.forward_only ? 4.0 : 12.0) * double(edges) * c.D);
+    c.forward_only = false;  // the test checks the gradients too
+    check_fast_vs_ref(c);
+    ++checked;
+  }
+  CHECK(checked >= 10);
+}

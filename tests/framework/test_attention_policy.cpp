@@ -1,8 +1,10 @@
 // Policies on their own (neighbourhoods, masks, hulls, CSR lists) and bad input to policies and attention().
+#include <atomic>
 #include <cmath>
 #include <limits>
 
 #include "attention_cases.hpp"
+#include "framework/attention/policy_params.hpp"
 
 using namespace rc;
 using namespace rc::test;
@@ -179,4 +181,127 @@ TEST_CASE("policy: negative and duplicate CSR column indices are errors naming t
   CHECK_THROWS_WITH(Policy::graph(g.view(), true), "graph policy: row 1 is not sorted/unique: col_idx[2] = 1 after 1");
   g.col_idx = {2, 0, 1};
   CHECK_NOTHROW(Policy::graph(g.view()));
+}
+
+TEST_CASE("policy: a union of window2d parts on one grid keeps 2-D bias offsets; on different grids it is an error") {
+  // the trap this replaces: two window2d parts made the bias fall back to 1-D raster offsets without a word
+  const Policy same = Policy::window2d(grid(6, 7, 3, 1)) | Policy::window2d(grid(6, 7, 1, 5));
+  REQUIRE(same.grid_offsets().has_value());
+  CHECK(same.grid_offsets()->radius_h == 2);
+  CHECK(same.grid_offsets()->radius_w == 4);
+  const BiasIndex bi = make_bias_index(same, {}, 5 * 9);
+  CHECK(bi.mode == BiasIndex::Mode::Offset2d);
+  CHECK(bi.index(0, 7 + 1) == (1 + 2) * 9 + (1 + 4));  // one row down, one column right
+  AttnCase c;
+  c.policy = same | Policy::global(0, 1);
+  c.B = 2, c.H = 2, c.N = 42, c.D = 8, c.bias_T = 5 * 9;
+  for (AttentionKernel k : {AttentionKernel::Tiled, AttentionKernel::Edges}) {
+    c.kernel = k;
+    check_fast_vs_ref(c);
+  }
+  // different grids (or dilations): no common 2-D offsets, a clear error rather than a silent switch to 1-D
+  const Policy other = Policy::window2d(grid(6, 7, 3, 3)) | Policy::window2d(grid(6, 7, 3, 3, 2, 2));
+  CHECK_THROWS_WITH(make_bias_index(other, {}, 25),
+                    Catch::Contains("relative-position bias under") && Catch::Contains("different 2-D grids") &&
+                        Catch::Contains("dilation=2x2"));
+  Var q(random_tensor({1, 1, 42, 4}, 1));
+  AttentionOptions o;
+  o.rel_bias = Var(random_tensor({1, 25}, 2));
+  CHECK_THROWS_WITH(attention(q, q, q, other, o), Catch::Contains("different 2-D grids"));
+  o.bias_grid = {6, 7, 0};  // an explicit grid resolves it
+  o.rel_bias = Var(random_tensor({1, 11 * 13}, 2));
+  CHECK_NOTHROW(attention(q, q, q, other, o));
+  CHECK_NOTHROW(attention(q, q, q, other));  // without a bias the policy is fine
+}
+
+TEST_CASE("policy: a predicate with a key range plans in O(sum of ranges), and equals one without") {
+  auto band = [](int64_t i, int64_t j) { return j <= i && i - j <= 6 && (i + j) % 3 != 0; };
+  std::atomic<int64_t> calls_plain{0}, calls_ranged{0};
+  const Policy plain = Policy::predicate([&](int64_t i, int64_t j) { return ++calls_plain, band(i, j); }, "band");
+  const Policy ranged = Policy::predicate([&](int64_t i, int64_t j) { return ++calls_ranged, band(i, j); }, "band",
+                                          [](int64_t i, int64_t) { return std::pair<int64_t, int64_t>{i - 6, i + 1}; });
+  const int64_t n = 300;
+  const Neighbours a = plain.neighbours(n), b = ranged.neighbours(n);
+  CHECK(a.row_ptr == b.row_ptr);
+  CHECK(a.col_idx == b.col_idx);
+  CHECK(calls_plain == n * n);
+  CHECK(calls_ranged <= 7 * n);
+  check_consistent(ranged, 40);
+  // the range is part of the definition: pairs outside it are not allowed, whatever the function says
+  const Policy clipped = Policy::predicate([](int64_t, int64_t) { return true; }, "all",
+                                           [](int64_t i, int64_t) { return std::pair<int64_t, int64_t>{i, i + 2}; });
+  CHECK(clipped.allowed(3, 4));
+  CHECK(!clipped.allowed(3, 5));
+  CHECK(clipped.count_edges(10) == 19);
+  AttnCase c;
+  c.policy = ranged;
+  c.N = 77, c.H = 2, c.D = 7;
+  check_fast_vs_ref(c);
+}
+
+TEST_CASE("policy_from_params: one schema and one set of defaults; compositions, rectangular kernels, clear errors") {
+  PolicyContext ctx;
+  ctx.grid_h = 7, ctx.grid_w = 7, ctx.tokens = 49, ctx.grid_name = "patch grid", ctx.owner = "patch_attention";
+  auto make = [&](std::vector<std::pair<std::string, ParamValue>> kv) {
+    Params p;
+    for (auto& [k, v] : kv) p.set("policy." + k, v);
+    return policy_from_params(p, ctx, "policy.").describe();
+  };
+  CHECK(make({}) == "full");
+  CHECK(make({{"kind", std::string("window2d")}}) == "window2d(grid=7x7, kernel=3x3, dilation=1x1, first=0)");
+  CHECK(make({{"kind", std::string("window1d")}}) == "window1d(left=4, right=4, causal=false)");
+  CHECK(make({{"kind", std::string("window1d")}, {"left", int64_t{2}}, {"causal", true}}) ==
+        "window1d(left=2, right=0, causal=true)");
+  CHECK(make({{"kind", std::string("window2d")}, {"kernel_h", int64_t{1}}, {"kernel_w", int64_t{5}},
+              {"dilation_w", int64_t{1}}}) == "window2d(grid=7x7, kernel=1x5, dilation=1x1, first=0)");
+  CHECK(make({{"kind", std::string("window2d | global")}, {"global_count", int64_t{2}}}) ==
+        "(window2d(grid=7x7, kernel=3x3, dilation=1x1, first=0) | global(first=0, count=2))");
+  CHECK(make({{"kind", std::string("window1d & causal | global")}}) ==
+        "((window1d(left=4, right=4, causal=false) & causal) | global(first=0, count=1))");
+  // a class token before the grid: local kinds see it as a global token (what patch_attention always did)
+  ctx.first = 1, ctx.tokens = 50;
+  CHECK(make({{"kind", std::string("window2d")}}) ==
+        "(window2d(grid=7x7, kernel=3x3, dilation=1x1, first=1) | global(first=0, count=1))");
+  CHECK(make({{"kind", std::string("window1d")}}) == "(window1d(left=4, right=4, causal=false) | global(first=0, count=1))");
+  CHECK(make({{"kind", std::string("causal")}}) == "causal");
+  CHECK(make({{"kind", std::string("full")}}) == "full");
+  // keys that do not apply, unknown kinds, impossible windows, missing context
+  CHECK_THROWS_WITH(make({{"kind", std::string("full")}, {"kernel", int64_t{5}}}),
+                    "policy.kernel = 5 does not apply to policy.kind = 'full' (it takes no other keys)");
+  CHECK_NOTHROW(make({{"kind", std::string("full")}, {"kernel", int64_t{3}}}));  // a resolved config's default
+  CHECK_THROWS_WITH(make({{"kind", std::string("window1d")}, {"dilation", int64_t{2}}}),
+                    Catch::Contains("policy.dilation = 2 does not apply to policy.kind = 'window1d' (it takes radius, "
+                                    "left, right, causal)"));
+  CHECK_THROWS_WITH(make({{"kind", std::string("windw2d")}}),
+                    Catch::Contains("unknown policy kind 'windw2d' (did you mean 'window2d'?)"));
+  CHECK_THROWS_WITH(make({{"kind", std::string("window2d | ")}}), Catch::Contains("unknown policy kind ''"));
+  CHECK_THROWS_WITH(make({{"kind", std::string("window2d")}, {"kernel", int64_t{9}}}),
+                    "policy.kernel 9×9 with dilation 1×1 is larger than the 7×7 patch grid");
+  CHECK_THROWS_WITH(make({{"kind", std::string("window1d")}, {"radius", int64_t{-2}}}),
+                    Catch::Contains("policy.radius = -2"));
+  CHECK_THROWS_WITH(make({{"kind", std::string("graph")}}),
+                    "policy.kind graph needs an adjacency, and patch_attention has none");
+  ctx.grid_h = ctx.grid_w = 0;
+  CHECK_THROWS_WITH(make({{"kind", std::string("window2d")}}),
+                    "policy.kind = 'window2d': window2d needs a token grid, and patch_attention has none");
+  // the defaults are the schema's, listed once
+  const Schema& s = policy_schema();
+  CHECK(std::get<int64_t>(s.find("kernel")->default_value) == 3);
+  CHECK(std::get<int64_t>(s.find("radius")->default_value) == 4);
+  CHECK(std::get<bool>(s.find("self_loops")->default_value));
+  CHECK(policy_keys_for("window2d | axial") ==
+        std::vector<std::string>{"kernel", "kernel_h", "kernel_w", "dilation", "dilation_h", "dilation_w"});
+}
+
+TEST_CASE("policy: count_edges counts the allowed pairs of every kind") {
+  static const Csr g = random_graph(40, 5.0, 3);
+  for (const Policy& p : {Policy::full(), Policy::causal(), Policy::window1d(3, 7), Policy::window2d(grid(6, 6, 3, 5, 2, 1, 2)),
+                          Policy::global(3, 2), Policy::graph(g.view(), true), Policy::causal() & Policy::graph(g.view()),
+                          Policy::window2d(grid(6, 6, 3, 3, 1, 1, 1)) | Policy::global(0, 1)}) {
+    INFO(p.describe());
+    int64_t e = 0;
+    for (int64_t i = 0; i < 40; ++i)
+      for (int64_t j = 0; j < 40; ++j) e += p.allowed(i, j);
+    CHECK(p.count_edges(40) == e);
+  }
 }

@@ -30,37 +30,6 @@ TEST_CASE("attention: hand-computed values and gradients (N = 2, D = 1, causal)"
   CHECK(r.grads[2].data()[1] == Approx(0.01798621f));
 }
 
-namespace {
-
-// fd_check over the inputs of a case: q, k, v, [a_q, a_k], [bias]
-double fd_case(const AttnCase& c) {
-  AttnData d = make_data(c, 21);
-  auto base = ref_inputs(d);
-  AttentionOptions o = base_options(c);
-  auto unpack = [&](const std::vector<RefD>& in) {
-    ref::AttentionInputs<double> a = base;
-    a.q = in[0], a.k = in[1], a.v = in[2];
-    size_t next = 3;
-    if (c.score == ScoreKind::Additive) a.a_q = in[next++], a.a_k = in[next++];
-    if (c.bias_T) a.rel_bias = in[next++];
-    return a;
-  };
-  std::vector<RefD> inputs{base.q, base.k, base.v};
-  if (c.score == ScoreKind::Additive) inputs.push_back(base.a_q), inputs.push_back(base.a_k);
-  if (c.bias_T) inputs.push_back(base.rel_bias);
-  return fd_check([&](const std::vector<RefD>& in) { return ref::attention(unpack(in), c.policy, o); },
-                  [&](const std::vector<RefD>& in, const RefD& dy) {
-                    auto g = ref::attention_backward(unpack(in), c.policy, o, dy);
-                    std::vector<RefD> r{g.dq, g.dk, g.dv};
-                    if (c.score == ScoreKind::Additive) r.push_back(g.da_q), r.push_back(g.da_k);
-                    if (c.bias_T) r.push_back(g.drel_bias);
-                    return r;
-                  },
-                  inputs);
-}
-
-}  // namespace
-
 TEST_CASE("attention: the reference passes finite-difference checks in double") {
   Window2d w;
   w.grid_h = 4, w.grid_w = 5, w.kernel_h = 3, w.kernel_w = 3;
@@ -78,6 +47,6 @@ TEST_CASE("attention: the reference passes finite-difference checks in double") 
     c.B = 2, c.H = 2, c.D = 3;
     if (c.N == 8) c.N = 9;
     INFO(c.name);
-    CHECK(fd_case(c) < 1e-6);
+    CHECK(reference_fd_error(c) < 1e-6);
   }
 }
