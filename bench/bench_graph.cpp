@@ -4,7 +4,7 @@
 
 #include "bench/bench_common.hpp"
 #include "datasets/graph/linqs.hpp"
-#include "experiments/train/graph_trainer.hpp"
+#include "experiments/train/graph_task.hpp"
 #include "framework/ops/loss.hpp"
 #include "framework/optim/adamw.hpp"
 #include "models/registry.hpp"

@@ -22,6 +22,11 @@ namespace rc::exp {
 
 namespace fs = std::filesystem;
 
+std::atomic<bool>& stop_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
 OutDirLock::OutDirLock(const fs::path& dir) {
   fs::create_directories(dir);
   const fs::path lock = dir / ".lock";

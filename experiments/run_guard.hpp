@@ -5,7 +5,10 @@
 // - remove_stale_temporaries: the runner's own *.tmp.<pid> and *.tmp files a killed process left behind;
 // - check_resume_matches: a run already in results.csv is only skipped when the config now asks for the same
 //   run; a changed setting (say --set train.lr=0.01 into the same --out) is an error naming the run, the key,
-//   the saved and the new value, instead of reusing rows trained with other settings.
+//   the saved and the new value, instead of reusing rows trained with other settings;
+// - stop_requested: the flag a signal handler sets to stop the run in progress after its current step and the
+//   sweep before its next run.
+#include <atomic>
 #include <filesystem>
 #include <string>
 
@@ -13,6 +16,10 @@
 #include "experiments/results.hpp"
 
 namespace rc::exp {
+
+// Set (by the SIGINT/SIGTERM/SIGHUP handler of `receptive run`) to stop training after the current step (the
+// run reports "interrupted" and is not recorded) and to start no further run.
+std::atomic<bool>& stop_requested();
 
 class OutDirLock {
  public:

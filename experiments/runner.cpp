@@ -17,8 +17,8 @@
 #include "experiments/results.hpp"
 #include "experiments/run_guard.hpp"
 #include "experiments/summary.hpp"
-#include "experiments/train/graph_trainer.hpp"
-#include "experiments/train/image_trainer.hpp"
+#include "experiments/train/graph_task.hpp"
+#include "experiments/train/image_task.hpp"
 #include "framework/core/random.hpp"
 #include "models/registry.hpp"
 

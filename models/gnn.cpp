@@ -5,7 +5,7 @@
 #include "framework/attention/attention.hpp"
 #include "framework/nn/init.hpp"
 #include "framework/nn/layers.hpp"
-#include "framework/nn/multihead_attention.hpp"
+#include "framework/nn/transformer_block.hpp"
 #include "framework/ops/activation.hpp"
 #include "framework/ops/dropout.hpp"
 #include "framework/ops/elementwise.hpp"
@@ -206,13 +206,17 @@ class GraphTransformer : public GraphModel {
     dropout_ = float(p.get_float("dropout"));
     const int64_t dim = p.get_int("hidden");
     in_ = register_module("input", std::make_shared<InputLinear>(g.num_features, dim, gen_, true));
-    nn::MultiHeadAttentionOptions mo;
-    mo.dim = dim;
-    mo.heads = p.get_int("heads");
-    mo.attention_dropout = float(p.get_float("attention_dropout"));
+    // residual dropout masks come from the forward's seed (below), so the blocks' own dropout stays unused
+    nn::TransformerBlockOptions bo;
+    bo.attention.dim = dim;
+    bo.attention.heads = p.get_int("heads");
+    bo.attention.attention_dropout = float(p.get_float("attention_dropout"));
+    bo.mlp_hidden = 2 * dim;
+    bo.dropout = dropout_;
+    bo.transformer_init = false;
     auto blocks = register_module("blocks", std::make_shared<nn::ModuleList>());
     for (int64_t l = 0; l < p.get_int("layers"); ++l)
-      blocks_.push_back(blocks->push_back(std::make_shared<Block>(mo, gen_, mix_seed(seed, 50 + l))));
+      blocks_.push_back(blocks->push_back(std::make_shared<nn::TransformerBlock>(bo, gen_, mix_seed(seed, 50 + l))));
     norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(dim));
     head_ = register_module("head", std::make_shared<nn::Linear>(dim, g.num_classes, gen_));
   }
@@ -220,35 +224,22 @@ class GraphTransformer : public GraphModel {
     uint64_t s = mix_seed(seed_, calls_++);
     const int64_t n = g.num_nodes;
     Var x = reshape(in_->forward(g, dropout_, s), {1, n, -1});
-    int k = 1;
+    uint64_t k = 1;
     for (auto& b : blocks_) {
-      x = add(x, dropout(b->attn->forward(b->ln1->forward(x), policy_), dropout_, is_training(), mix_seed(s, k++)));
-      Var m = b->fc2->forward(gelu(b->fc1->forward(b->ln2->forward(x))));
-      x = add(x, dropout(m, dropout_, is_training(), mix_seed(s, k++)));
+      const nn::ResidualDropoutSeeds seeds{mix_seed(s, k), mix_seed(s, k + 1)};
+      x = b->forward(x, policy_, nullptr, seeds);
+      k += 2;
     }
     return head_->forward(reshape(norm_->forward(x), {n, -1}));
   }
 
  private:
-  // pre-LayerNorm block: x + MHA(LN x), then x + MLP(LN x)
-  struct Block : nn::Module {
-    Block(const nn::MultiHeadAttentionOptions& mo, Generator& gen, uint64_t seed) {
-      ln1 = register_module("ln1", std::make_shared<nn::LayerNorm>(mo.dim));
-      attn = register_module("attn", std::make_shared<nn::MultiHeadAttention>(mo, gen, seed));
-      ln2 = register_module("ln2", std::make_shared<nn::LayerNorm>(mo.dim));
-      fc1 = register_module("fc1", std::make_shared<nn::Linear>(mo.dim, 2 * mo.dim, gen));
-      fc2 = register_module("fc2", std::make_shared<nn::Linear>(2 * mo.dim, mo.dim, gen));
-    }
-    std::shared_ptr<nn::LayerNorm> ln1, ln2;
-    std::shared_ptr<nn::MultiHeadAttention> attn;
-    std::shared_ptr<nn::Linear> fc1, fc2;
-  };
   Generator gen_;
   uint64_t seed_, calls_ = 0;
   float dropout_;
   Policy policy_;
   std::shared_ptr<InputLinear> in_;
-  std::vector<std::shared_ptr<Block>> blocks_;
+  std::vector<std::shared_ptr<nn::TransformerBlock>> blocks_;
   std::shared_ptr<nn::LayerNorm> norm_;
   std::shared_ptr<nn::Linear> head_;
 };

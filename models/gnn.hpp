@@ -3,7 +3,8 @@
 //   mlp                no neighbours (the baseline that tells how much the graph helps)
 //   gcn                Kipf & Welling 2017: H' = Â H W, Â = D^-1/2 (A + I) D^-1/2 (fixed neighbour weights)
 //   gat                Veličković et al. 2018: additive attention over the adjacency (learned weights)
-//   graph_transformer  dot-product attention blocks over the adjacency, or over all nodes (policy: full)
+//   graph_transformer  nn::TransformerBlock blocks (dot-product attention) over the adjacency, or over all nodes
+//                      (policy: full)
 #include "framework/core/params.hpp"
 #include "models/model.hpp"
 

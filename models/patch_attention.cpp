@@ -5,7 +5,7 @@
 #include "framework/attention/policy_params.hpp"
 #include "framework/nn/init.hpp"
 #include "framework/nn/layers.hpp"
-#include "framework/nn/multihead_attention.hpp"
+#include "framework/nn/transformer_block.hpp"
 #include "framework/ops/activation.hpp"
 #include "framework/ops/elementwise.hpp"
 #include "framework/ops/shape.hpp"
@@ -80,29 +80,6 @@ Tensor sincos_2d(int64_t gh, int64_t gw, int64_t dim) {
   return t;
 }
 
-class Block : public nn::Module {
- public:
-  Block(const nn::MultiHeadAttentionOptions& mo, int64_t hidden, float dropout, Generator& gen, uint64_t seed) {
-    ln1_ = register_module("ln1", std::make_shared<nn::LayerNorm>(mo.dim));
-    attn_ = register_module("attn", std::make_shared<nn::MultiHeadAttention>(mo, gen, seed));
-    ln2_ = register_module("ln2", std::make_shared<nn::LayerNorm>(mo.dim));
-    fc1_ = register_module("fc1", std::make_shared<nn::Linear>(mo.dim, hidden, gen, true, true));
-    fc2_ = register_module("fc2", std::make_shared<nn::Linear>(hidden, mo.dim, gen, true, true));
-    drop_ = register_module("drop", std::make_shared<nn::Dropout>(dropout, seed + 7));
-  }
-  Var forward(const Var& x, const Policy& policy, AttentionWeights* weights) {
-    Var h = add(x, drop_->forward(attn_->forward(ln1_->forward(x), policy, weights)));
-    return add(h, drop_->forward(fc2_->forward(gelu(fc1_->forward(ln2_->forward(h))))));
-  }
-  nn::MultiHeadAttention& attention() { return *attn_; }
-
- private:
-  std::shared_ptr<nn::LayerNorm> ln1_, ln2_;
-  std::shared_ptr<nn::MultiHeadAttention> attn_;
-  std::shared_ptr<nn::Linear> fc1_, fc2_;
-  std::shared_ptr<nn::Dropout> drop_;
-};
-
 class PatchAttention : public ImageModel {
  public:
   PatchAttention(const Params& p, const ImageShape& shape, uint64_t seed) : gen_(seed) {
@@ -132,7 +109,8 @@ class PatchAttention : public ImageModel {
       pos_ = Var(pos, false);
     }
     policy_ = patch_policy(p, gh_, gw_, class_token_);
-    nn::MultiHeadAttentionOptions mo;
+    nn::TransformerBlockOptions bo;
+    nn::MultiHeadAttentionOptions& mo = bo.attention;
     mo.dim = dim_;
     mo.heads = p.get_int("heads");
     mo.attention_dropout = float(p.get_float("attention_dropout"));
@@ -144,12 +122,12 @@ class PatchAttention : public ImageModel {
         mo.bias_table = (2 * gh_ - 1) * (2 * gw_ - 1);
       }
     }
-    const int64_t hidden = std::max<int64_t>(1, std::llround(p.get_float("mlp_ratio") * dim_));
-    const float drop = float(p.get_float("dropout"));
+    bo.mlp_hidden = std::max<int64_t>(1, std::llround(p.get_float("mlp_ratio") * dim_));
+    bo.dropout = float(p.get_float("dropout"));
     blocks_ = register_module("blocks", std::make_shared<nn::ModuleList>());
     for (int64_t i = 0; i < p.get_int("depth"); ++i)
-      blocks_->push_back(std::make_shared<Block>(mo, hidden, drop, gen_, mix_seed(seed, 100 + i)));
-    drop_ = register_module("drop", std::make_shared<nn::Dropout>(drop, seed + 3));
+      blocks_->push_back(std::make_shared<nn::TransformerBlock>(bo, gen_, mix_seed(seed, 100 + i)));
+    drop_ = register_module("drop", std::make_shared<nn::Dropout>(bo.dropout, seed + 3));
     norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(dim_));
     head_ = register_module("head", std::make_shared<nn::Linear>(dim_, shape.num_classes, gen_, true, true));
   }
@@ -165,7 +143,7 @@ class PatchAttention : public ImageModel {
     if (pos_.defined()) x = add(x, pos_);
     x = drop_->forward(x);
     for (size_t i = 0; i < blocks_->size(); ++i) {
-      auto* blk = static_cast<Block*>((*blocks_)[i].get());
+      auto* blk = static_cast<nn::TransformerBlock*>((*blocks_)[i].get());
       x = blk->forward(x, policy_, i < weights.size() ? weights[i] : nullptr);
     }
     x = norm_->forward(x);

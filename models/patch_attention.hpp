@@ -1,6 +1,6 @@
 #pragma once
 // Patch-attention image classifier (ViT-style): patch embedding, optional class token, positional encoding
-// (none | sinusoidal | learned | relative), `depth` pre-LayerNorm blocks [x + MHA(LN x); x + MLP(LN x)] whose
+// (none | sinusoidal | learned | relative), `depth` pre-LayerNorm blocks (nn::TransformerBlock) whose
 // attention follows a configurable neighbourhood policy, then class-token or mean pooling and a linear head.
 // With policy window2d 3×3 and relative bias it is a convolution-like local self-attention network.
 #include "framework/attention/policy.hpp"

@@ -5,7 +5,7 @@
 #include "experiments/cli/commands.hpp"
 #include "experiments/config/experiment.hpp"
 #include "experiments/runner.hpp"
-#include "experiments/train/image_trainer.hpp"
+#include "experiments/run_guard.hpp"
 
 namespace rc::cli {
 

@@ -1,7 +1,7 @@
 #pragma once
 // Checkpoints that never hold non-finite weights, and what a checkpoint records about its run's input.
-// A trainer checks the weights with non_finite_tensor before it evaluates or saves; a run whose weights
-// became NaN or Inf stops there, and the files written earlier (the last good ones) stay as they were.
+// The training loop checks the weights with non_finite_tensor before it evaluates or keeps them; a run whose
+// weights became NaN or Inf stops there, and its files hold the last good weights.
 #include <filesystem>
 #include <string>
 
@@ -16,8 +16,8 @@ namespace rc::exp {
 // with the kind of value found: "nan in fc.weight".
 std::string non_finite_tensor(const nn::Module& module);
 
-// A copy of a module's state dict kept in memory, to be written later (the graph trainer keeps the
-// best-validation and the last finite weights this way and writes both files once, at the end of a run).
+// A copy of a module's state dict kept in memory, to be written later (the training loop keeps the selected
+// and the last finite weights this way and writes both files once, at the end of a run).
 class StateSnapshot {
  public:
   void capture(const nn::Module& module, io::Metadata metadata);  // reuses its buffers after the first call

@@ -39,8 +39,10 @@ Schema train_schema() {
       {"gamma", ParamType::Float, 0.1, "step: decay factor", 0.0, 1.0, {}},
       {"label_smoothing", ParamType::Float, 0.0, "cross-entropy label smoothing", 0.0, 0.99, {}},
       {"clip_grad_norm", ParamType::Float, 0.0, "clip the global gradient norm to this (0 = off)", 0.0, {}, {}},
-      {"patience", ParamType::Int, int64_t{0}, "early stopping: evaluations without a better validation accuracy (0 = off)",
+      {"patience", ParamType::Int, int64_t{0}, "early stopping: stop after this many evaluations in a row in which neither the validation accuracy reached its best nor the validation loss its lowest so far (0 = off)",
        0.0, {}, {}},
+      {"select", ParamType::String, std::string("best"),
+       "the epoch reported and saved as best.safetensors: best = highest validation accuracy, ties to the lower validation loss; last = the final epoch", {}, {}, {"best", "last"}},
       {"progress", ParamType::Bool, true, "progress bar on the terminal", {}, {}, {}},
   };
   return s;
@@ -68,6 +70,7 @@ TrainSettings TrainSettings::from(const Params& p) {
   s.label_smoothing = p.get_float("label_smoothing");
   s.clip_grad_norm = p.get_float("clip_grad_norm");
   s.patience = p.get_int("patience");
+  s.select = p.get_string("select");
   s.progress = p.get_bool("progress");
   return s;
 }

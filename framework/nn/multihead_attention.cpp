@@ -1,6 +1,5 @@
 #include "framework/nn/multihead_attention.hpp"
 
-#include "framework/nn/init.hpp"
 #include "framework/ops/shape.hpp"
 
 namespace rc::nn {
@@ -12,14 +11,6 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& o, Gener
   qkv_ = register_module("qkv", std::make_shared<Linear>(o.dim, 3 * o.dim, gen, o.qkv_bias, true));
   out_ = register_module("out", std::make_shared<Linear>(o.dim, o.dim, gen, true, true));
   if (o.bias_table > 0) rel_bias_ = register_parameter("rel_bias", Tensor::zeros({o.heads, o.bias_table}), true);
-  if (o.score == ScoreKind::Additive) {
-    const int64_t d = o.dim / o.heads;
-    Tensor aq = Tensor::empty({o.heads, d}), ak = Tensor::empty({o.heads, d});
-    init::xavier_uniform_(aq, gen);
-    init::xavier_uniform_(ak, gen);
-    a_q_ = register_parameter("a_q", aq);
-    a_k_ = register_parameter("a_k", ak);
-  }
 }
 
 Var MultiHeadAttention::forward(const Var& x, const Policy& policy, AttentionWeights* weights) {
@@ -32,9 +23,6 @@ Var MultiHeadAttention::forward(const Var& x, const Policy& policy, AttentionWei
   Var k = reshape(slice(qkv, 0, 1, 2), {b, h, n, d});
   Var v = reshape(slice(qkv, 0, 2, 3), {b, h, n, d});
   AttentionOptions ao;
-  ao.score = options_.score;
-  ao.a_q = a_q_;
-  ao.a_k = a_k_;
   ao.rel_bias = rel_bias_;
   ao.bias_grid = options_.bias_grid;
   ao.dropout = options_.attention_dropout;

@@ -1,7 +1,8 @@
-// The trainers' checkpoints: best.safetensors holds the weights of the best-validation evaluation and
-// last.safetensors those of the last one, and neither ever holds a NaN or Inf, whether the loss or the weights
-// diverge first. A probe model wraps a real one to record the weights at every evaluation and, on request, to
-// poison them at a chosen training step.
+// The training loop (trainer.hpp) through both tasks: best.safetensors holds the weights of the selected
+// evaluation and last.safetensors those of the last one, and neither ever holds a NaN or Inf, whether the loss
+// or the weights diverge first; one selection rule, one patience rule and one metrics schema for both tasks.
+// A probe model wraps a real one to record the weights at every evaluation and, on request, to poison them at a
+// chosen training step.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -15,8 +16,9 @@
 #include "datasets/graph/synthetic.hpp"
 #include "experiments/config/experiment.hpp"
 #include "experiments/train/checkpoint.hpp"
-#include "experiments/train/graph_trainer.hpp"
-#include "experiments/train/image_trainer.hpp"
+#include "experiments/train/graph_task.hpp"
+#include "experiments/train/image_task.hpp"
+#include "experiments/train/trainer.hpp"
 #include "framework/io/safetensors.hpp"
 #include "framework/ops/loss.hpp"
 #include "models/registry.hpp"
@@ -275,6 +277,9 @@ TEST_CASE("trainers: best.safetensors holds the best-validation epoch's weights,
   SECTION("image") {
     ImageSetup s;
     s.settings.epochs = 8;
+    // validation labels flipped: the better the model learns, the worse it does on validation (accuracy down,
+    // loss up), so the selected epoch is an early one
+    for (int64_t i : s.task.val_idx) s.train.labels[i] = 1 - s.train.labels[i];
     auto model = small_cnn(0);
     RunOutcome o = train_image_model(*model, s.task, s.settings, dir.path, 0, "cnn");
     REQUIRE(o.status == "ok");
@@ -357,4 +362,143 @@ TEST_CASE("trainers: test_every_eval logs the test accuracy at every evaluation,
     CHECK(metrics[o.best_epoch - 1]["test_accuracy"].get<double>() == o.test_accuracy);
     CHECK(metrics.back()["test_accuracy"].get<double>() == o.last_test_accuracy);
   }
+}
+
+namespace {
+// The epoch the documented rule selects from metrics.jsonl: highest val_accuracy, ties to the lower val_loss,
+// the first of equal ones.
+int64_t selected_epoch(const std::vector<nlohmann::json>& metrics) {
+  int64_t best = 0;
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    const double a = metrics[i]["val_accuracy"].get<double>(), l = metrics[i]["val_loss"].get<double>();
+    if (best == 0) {
+      best = int64_t(i) + 1;
+      continue;
+    }
+    const double ba = metrics[best - 1]["val_accuracy"].get<double>(), bl = metrics[best - 1]["val_loss"].get<double>();
+    if (a > ba || (a == ba && l < bl)) best = int64_t(i) + 1;
+  }
+  return best;
+}
+
+// One schema for every task: the same keys on every line, seconds per evaluation and since the start.
+void check_metrics_schema(const std::vector<nlohmann::json>& metrics, bool has_val) {
+  double elapsed = 0;
+  for (const auto& m : metrics) {
+    for (const char* key : {"epoch", "step", "train_loss", "train_accuracy", "val_accuracy", "val_loss", "lr",
+                            "interval_seconds", "elapsed_seconds", "items_per_second"}) {
+      INFO(key);
+      CHECK(m.contains(key));
+    }
+    CHECK(m["val_accuracy"].is_number() == has_val);
+    CHECK(m["val_loss"].is_number() == has_val);
+    CHECK(m["interval_seconds"].get<double>() >= 0);
+    elapsed += m["interval_seconds"].get<double>();
+    CHECK(m["elapsed_seconds"].get<double>() == Approx(elapsed).epsilon(1e-9));
+  }
+}
+}  // namespace
+
+TEST_CASE("trainer: selection rule, ties to the lower validation loss; patience counts evaluations without a new "
+          "best accuracy or loss") {
+  Selection best(false, true);
+  CHECK(best.update(0.5, 1.0));
+  CHECK(best.update(0.6, 1.2));        // higher accuracy
+  CHECK(best.update(0.6, 1.1));        // same accuracy, lower loss
+  CHECK_FALSE(best.update(0.6, 1.1));  // a full tie keeps the earlier one
+  CHECK_FALSE(best.update(0.55, 0.9));  // lower accuracy, even with a lower loss
+  CHECK(best.accuracy() == 0.6);
+  CHECK(best.loss() == 1.1);
+  CHECK(best.stale() == 0);  // 0.9 was a new lowest loss
+  CHECK_FALSE(best.update(0.55, 0.95));
+  CHECK(best.stale() == 1);
+  CHECK_FALSE(best.update(0.5, 1.0));
+  CHECK(best.stale() == 2);
+  CHECK_FALSE(best.update(0.6, 1.3));  // reaches the highest accuracy again: not better, but not stale
+  CHECK(best.stale() == 0);
+  Selection last(true, true);
+  CHECK(last.update(0.9, 0.1));
+  CHECK(last.update(0.1, 5.0));
+  CHECK(last.accuracy() == 0.1);
+  CHECK(last.stale() == 1);
+  Selection none(false, false);  // without validation every evaluation is selected and nothing is stale
+  CHECK(none.update(std::nan(""), std::nan("")));
+  CHECK(none.update(std::nan(""), std::nan("")));
+  CHECK(none.stale() == 0);
+}
+
+TEST_CASE("trainer: both tasks select by the same rule and log the same metrics schema") {
+  rc::test::TempDir dir("rule");
+  SECTION("graph") {
+    GraphSetup s;
+    s.settings.epochs = 40;
+    auto model = small_gcn(s.task.input, 0);
+    RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "gcn");
+    const auto metrics = metrics_of(dir.path);
+    check_metrics_schema(metrics, true);
+    CHECK(o.best_epoch == selected_epoch(metrics));
+  }
+  SECTION("image") {
+    ImageSetup s;
+    s.settings.epochs = 8;
+    auto model = small_cnn(0);
+    RunOutcome o = train_image_model(*model, s.task, s.settings, dir.path, 0, "cnn");
+    const auto metrics = metrics_of(dir.path);
+    check_metrics_schema(metrics, true);
+    // 4 validation images: equal accuracies are common, and the loss decides
+    CHECK(o.best_epoch == selected_epoch(metrics));
+  }
+  SECTION("graph without a validation split: null validation fields, the last epoch selected") {
+    GraphSetup s;
+    s.task.split.val.clear();
+    s.settings.epochs = 5;
+    s.settings.patience = 1;  // never stops a run without validation
+    auto model = small_gcn(s.task.input, 0);
+    RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "gcn");
+    check_metrics_schema(metrics_of(dir.path), false);
+    CHECK(o.epochs_run == 5);
+    CHECK(o.best_epoch == 5);
+    CHECK(std::isnan(o.best_val_accuracy));
+  }
+}
+
+TEST_CASE("trainer: select last reports and saves the final epoch") {
+  rc::test::TempDir dir("select_last");
+  ImageSetup s;
+  s.settings.epochs = 8;
+  s.settings.select = "last";
+  auto model = small_cnn(0);
+  RunOutcome o = train_image_model(*model, s.task, s.settings, dir.path, 0, "cnn");
+  REQUIRE(o.status == "ok");
+  CHECK(o.best_epoch == 8);
+  CHECK(o.test_accuracy == o.last_test_accuracy);
+  CHECK(o.best_val_accuracy == metrics_of(dir.path).back()["val_accuracy"].get<double>());
+  CHECK(rc::test::read_all((dir.path / "best.safetensors").string()) ==
+        rc::test::read_all((dir.path / "last.safetensors").string()));
+  check_checkpoint(dir.path / "best.safetensors", 8, model->evaluated);
+}
+
+TEST_CASE("trainer: patience stops a run after that many evaluations without a new best accuracy or loss") {
+  rc::test::TempDir dir("patience");
+  GraphSetup s;
+  s.settings.epochs = 300;
+  s.settings.lr = 0.2;  // overfits fast
+  s.settings.patience = 5;
+  auto model = small_gcn(s.task.input, 0);
+  RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "gcn");
+  REQUIRE(o.status == "ok");
+  REQUIRE(o.epochs_run < 300);
+  const auto metrics = metrics_of(dir.path);
+  // replay the rule: the run stops at the first evaluation that makes the count reach 5
+  double max_acc = -1, min_loss = 1e300;
+  int64_t stale = 0, stop = 0;
+  for (size_t i = 0; i < metrics.size() && stop == 0; ++i) {
+    const double a = metrics[i]["val_accuracy"].get<double>(), l = metrics[i]["val_loss"].get<double>();
+    stale = a >= max_acc || l <= min_loss ? 0 : stale + 1;
+    max_acc = std::max(max_acc, a);
+    min_loss = std::min(min_loss, l);
+    if (stale >= 5) stop = int64_t(i) + 1;
+  }
+  CHECK(stop == o.epochs_run);
+  CHECK(metrics.size() == size_t(o.epochs_run));
 }

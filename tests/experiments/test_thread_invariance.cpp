@@ -17,7 +17,7 @@
 #include "experiments/results.hpp"
 #include "experiments/runner.hpp"
 #include "datasets/graph/synthetic.hpp"
-#include "experiments/train/graph_trainer.hpp"
+#include "experiments/train/graph_task.hpp"
 #include "experiments/train/settings.hpp"
 #include "framework/core/random.hpp"
 #include "models/registry.hpp"

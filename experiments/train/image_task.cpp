@@ -1,0 +1,124 @@
+#include "experiments/train/image_task.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "experiments/train/checkpoint.hpp"
+#include "experiments/train/trainer.hpp"
+#include "framework/core/random.hpp"
+#include "framework/ops/loss.hpp"
+
+namespace rc::exp {
+
+Evaluation evaluate_image_set(models::ImageModel& model, const data::ImageDataset& d,
+                              const std::vector<int64_t>& indices, const data::Normalize& normalize, int64_t batch_size,
+                              const EvalProgress& progress) {
+  // inference: no autograd graph is recorded (nothing is saved for a backward pass), evaluation-mode layers
+  NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t n = indices.empty() ? d.size() : static_cast<int64_t>(indices.size());
+  int64_t correct = 0;
+  double loss_sum = 0;
+  std::vector<int64_t> idx, labels;
+  for (int64_t start = 0; start < n; start += batch_size) {
+    idx.clear();
+    for (int64_t i = start; i < std::min(n, start + batch_size); ++i) idx.push_back(indices.empty() ? i : indices[i]);
+    Tensor x = data::make_batch(d, idx, {}, normalize, false, 0, &labels);
+    Var logits = model.forward(Var(x));
+    correct += std::llround(accuracy(logits.value(), labels) * double(idx.size()));
+    loss_sum += cross_entropy(logits, labels).value().item() * double(idx.size());  // batch mean → sum
+    if (progress.bar)
+      progress.bar->evaluation(progress.what, start + static_cast<int64_t>(idx.size()), n,
+                               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  model.train(was_training);
+  Evaluation r;
+  r.items = n;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.accuracy = n > 0 ? double(correct) / double(n) : 0.0;
+  r.loss = n > 0 ? loss_sum / double(n) : 0.0;
+  return r;
+}
+
+double evaluate_images(models::ImageModel& model, const data::ImageDataset& d, const std::vector<int64_t>& indices,
+                       const data::Normalize& normalize, int64_t batch_size) {
+  return evaluate_image_set(model, d, indices, normalize, batch_size).accuracy;
+}
+
+ImageClassification::ImageClassification(models::ImageModel& model, const ImageTask& data, const TrainSettings& s,
+                                         uint64_t seed)
+    : model_(model), data_(data), eval_batch_(s.eval_batch_size), seed_(seed), order_(data.train_idx) {
+  RC_CHECK(data.train && data.test, "image task: missing training or test data");
+  RC_CHECK(!data.train_idx.empty(), "image task: empty training set");
+  batch_ = std::min<int64_t>(s.batch_size, static_cast<int64_t>(order_.size()));
+}
+
+ImageClassification::~ImageClassification() { next_.wait(); }
+
+int64_t ImageClassification::steps_per_epoch() const {
+  return (static_cast<int64_t>(order_.size()) + batch_ - 1) / batch_;
+}
+
+void ImageClassification::prepare(int64_t b) {
+  next_.run([this, b] {
+    const int64_t n = static_cast<int64_t>(order_.size());
+    std::vector<int64_t> idx(order_.begin() + b * batch_, order_.begin() + std::min(n, (b + 1) * batch_));
+    next_x_ = data::make_batch(*data_.train, idx, data_.augment, data_.normalize, true, aug_seed_, &next_labels_,
+                               false);
+  });
+}
+
+void ImageClassification::begin_epoch(int64_t epoch, int64_t steps) {
+  next_.wait();
+  std::mt19937_64 gen(mix_seed(seed_, 1000 + epoch));
+  std::shuffle(order_.begin(), order_.end(), gen);
+  aug_seed_ = mix_seed(seed_, 2000 + epoch);
+  steps_ = steps;
+  b_ = 0;
+  if (steps_ > 0) prepare(0);
+}
+
+TrainBatch ImageClassification::next_batch() {
+  RC_CHECK(b_ < steps_, "image task: batch {} of an epoch of {}", b_, steps_);
+  next_.wait();
+  Tensor x = std::move(next_x_);
+  TrainBatch batch;
+  batch.labels = std::move(next_labels_);
+  next_labels_.clear();
+  if (++b_ < steps_) prepare(b_);  // the next batch is prepared as a TBB task beside this one's training step
+  batch.logits = model_.forward(Var(x));
+  batch.items = static_cast<int64_t>(batch.labels.size());
+  return batch;
+}
+
+std::vector<Evaluation> ImageClassification::evaluate(const std::vector<Split>& splits, Progress* bar,
+                                                      const std::string& note) {
+  std::vector<Evaluation> out;
+  for (Split split : splits) {
+    const bool val = split == Split::val;
+    const std::string what = std::string(val ? "val" : "test") + (note.empty() ? "" : " (" + note + ")");
+    out.push_back(evaluate_image_set(model_, val ? *data_.train : *data_.test, val ? data_.val_idx : std::vector<int64_t>{},
+                                     data_.normalize, eval_batch_, {bar, what}));
+  }
+  return out;
+}
+
+io::Metadata ImageClassification::checkpoint_metadata() const {
+  const data::ImageDataset& d = *data_.train;
+  return image_input_metadata({{d.channels, d.height, d.width, d.num_classes()}, data_.normalize, d.class_names});
+}
+
+RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, const TrainSettings& settings,
+                             const std::filesystem::path& run_dir, uint64_t seed, const std::string& label) {
+  ImageClassification t(model, task, settings, seed);
+  return train(t, settings, run_dir, label);
+}
+
+}  // namespace rc::exp

@@ -1,0 +1,59 @@
+#pragma once
+// What the training loop (trainer.hpp) needs from a kind of data: training batches for an epoch and an
+// evaluation of a split. A task owns the model's side of a run (its data, batching, augmentation and how the
+// model is called); the loop owns everything else (loss, optimizer, schedule, evaluation points, model selection,
+// checkpoints, metrics, progress). Implementations: ImageClassification (image_task.hpp, mini-batches) and
+// NodeClassification (graph_task.hpp, the whole graph as one batch). A new kind of data is one more task.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "experiments/train/progress.hpp"
+#include "framework/autograd/var.hpp"
+#include "framework/io/safetensors.hpp"
+#include "framework/nn/module.hpp"
+
+namespace rc::exp {
+
+enum class Split { val, test };
+
+// What an evaluation measured: accuracy, mean cross-entropy (no label smoothing), items and wall seconds.
+struct Evaluation {
+  double accuracy = 0, loss = 0, seconds = 0;
+  int64_t items = 0;
+};
+
+// One training batch through the model in training mode: logits (M, C) and M labels; when `mask` is not empty
+// (size M) only the items it marks count in the loss and accuracy. `items`: examples the forward processed.
+struct TrainBatch {
+  Var logits;
+  std::vector<int64_t> labels;
+  std::vector<uint8_t> mask;
+  int64_t items = 0;
+};
+
+class TrainingTask {
+ public:
+  virtual ~TrainingTask() = default;
+  virtual nn::Module& model() = 0;
+  // optimizer steps in one pass over the training data (at least 1)
+  virtual int64_t steps_per_epoch() const = 0;
+  virtual bool has_validation() const = 0;
+  // Epoch `epoch` (from 1) begins and will take `steps` batches (fewer than steps_per_epoch when a step budget
+  // ends inside it): the task shuffles, seeds its augmentation and may start preparing batches in the background.
+  virtual void begin_epoch(int64_t epoch, int64_t steps) = 0;
+  // The epoch's next batch, forward in training mode (the loop has called model().train()).
+  virtual TrainBatch next_batch() = 0;
+  // Waits for background work (a batch being prepared): before an evaluation and at the end of an epoch.
+  virtual void pause() {}
+  // The current weights on each split of `splits`, in evaluation mode and without an autograd graph; one result
+  // per split, in order. Called once at every evaluation point, also when `splits` is empty (a task whose
+  // evaluation has side effects, such as advancing the model's dropout counter, keeps them the same).
+  // bar: redrawn during long evaluations; note: shown beside the split's name ("best", "last").
+  virtual std::vector<Evaluation> evaluate(const std::vector<Split>& splits, Progress* bar,
+                                           const std::string& note = "") = 0;
+  // What every checkpoint of the run records besides its epoch and step (e.g. how images were prepared).
+  virtual io::Metadata checkpoint_metadata() const { return {}; }
+};
+
+}  // namespace rc::exp
