@@ -5,8 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "datasets/image/image_dataset.hpp"
-#include "datasets/image/transforms.hpp"
+#include "datasets/image/image_data.hpp"
 #include "experiments/config/experiment.hpp"
 #include "models/model.hpp"
 
@@ -18,12 +17,12 @@ struct RunnerOptions {
   bool resume = true;    // skip runs already in results.csv (always on; --resume only makes it explicit)
 };
 
-// An image dataset as the runs see it: training pool, test set, the training pool's normalisation, the shape.
-struct ImageData {
-  data::ImageDataset train, test;
-  data::Normalize normalize;
+// An image dataset as the runs see it: training pool, test set, the training pool's normalisation (as the dataset
+// registry loads them, datasets/registry.hpp), and the shape the models are built for.
+struct ImageData : data::ImageData {
   models::ImageShape shape;
 };
+// The dataset the resolved `dataset:` section names, through the dataset registry.
 ImageData load_images(const Params& dataset);
 
 // Returns the number of runs that failed or were interrupted (0 = everything finished).

@@ -40,19 +40,25 @@ std::vector<std::string> fashion_mnist_classes() {
   return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 }
 
-TrainTest load_fashion_mnist(const std::string& root) {
+TrainTest load_idx_train_test(const std::string& name, const std::string& root, std::vector<std::string> class_names,
+                              const std::optional<std::filesystem::path>& default_dir) {
   const std::vector<std::string> files{"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-  auto dir = locate_dataset("fashion-mnist", root, files, std::filesystem::path("/usr/share/datasets/fashion-mnist"));
+  auto dir = locate_dataset(name, root, files, default_dir);
   TrainTest t;
-  t.train = load_idx_pair(find_maybe_gz(dir, files[0]), find_maybe_gz(dir, files[1]), fashion_mnist_classes());
-  t.test = load_idx_pair(find_maybe_gz(dir, files[2]), find_maybe_gz(dir, files[3]), fashion_mnist_classes());
+  t.train = load_idx_pair(find_maybe_gz(dir, files[0]), find_maybe_gz(dir, files[1]), class_names);
+  t.test = load_idx_pair(find_maybe_gz(dir, files[2]), find_maybe_gz(dir, files[3]), std::move(class_names));
   // a model is built for the training images' size; test images of another size would be scored wrongly
   RC_CHECK(t.test.height == t.train.height && t.test.width == t.train.width,
            "{}: test images are {}x{} but the training images ({}) are {}x{}; both sets must have one size",
            find_maybe_gz(dir, files[2]).string(), t.test.height, t.test.width, find_maybe_gz(dir, files[0]).string(),
            t.train.height, t.train.width);
   return t;
+}
+
+TrainTest load_fashion_mnist(const std::string& root) {
+  return load_idx_train_test("fashion-mnist", root, fashion_mnist_classes(),
+                             std::filesystem::path("/usr/share/datasets/fashion-mnist"));
 }
 
 }  // namespace rc::data

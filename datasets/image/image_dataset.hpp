@@ -3,6 +3,7 @@
 // Kept as bytes (Fashion-MNIST's 70 000 images are 55 MB); batches convert to float when they are made.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,12 @@ ImageDataset load_idx_pair(const std::filesystem::path& images, const std::files
 struct TrainTest {
   ImageDataset train, test;
 };
+
+// A dataset in MNIST's layout: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+// t10k-labels-idx1-ubyte (each plain or .gz), found through locate_dataset(name, root, ..., default_dir). Test
+// images of another size than the training images are an error naming both files.
+TrainTest load_idx_train_test(const std::string& name, const std::string& root, std::vector<std::string> class_names,
+                              const std::optional<std::filesystem::path>& default_dir = std::nullopt);
 
 // Fashion-MNIST (train-images-idx3-ubyte[.gz] etc.), found through locate_dataset("fashion-mnist", root)
 // with /usr/share/datasets/fashion-mnist (Debian package dataset-fashion-mnist) as the default.

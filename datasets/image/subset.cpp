@@ -38,4 +38,12 @@ SubsetIndices stratified_subset(const std::vector<int32_t>& labels, int64_t num_
   return out;
 }
 
+int64_t distinct_labels(const std::vector<int32_t>& labels, const std::vector<int64_t>& idx) {
+  std::vector<int32_t> seen;
+  if (idx.empty()) seen = labels;
+  for (int64_t i : idx) seen.push_back(labels[static_cast<size_t>(i)]);
+  std::sort(seen.begin(), seen.end());
+  return std::unique(seen.begin(), seen.end()) - seen.begin();
+}
+
 }  // namespace rc::data

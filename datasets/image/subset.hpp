@@ -22,4 +22,7 @@ struct SubsetIndices {
 // labels: one class per item, values in [0, num_classes). Errors name the offending value.
 SubsetIndices stratified_subset(const std::vector<int32_t>& labels, int64_t num_classes, const SubsetSpec& spec);
 
+// How many different labels the items `idx` (all items when empty) carry.
+int64_t distinct_labels(const std::vector<int32_t>& labels, const std::vector<int64_t>& idx);
+
 }  // namespace rc::data

@@ -56,7 +56,7 @@ LoadedRun load_run(const std::string& run_dir, bool need_data = true) {
   RC_CHECK(type == "patch_attention", "{}: model type '{}' has no attention to show (expected patch_attention)",
            run_dir, type);
   Params mp = config::read_params(root["model"], mt.schema, cfg.string(), "model", {"type", "name", "train"});
-  Params dp = config::read_params(root["dataset"], exp::dataset_schema(), cfg.string(), "dataset");
+  Params dp = exp::read_dataset_params(root["dataset"], cfg.string(), "dataset");
   LoadedRun r;
   const bool recorded =
       exp::read_image_input_metadata(io::load_safetensors(weights.string()).metadata, r.input, weights.string());

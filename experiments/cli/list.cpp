@@ -3,6 +3,7 @@
 #include <iterator>
 #include <string>
 
+#include "datasets/registry.hpp"
 #include "experiments/cli/commands.hpp"
 #include "experiments/config/experiment.hpp"
 #include "experiments/train/settings.hpp"
@@ -29,13 +30,11 @@ void register_everything() {
     catalog_add("models", {t.type, fmt::format("({}) {}", t.domain == models::Domain::Image ? "image" : "graph",
                                                t.description),
                            params_of(t.schema)});
-  catalog_add("datasets", {"fashion-mnist", "Fashion-MNIST (IDX, gzip), /usr/share/datasets/fashion-mnist by default", {}});
-  catalog_add("datasets", {"image-folder", "root/<class>/*.png|jpg, decoded with OpenCV and resized", {}});
-  catalog_add("datasets", {"cora", "Cora citation graph (LINQS format; Planetoid split file beside it)", {}});
-  catalog_add("datasets", {"citeseer", "CiteSeer citation graph (LINQS format; Planetoid split file beside it)", {}});
-  catalog_add("datasets", {"karate", "Zachary's karate club (built in; 34 nodes, 2 factions)", {}});
-  catalog_add("datasets", {"csbm", "contextual stochastic block model (built in, seeded)", {}});
-  catalog_add("dataset options", {"dataset", "keys of a config's `dataset:` section", params_of(exp::dataset_schema())});
+  // every dataset with its own options (those of its domain included); `name` picks the entry
+  for (const auto& t : data::dataset_types())
+    catalog_add("datasets", {t.name, fmt::format("({}) {}", t.domain, t.description), params_of(t.schema)});
+  catalog_add("dataset options", {"dataset", "the key every config's `dataset:` section has; the rest depend on the "
+                                             "dataset (above)", params_of(Schema{{data::dataset_name_spec()}})});
   catalog_add("training options", {"train", "keys of a config's `train:` section (or a model's `train:`)",
                                    params_of(exp::train_schema())});
   register_policies();

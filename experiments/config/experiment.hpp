@@ -4,7 +4,7 @@
 // key is validated first (path, value, what was expected, "did you mean").
 //
 //   name: quickstart
-//   dataset: {name: fashion-mnist, root: "", val_fraction: 0.1, ...}        (dataset_schema)
+//   dataset: {name: fashion-mnist, root: "", val_fraction: 0.1, ...}        (the dataset's schema)
 //   train:   {epochs: 10, lr: 1e-3, ...}                                     (train_schema)
 //   models:
 //     cnn:   {type: cnn, channels: [32, 64, 128], train: {lr: 3e-3}}        (the model type's schema)
@@ -25,8 +25,9 @@
 
 namespace rc::exp {
 
-Schema dataset_schema();
-bool is_graph_dataset(const std::string& name);
+// The `dataset:` section at `path`, read against the schema of the dataset it names (datasets/registry.hpp);
+// errors name file:line, the key and what was expected.
+Params read_dataset_params(const YAML::Node& node, const std::string& file, const std::string& path);
 
 struct RunSpec {
   std::string id;           // unique, filesystem-safe: [<part>__]<model>__<size>__s<seed>

@@ -2,78 +2,60 @@
 
 #include <cmath>
 
+#include "framework/core/param_binding.hpp"
 #include "framework/optim/adamw.hpp"
 #include "framework/optim/sgd.hpp"
 
 namespace rc::exp {
 
-Schema train_schema() {
-  Schema s;
-  s.params = {
-      {"epochs", ParamType::Int, int64_t{10}, "passes over the training set (ignored when steps > 0)", 1.0, {}, {}},
-      {"steps", ParamType::Int, int64_t{0}, "fixed budget of optimizer steps; 0 = use epochs", 0.0, {}, {}},
-      {"batch_size", ParamType::Int, int64_t{128}, "training batch size (image datasets)", 1.0, {}, {}},
-      {"eval_batch_size", ParamType::Int, int64_t{500}, "batch size for evaluation", 1.0, {}, {}},
-      {"eval_every", ParamType::Int, int64_t{0},
-       "images: evaluate on the validation set every this many steps and at the last step (0 = after each epoch)",
-       0.0, {}, {}},
-      {"test_every_eval", ParamType::Bool, false,
-       "also evaluate the test set at every evaluation point and log it in metrics.jsonl (default: the test set is "
-       "evaluated once, at the end, for the best and the last checkpoints)",
-       {}, {}, {}},
-      {"optimizer", ParamType::String, std::string("adamw"),
-       "adamw (decoupled weight decay), adam (L2 weight decay, as the GCN/GAT papers), sgd", {}, {},
-       {"adamw", "adam", "sgd"}},
-      {"lr", ParamType::Float, 1e-3, "peak learning rate", 0.0, {}, {}},
-      {"momentum", ParamType::Float, 0.9, "SGD momentum", 0.0, 1.0, {}},
-      {"nesterov", ParamType::Bool, false, "SGD Nesterov momentum", {}, {}, {}},
-      {"weight_decay", ParamType::Float, 0.05, "weight decay (AdamW: decoupled; SGD: L2); never on norms and biases",
-       0.0, {}, {}},
-      {"schedule", ParamType::String, std::string("cosine"), "learning-rate schedule", {}, {},
-       {"cosine", "step", "constant"}},
-      {"warmup_epochs", ParamType::Float, 1.0, "cosine: linear warm-up length in epochs", 0.0, {}, {}},
-      {"warmup_steps", ParamType::Int, int64_t{0}, "cosine: linear warm-up length in steps (> 0: replaces warmup_epochs)",
-       0.0, {}, {}},
-      {"min_lr", ParamType::Float, 0.0, "cosine: final learning rate", 0.0, {}, {}},
-      {"step_size", ParamType::Int, int64_t{30}, "step: epochs between decays", 1.0, {}, {}},
-      {"gamma", ParamType::Float, 0.1, "step: decay factor", 0.0, 1.0, {}},
-      {"label_smoothing", ParamType::Float, 0.0, "cross-entropy label smoothing", 0.0, 0.99, {}},
-      {"clip_grad_norm", ParamType::Float, 0.0, "clip the global gradient norm to this (0 = off)", 0.0, {}, {}},
-      {"patience", ParamType::Int, int64_t{0}, "early stopping: stop after this many evaluations in a row in which neither the validation accuracy reached its best nor the validation loss its lowest so far (0 = off)",
-       0.0, {}, {}},
-      {"select", ParamType::String, std::string("best"),
-       "the epoch reported and saved as best.safetensors: best = highest validation accuracy, ties to the lower validation loss; last = the final epoch", {}, {}, {"best", "last"}},
-      {"progress", ParamType::Bool, true, "progress bar on the terminal", {}, {}, {}},
-  };
-  return s;
+namespace {
+// Every `train:` key, once: its name, doc and bounds; type and default come from TrainSettings.
+const ParamBinding<TrainSettings>& train_binding() {
+  using T = TrainSettings;
+  static const ParamBinding<T> b =
+      ParamBinding<T>()
+          .field(&T::epochs, "epochs", "passes over the training set (ignored when steps > 0)", 1.0)
+          .field(&T::steps, "steps", "fixed budget of optimizer steps; 0 = use epochs", 0.0)
+          .field(&T::batch_size, "batch_size", "training batch size (image datasets)", 1.0)
+          .field(&T::eval_batch_size, "eval_batch_size", "batch size for evaluation", 1.0)
+          .field(&T::eval_every, "eval_every",
+                 "images: evaluate on the validation set every this many steps and at the last step (0 = after each "
+                 "epoch)",
+                 0.0)
+          .field(&T::test_every_eval, "test_every_eval",
+                 "also evaluate the test set at every evaluation point and log it in metrics.jsonl (default: the test "
+                 "set is evaluated once, at the end, for the best and the last checkpoints)")
+          .field(&T::optimizer, "optimizer",
+                 "adamw (decoupled weight decay), adam (L2 weight decay, as the GCN/GAT papers), sgd", {}, {},
+                 {"adamw", "adam", "sgd"})
+          .field(&T::lr, "lr", "peak learning rate", 0.0)
+          .field(&T::momentum, "momentum", "SGD momentum", 0.0, 1.0)
+          .field(&T::nesterov, "nesterov", "SGD Nesterov momentum")
+          .field(&T::weight_decay, "weight_decay",
+                 "weight decay (AdamW: decoupled; SGD: L2); never on norms and biases", 0.0)
+          .field(&T::schedule, "schedule", "learning-rate schedule", {}, {}, {"cosine", "step", "constant"})
+          .field(&T::warmup_epochs, "warmup_epochs", "cosine: linear warm-up length in epochs", 0.0)
+          .field(&T::warmup_steps, "warmup_steps",
+                 "cosine: linear warm-up length in steps (> 0: replaces warmup_epochs)", 0.0)
+          .field(&T::min_lr, "min_lr", "cosine: final learning rate", 0.0)
+          .field(&T::step_size, "step_size", "step: epochs between decays", 1.0)
+          .field(&T::gamma, "gamma", "step: decay factor", 0.0, 1.0)
+          .field(&T::label_smoothing, "label_smoothing", "cross-entropy label smoothing", 0.0, 0.99)
+          .field(&T::clip_grad_norm, "clip_grad_norm", "clip the global gradient norm to this (0 = off)", 0.0)
+          .field(&T::patience, "patience",
+                 "early stopping: evaluations without a better validation accuracy (0 = off)", 0.0)
+          .field(&T::select, "select",
+                 "which epoch's weights are the run's result: best (highest validation accuracy) or last (the "
+                 "final epoch)",
+                 {}, {}, {"best", "last"})
+          .field(&T::progress, "progress", "progress bar on the terminal");
+  return b;
 }
+}  // namespace
 
-TrainSettings TrainSettings::from(const Params& p) {
-  TrainSettings s;
-  s.epochs = p.get_int("epochs");
-  s.steps = p.get_int("steps");
-  s.batch_size = p.get_int("batch_size");
-  s.eval_batch_size = p.get_int("eval_batch_size");
-  s.eval_every = p.get_int("eval_every");
-  s.test_every_eval = p.get_bool("test_every_eval");
-  s.optimizer = p.get_string("optimizer");
-  s.lr = p.get_float("lr");
-  s.momentum = p.get_float("momentum");
-  s.nesterov = p.get_bool("nesterov");
-  s.weight_decay = p.get_float("weight_decay");
-  s.schedule = p.get_string("schedule");
-  s.warmup_epochs = p.get_float("warmup_epochs");
-  s.warmup_steps = p.get_int("warmup_steps");
-  s.min_lr = p.get_float("min_lr");
-  s.step_size = p.get_int("step_size");
-  s.gamma = p.get_float("gamma");
-  s.label_smoothing = p.get_float("label_smoothing");
-  s.clip_grad_norm = p.get_float("clip_grad_norm");
-  s.patience = p.get_int("patience");
-  s.select = p.get_string("select");
-  s.progress = p.get_bool("progress");
-  return s;
-}
+Schema train_schema() { return train_binding().schema(); }
+
+TrainSettings TrainSettings::from(const Params& p) { return train_binding().from(p); }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainSettings& s, const nn::Module& model) {
   auto groups = optim::weight_decay_groups(model.named_parameters());

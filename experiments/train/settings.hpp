@@ -1,6 +1,7 @@
 #pragma once
 // Training settings: the `train:` section of a config (and per-model `train:` overrides). The schema both
-// validates configs and documents every key (README "Config reference").
+// validates configs and documents every key (README "Config reference"); both come from one table of
+// {key, doc, bounds, member} in settings.cpp (framework/core/param_binding.hpp), so a new option is one line.
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,8 +30,8 @@ struct TrainSettings {
   int64_t step_size = 30;
   double gamma = 0.1;
   double label_smoothing = 0.0, clip_grad_norm = 0.0;
-  int64_t patience = 0;  // > 0: early stopping (trainer.hpp)
-  std::string select = "best";  // the checkpoint reported: best (validation) or last
+  int64_t patience = 0;  // > 0: stop after this many evaluations without a better validation accuracy
+  std::string select = "best";  // which epoch's weights are the run's result: "best" (validation) or "last"
   bool progress = true;
 
   static TrainSettings from(const Params& p);

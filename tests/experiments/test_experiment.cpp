@@ -84,8 +84,18 @@ TEST_CASE("experiment: bad configs fail before training with path, value and exp
                     Catch::Contains("dataset.split: random"));
   CHECK_THROWS_WITH(parse("dataset: {name: cora}\nmodels: {a: {type: cnn}}"),
                     Catch::Contains("'cnn' is for image data"));
-  CHECK_THROWS_WITH(parse("dataset: {name: mnist}\nmodels: {a: {type: cnn}}"),
-                    Catch::Contains("dataset.name") && Catch::Contains("fashion-mnist"));
+  CHECK_THROWS_WITH(parse("dataset: {name: svhn}\nmodels: {a: {type: cnn}}"),
+                    Catch::Contains("dataset.name") && Catch::Contains("fashion-mnist") && Catch::Contains("mnist"));
+  // each dataset accepts its own options only (those of its domain included)
+  CHECK_THROWS_WITH(parse("dataset: {name: cora, augment: {horizontal_flip: true}}\nmodels: {a: {type: gcn}}"),
+                    Catch::Contains("dataset.augment") && Catch::Contains("unknown key") &&
+                        Catch::Contains("row_normalize"));
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist, split: random}\nmodels: {a: {type: cnn}}"),
+                    Catch::Contains("dataset.split") && Catch::Contains("unknown key"));
+  CHECK_THROWS_WITH(parse("dataset: {name: karate, root: /tmp}\nmodels: {a: {type: gcn}}"),
+                    Catch::Contains("dataset.root") && Catch::Contains("unknown key"));
+  CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn}}\ntrain: {select: worst}"),
+                    Catch::Contains("train.select") && Catch::Contains("best | last"));
   CHECK_THROWS_WITH(parse("datset: {name: cora}\nmodels: {a: {type: gcn}}"), Catch::Contains("did you mean 'dataset'"));
   CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {a: {type: cnn}}\nsweep: {grid: {models.b.x: [1]}}"),
                     Catch::Contains("models.<name>.<parameter>"));
@@ -111,6 +121,23 @@ TEST_CASE("experiment: bad configs fail before training with path, value and exp
   CHECK_THROWS_WITH(parse("dataset: {name: fashion-mnist}\nmodels: {c: {type: cnn}}\n"
                           "sweep: {grid: {models.c.train.lrr: [0.1]}}"),
                     Catch::Contains("names no parameter of train") && Catch::Contains("did you mean 'lr'"));
+}
+
+TEST_CASE("experiment: the config check builds models for the input shape the dataset's registry entry declares") {
+  // mnist: 1x28x28, a 7x7 patch grid with patch 4
+  const Experiment e = parse("dataset: {name: mnist, root: /nowhere}\nmodels: {a: {type: patch_attention, patch_size: 4}}");
+  REQUIRE(e.runs.size() == 1);
+  CHECK(e.runs[0].dataset.get_string("root") == "/nowhere");
+  CHECK(e.runs[0].train_params.get_string("select") == "best");
+  CHECK_THROWS_WITH(parse("dataset: {name: mnist}\nmodels: {a: {type: patch_attention, policy: {kind: window2d, kernel: 9}}}"),
+                    Catch::Contains("7×7 patch grid"));
+  // image-folder: the resize options give the shape (16x16 with patch 4: a 4x4 grid)
+  CHECK_THROWS_WITH(parse("dataset: {name: image-folder, root: x, height: 16, width: 16}\n"
+                          "models: {a: {type: patch_attention, policy: {kind: window2d, kernel: 5}}}"),
+                    Catch::Contains("4×4 patch grid") && Catch::Contains("image 16x16"));
+  CHECK(parse("dataset: {name: image-folder, root: x, height: 16, width: 16}\n"
+              "models: {a: {type: patch_attention, policy: {kind: window2d, kernel: 3}}}")
+            .runs.size() == 1);
 }
 
 TEST_CASE("experiment: grid axes over a model's own train settings and over whole sections") {

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "experiments/config/yaml_params.hpp"
+#include "experiments/train/settings.hpp"
+#include "framework/core/param_binding.hpp"
 
 using namespace rc;
 using namespace rc::config;
@@ -84,4 +86,70 @@ TEST_CASE("yaml params: nested sections map to dotted schema names") {
   CHECK_THROWS_WITH(read_params(YAML::Load("policy:\n  kernal: 5\n"), s, "c.yaml", "models.local"),
                     Catch::Contains("c.yaml:2: models.local.policy.kernal") &&
                         Catch::Contains("did you mean 'policy.kernel'"));
+}
+
+namespace {
+struct Bound {
+  int64_t kernel = 3;
+  double dropout = 0.1;
+  std::string policy = "full";
+  bool bias = true;
+  std::vector<double> fractions{1.0};
+};
+const ParamBinding<Bound>& bound() {
+  static const auto b = ParamBinding<Bound>()
+                            .field(&Bound::kernel, "kernel", "window size", 1.0)
+                            .field(&Bound::dropout, "dropout", "drop prob", 0.0, 1.0)
+                            .field(&Bound::policy, "policy", "", {}, {}, {"full", "window2d"})
+                            .field(&Bound::bias, "bias", "")
+                            .field(&Bound::fractions, "fractions", "", 0.0, 1.0);
+  return b;
+}
+}  // namespace
+
+TEST_CASE("param binding: one table gives the schema (types and defaults from the struct) and fills the struct") {
+  const Schema s = bound().schema();
+  REQUIRE(s.names() == std::vector<std::string>{"kernel", "dropout", "policy", "bias", "fractions"});
+  CHECK(s.find("kernel")->type == ParamType::Int);
+  CHECK(std::get<int64_t>(s.find("kernel")->default_value) == 3);
+  CHECK(s.find("dropout")->type == ParamType::Float);
+  CHECK(*s.find("dropout")->max == 1.0);
+  CHECK(s.find("policy")->choices == std::vector<std::string>{"full", "window2d"});
+  CHECK(s.find("bias")->type == ParamType::Bool);
+  CHECK(s.find("fractions")->type == ParamType::FloatList);
+  // the same schema as written out by hand validates YAML alike
+  const Schema hand = demo_schema();
+  for (const auto& p : hand.params) {
+    INFO(p.name);
+    CHECK(param_value_str(s.find(p.name)->default_value) == param_value_str(p.default_value));
+  }
+  const Bound b = bound().from(read_params(YAML::Load("{kernel: 5, policy: window2d, bias: false, dropout: 0}"), s,
+                                           "t.yaml", "m"));
+  CHECK(b.kernel == 5);
+  CHECK(b.dropout == 0.0);  // an int read as a float
+  CHECK(b.policy == "window2d");
+  CHECK(!b.bias);
+  CHECK(b.fractions == std::vector<double>{1.0});
+  CHECK_THROWS_WITH(read_params(YAML::Load("{policy: local}"), s, "t.yaml", "m"),
+                    Catch::Contains("m.policy") && Catch::Contains("full | window2d"));
+  // a prefix nests the options below a section
+  const Schema nested = bound().schema("attn.");
+  CHECK(nested.find("attn.kernel"));
+  const Bound n = bound().from(read_params(YAML::Load("{attn: {kernel: 7}}"), nested, "t.yaml", "m"), "attn.");
+  CHECK(n.kernel == 7);
+}
+
+TEST_CASE("train settings: every key of the schema fills TrainSettings, select defaults to best") {
+  const Schema s = rc::exp::train_schema();
+  Params p = s.defaults();
+  const rc::exp::TrainSettings d = rc::exp::TrainSettings::from(p);
+  CHECK(d.select == "best");
+  CHECK(d.epochs == 10);
+  CHECK(d.lr == 1e-3);
+  CHECK(s.find("select")->choices == std::vector<std::string>{"best", "last"});
+  p.set("select", std::string("last"));
+  p.set("patience", int64_t{7});
+  const rc::exp::TrainSettings t = rc::exp::TrainSettings::from(p);
+  CHECK(t.select == "last");
+  CHECK(t.patience == 7);
 }

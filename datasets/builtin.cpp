@@ -1,0 +1,145 @@
+// The built-in datasets: one registry entry each (datasets/registry.hpp).
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <optional>
+
+#include "datasets/graph/graph_data.hpp"
+#include "datasets/graph/linqs.hpp"
+#include "datasets/graph/synthetic.hpp"
+#include "datasets/image/folder.hpp"
+#include "datasets/registry.hpp"
+#include "framework/core/error.hpp"
+#include "framework/core/param_binding.hpp"
+
+namespace rc::data {
+
+namespace {
+
+ParamSpec root_spec(const std::string& fallback = "") {
+  return {"root", ParamType::String, std::string(""),
+          "folder holding the files; default $RECEPTIVE_DATA/<name>, then data/<name>" + fallback, {}, {}, {}};
+}
+
+// A classification set in MNIST's IDX layout (train-images-idx3-ubyte, ..., plain or gzip) at `root`: grayscale
+// images of height × width, classes named by `classes`.
+DatasetType idx_dataset(std::string name, std::string description, std::vector<std::string> classes, int64_t height,
+                        int64_t width, std::optional<std::filesystem::path> default_dir = std::nullopt) {
+  const std::string fallback = default_dir ? fmt::format(", then {}", default_dir->string()) : "";
+  return {name, std::move(description), kImageDomain, concat_schemas({Schema{{root_spec(fallback)}}, image_options_schema()}),
+          [height, width](const Params&) { return std::vector<int64_t>{1, height, width}; },
+          [name, classes, default_dir](const Params& o) {
+            return load_idx_train_test(name, o.get_string("root"), classes, default_dir);
+          },
+          nullptr};
+}
+
+const ParamBinding<FolderOptions>& folder_binding() {
+  static const auto b = ParamBinding<FolderOptions>()
+                            .field(&FolderOptions::height, "height", "image-folder: resize height", 1.0, 32768.0)
+                            .field(&FolderOptions::width, "width", "image-folder: resize width", 1.0, 32768.0)
+                            .field(&FolderOptions::grayscale, "grayscale", "image-folder: decode as one channel");
+  return b;
+}
+struct HeldOutTest {
+  double test_fraction = 0.2;
+};
+const ParamBinding<HeldOutTest>& test_binding() {
+  static const auto b = ParamBinding<HeldOutTest>().field(
+      &HeldOutTest::test_fraction, "test_fraction", "image-folder: fraction of each class used as the test set", 0.01, 0.9);
+  return b;
+}
+
+TrainTest load_folder(const Params& o) {
+  const std::string root = o.get_string("root");
+  RC_CHECK(!root.empty(), "dataset.root: image-folder needs the folder (root/<class>/*.png)");
+  const double test_fraction = test_binding().from(o).test_fraction;
+  TrainTest tt = split_off_test(load_image_folder(root, folder_binding().from(o)), test_fraction);
+  RC_CHECK(tt.test.size() > 0,
+           "dataset image-folder: no test images (dataset.test_fraction {} of each class rounds to none); a test "
+           "accuracy over no images would be meaningless",
+           test_fraction);
+  return tt;
+}
+
+DatasetType image_folder() {
+  return {"image-folder", "root/<class>/*.png|jpg, decoded with OpenCV and resized", kImageDomain,
+          concat_schemas({Schema{{root_spec()}}, image_options_schema(), folder_binding().schema(), test_binding().schema()}),
+          [](const Params& o) {
+            const FolderOptions f = folder_binding().from(o);
+            return std::vector<int64_t>{f.grayscale ? 1 : 3, f.height, f.width};
+          },
+          load_folder, nullptr};
+}
+
+struct LinqsSettings {
+  bool row_normalize = true;
+};
+const ParamBinding<LinqsSettings>& linqs_binding() {
+  static const auto b = ParamBinding<LinqsSettings>().field(&LinqsSettings::row_normalize, "row_normalize",
+                                                            "graphs: divide each feature row by its sum");
+  return b;
+}
+
+GraphDataset load_linqs_entry(const std::string& name, const Params& o) {
+  LinqsOptions lo;
+  lo.row_normalize = linqs_binding().from(o).row_normalize;
+  LinqsReport rep;
+  GraphDataset g = load_linqs_named(name, o.get_string("root"), lo, &rep);
+  fmt::print(stderr, "{}: {} nodes, {} edges (directed), {} features, {} classes; {} citations, {} to unknown papers "
+                     "skipped, {} duplicates merged, {} self-citations dropped\n",
+             name, g.num_nodes(), g.num_edges(), g.features.dim(1), g.num_classes(), rep.citations,
+             rep.unknown_citations, rep.duplicate_citations, rep.self_citations);
+  return g;
+}
+
+DatasetType linqs_dataset(const std::string& name, std::string description) {
+  return {name, std::move(description), kGraphDomain,
+          concat_schemas({Schema{{root_spec()}}, graph_options_schema(), linqs_binding().schema()}), nullptr, nullptr,
+          [name](const Params& o) { return load_linqs_entry(name, o); }};
+}
+
+const ParamBinding<CsbmOptions>& csbm_binding() {
+  using O = CsbmOptions;
+  static const auto b = ParamBinding<O>()
+                            .field(&O::nodes, "nodes", "csbm: nodes", 4.0, 10'000'000.0)
+                            .field(&O::classes, "classes", "csbm: classes", 2.0, 10'000.0)
+                            .field(&O::average_degree, "average_degree", "csbm: average degree", 0.1, 1000.0)
+                            .field(&O::homophily, "homophily", "csbm: fraction of intra-class edges", 0.0, 1.0)
+                            .field(&O::features, "features", "csbm: feature dimension", 1.0, 100'000.0)
+                            .field(&O::snr, "snr", "csbm: class-mean norm / noise std", 0.0);
+  return b;
+}
+
+GraphDataset load_csbm(const Params& p) {
+  const CsbmOptions o = csbm_binding().from(p, "csbm.");
+  // the features are a dense (nodes, features) tensor and the edges about nodes × degree pairs
+  RC_CHECK(double(o.nodes) * double(o.features) <= double(int64_t{1} << 28) &&
+               double(o.nodes) * o.average_degree <= double(int64_t{1} << 28),
+           "dataset.csbm: nodes {} × features {} or × average_degree {} is over the limit of 2^28 values; make the "
+           "graph smaller", o.nodes, o.features, o.average_degree);
+  return csbm(o);
+}
+
+}  // namespace
+
+void register_builtin_datasets() {
+  static const bool done = [] {
+    register_dataset(idx_dataset("fashion-mnist", "Fashion-MNIST (IDX, gzip), /usr/share/datasets/fashion-mnist by default",
+                                 fashion_mnist_classes(), 28, 28, "/usr/share/datasets/fashion-mnist"));
+    register_dataset(idx_dataset("mnist", "MNIST handwritten digits (IDX, gzip or plain) at root or $RECEPTIVE_DATA/mnist",
+                                 {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, 28, 28));
+    register_dataset(image_folder());
+    register_dataset(linqs_dataset("cora", "Cora citation graph (LINQS format; Planetoid split file beside it)"));
+    register_dataset(linqs_dataset("citeseer", "CiteSeer citation graph (LINQS format; Planetoid split file beside it)"));
+    register_dataset({"karate", "Zachary's karate club (built in; 34 nodes, 2 factions)", kGraphDomain,
+                      graph_options_schema(), nullptr, nullptr, [](const Params&) { return karate_club(); }});
+    register_dataset({"csbm", "contextual stochastic block model (built in, seeded)", kGraphDomain,
+                      concat_schemas({graph_options_schema(), csbm_binding().schema("csbm.")}), nullptr, nullptr,
+                      load_csbm});
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace rc::data
