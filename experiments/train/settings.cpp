@@ -43,10 +43,12 @@ const ParamBinding<TrainSettings>& train_binding() {
           .field(&T::label_smoothing, "label_smoothing", "cross-entropy label smoothing", 0.0, 0.99)
           .field(&T::clip_grad_norm, "clip_grad_norm", "clip the global gradient norm to this (0 = off)", 0.0)
           .field(&T::patience, "patience",
-                 "early stopping: evaluations without a better validation accuracy (0 = off)", 0.0)
+                 "early stopping: stop after this many evaluations in a row in which neither the validation "
+                 "accuracy reached its best nor the validation loss its lowest so far (0 = off)",
+                 0.0)
           .field(&T::select, "select",
-                 "which epoch's weights are the run's result: best (highest validation accuracy) or last (the "
-                 "final epoch)",
+                 "the epoch reported and saved as best.safetensors: best = highest validation accuracy, ties to "
+                 "the lower validation loss; last = the final epoch",
                  {}, {}, {"best", "last"})
           .field(&T::progress, "progress", "progress bar on the terminal");
   return b;

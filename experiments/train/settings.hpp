@@ -30,8 +30,8 @@ struct TrainSettings {
   int64_t step_size = 30;
   double gamma = 0.1;
   double label_smoothing = 0.0, clip_grad_norm = 0.0;
-  int64_t patience = 0;  // > 0: stop after this many evaluations without a better validation accuracy
-  std::string select = "best";  // which epoch's weights are the run's result: "best" (validation) or "last"
+  int64_t patience = 0;  // > 0: early stopping (trainer.hpp)
+  std::string select = "best";  // the checkpoint reported: best (validation) or last
   bool progress = true;
 
   static TrainSettings from(const Params& p);
