@@ -10,6 +10,7 @@ packages=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   catch2 libbenchmark-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev zlib1g-dev libdnnl-dev
+  openmpi-bin libopenmpi-dev
   python3-numpy
   dataset-fashion-mnist
 )

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "framework/core/collective.hpp"
 #include "framework/core/parallel.hpp"
 #include "framework/ops/row_kernels.hpp"
 
@@ -184,6 +185,120 @@ LayerNormResidual layer_norm_residual(const Var& x, const Var& residual, const V
   return {sum, out};
 }
 
+namespace {
+// Synchronised BatchNorm (data-parallel training): three sweeps over all channels with an all-reduce between
+// them, instead of one fused task per channel. Per channel: Σx (and the element count), then Σ(x − μ)² with the
+// global μ, then y. Backward: Σdy and Σdy(x − μ) all-reduced, then dx with the global count.
+Var batch_norm_synced(const Var& x, const Var& gamma, const Var& beta, Tensor& running_mean, Tensor& running_var,
+                      float momentum, float eps, bool relu, const Planes P) {
+  const int64_t C = P.C;
+  Tensor xc = x.value().contiguous(), g = gamma.value().contiguous(), b = beta.value().contiguous();
+  Tensor y = Tensor::empty(xc.shape()), mean = Tensor::empty({C}), rstd = Tensor::empty({C});
+  const float* xp = xc.data();
+  std::vector<double> stats(static_cast<size_t>(C) + 1);
+  auto channel_sums = [&](auto&& plane) {
+    parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double s = 0;
+        for (int64_t n = 0; n < P.N; ++n) s += plane(n, c);
+        stats[static_cast<size_t>(c)] = s;
+      }
+    });
+  };
+  channel_sums([&](int64_t n, int64_t c) {
+    return plane_sum(P.S, [&, p = xp + P.offset(n, c)](int64_t j, auto len) { return in(p + j, len).eval(); });
+  });
+  stats[static_cast<size_t>(C)] = static_cast<double>(P.N * P.S);
+  group_allreduce_sum(std::span<double>(stats));
+  const double count = stats[static_cast<size_t>(C)];
+  RC_CHECK(count > 1, "batch_norm: training needs more than 1 value per channel over all ranks");
+  for (int64_t c = 0; c < C; ++c) mean.data()[c] = static_cast<float>(stats[static_cast<size_t>(c)] / count);
+  channel_sums([&](int64_t n, int64_t c) {
+    const float mu = mean.data()[c];
+    return plane_sum(P.S, [&, p = xp + P.offset(n, c)](int64_t j, auto len) { return (in(p + j, len) - mu).square().eval(); });
+  });
+  stats[static_cast<size_t>(C)] = 0;
+  group_allreduce_sum(std::span<double>(stats));
+  for (int64_t c = 0; c < C; ++c) {
+    const double m2 = stats[static_cast<size_t>(c)];
+    rstd.data()[c] = 1.0f / std::sqrt(static_cast<float>(m2 / count) + eps);
+    if (running_mean.defined()) {
+      float& rm = running_mean.data()[c];
+      float& rv = running_var.data()[c];
+      rm = (1.0f - momentum) * rm + momentum * mean.data()[c];
+      rv = static_cast<float>((1.0 - momentum) * rv + momentum * (m2 / (count - 1)));
+    }
+  }
+  parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const float scale = g.data()[c] * rstd.data()[c], shift = b.data()[c] - mean.data()[c] * scale;
+      for (int64_t n = 0; n < P.N; ++n) {
+        const float* xr = xp + P.offset(n, c);
+        float* yr = y.data() + P.offset(n, c);
+        rowk::for_each_segment(P.S, [&](int64_t j, auto len) {
+          if (relu) out(yr + j, len) = (in(xr + j, len) * scale + shift).max(0.0f);
+          else out(yr + j, len) = in(xr + j, len) * scale + shift;
+        });
+      }
+    }
+  });
+  return make_result(
+      y, {&x, &gamma, &beta}, relu ? "batch_norm_relu" : "batch_norm",
+      [x, gamma, beta, xc, g, mean, rstd, P, relu, y, count](const Tensor& dy_in) {
+        Tensor dy = dy_in.contiguous();
+        if (relu) {  // mask dy where y = 0
+          Tensor masked = Tensor::empty(dy.shape());
+          for (int64_t i = 0; i < dy.numel(); ++i) masked.data()[i] = y.data()[i] > 0.0f ? dy.data()[i] : 0.0f;
+          dy = masked;
+        }
+        const int64_t C = P.C;
+        const float* xp = xc.data();
+        const float* dyp = dy.data();
+        std::vector<double> sums(2 * static_cast<size_t>(C));
+        parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            const float mu = mean.data()[c];
+            double s_dy = 0, s_dyx = 0;
+            for (int64_t n = 0; n < P.N; ++n) {
+              const float* xr = xp + P.offset(n, c);
+              const float* dyr = dyp + P.offset(n, c);
+              s_dy += plane_sum(P.S, [&](int64_t j, auto len) { return in(dyr + j, len).eval(); });
+              s_dyx += plane_sum(P.S, [&](int64_t j, auto len) { return (in(dyr + j, len) * (in(xr + j, len) - mu)).eval(); });
+            }
+            sums[2 * static_cast<size_t>(c)] = s_dy;
+            sums[2 * static_cast<size_t>(c) + 1] = s_dyx;
+          }
+        });
+        NormGrads grads{Tensor::empty(xc.shape()), Tensor::empty({C}), Tensor::empty({C})};
+        for (int64_t c = 0; c < C; ++c) {  // this rank's share of dβ, dγ
+          grads.dbeta.data()[c] = static_cast<float>(sums[2 * static_cast<size_t>(c)]);
+          grads.dgamma.data()[c] = static_cast<float>(sums[2 * static_cast<size_t>(c) + 1]) * rstd.data()[c];
+        }
+        group_allreduce_sum(std::span<double>(sums));
+        const float inv_m = static_cast<float>(1.0 / count);
+        parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            const float mu = mean.data()[c], rs = rstd.data()[c];
+            const float dbeta = static_cast<float>(sums[2 * static_cast<size_t>(c)]);
+            const float dgamma = static_cast<float>(sums[2 * static_cast<size_t>(c) + 1]) * rs;
+            const float k = g.data()[c] * rs, mean_dy = dbeta * inv_m, xc_coef = rs * dgamma * inv_m;
+            for (int64_t n = 0; n < P.N; ++n) {
+              const float* xr = xp + P.offset(n, c);
+              const float* dyr = dyp + P.offset(n, c);
+              float* dxr = grads.dx.data() + P.offset(n, c);
+              rowk::for_each_segment(P.S, [&](int64_t j, auto len) {
+                out(dxr + j, len) = k * (in(dyr + j, len) - mean_dy - (in(xr + j, len) - mu) * xc_coef);
+              });
+            }
+          }
+        });
+        accumulate_grad(x, grads.dx);
+        accumulate_grad(gamma, grads.dgamma);
+        accumulate_grad(beta, grads.dbeta);
+      });
+}
+}  // namespace
+
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_mean, Tensor& running_var,
                bool training, float momentum, float eps, bool relu) {
   const Tensor& xv = x.value();
@@ -208,10 +323,13 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_
              "batch_norm: running_mean and running_var must be contiguous");
   }
   RC_CHECK(training || track, "batch_norm: eval mode needs running_mean and running_var");
-  RC_CHECK(!training || count > 1, "batch_norm: training needs more than 1 value per channel, x has shape {}",
-           shape_str(xv.shape()));
+  const Collective* group = data_parallel_group();
+  RC_CHECK(!training || count > 1 || (group && group->size() > 1),
+           "batch_norm: training needs more than 1 value per channel, x has shape {}", shape_str(xv.shape()));
   RC_CHECK(momentum >= 0.0f && momentum <= 1.0f, "batch_norm: momentum must be in [0, 1], got {}", momentum);
   RC_CHECK(eps > 0.0f, "batch_norm: eps must be positive, got {}", eps);
+  if (training && group && group->size() > 1)
+    return batch_norm_synced(x, gamma, beta, running_mean, running_var, momentum, eps, relu, P);
 
   Tensor xc = xv.contiguous(), g = gamma.value().contiguous(), b = beta.value().contiguous();
   Tensor y = Tensor::empty(xc.shape());

@@ -27,6 +27,11 @@ LayerNormResidual layer_norm_residual(const Var& x, const Var& residual, const V
 // eval: μ = running_mean, var = running_var (constants for backward).
 // relu = true fuses a ReLU: y = max(0, BN(x)), in one pass forward and backward (relu(batch_norm(...)) in value
 // and gradient, with ReLU's gradient 0 at 0).
+// Data-parallel training (a data-parallel group of K > 1 ranks installed, framework/core/collective.hpp): the
+// training statistics are synchronised, i.e. μ and var are those of the whole batch over all ranks (the per-channel
+// sums are all-reduced, and so are Σ dy and Σ dy (x − μ) in backward), so K ranks with B/K items each compute what
+// one process computes with B items, up to float rounding; count·K must exceed 1. dγ and dβ stay this rank's
+// share (the gradient all-reduce adds them). Eval mode and single-process runs are unchanged.
 Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Tensor& running_mean, Tensor& running_var,
                bool training, float momentum = 0.1f, float eps = 1e-5f, bool relu = false);
 

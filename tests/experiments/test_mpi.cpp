@@ -1,0 +1,128 @@
+// Distributed runs as real processes: `mpirun -np 2 receptive run` (oversubscribed, allowed as root) against one
+// process. A sweep over ranks must write the same rows as one process; a rank killed with SIGKILL must end the
+// job without losing or duplicating a row, and the same command must then finish the rest.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "experiments/results.hpp"
+#include "support/files.hpp"
+#include "support/process.hpp"
+
+namespace fs = std::filesystem;
+using rc::test::ChildGuard;
+
+namespace {
+
+std::vector<std::string> mpirun(int ranks, const std::vector<std::string>& args) {
+  std::vector<std::string> all = {RECEPTIVE_MPIEXEC, "-np", std::to_string(ranks), "--oversubscribe"};
+  if (geteuid() == 0) all.push_back("--allow-run-as-root");  // CI runs as root
+  all.push_back(RECEPTIVE_BINARY);
+  all.insert(all.end(), args.begin(), args.end());
+  return all;
+}
+std::vector<std::string> receptive(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {RECEPTIVE_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  return all;
+}
+
+// Runs a command to its end (at most `seconds`); returns its exit code, failing the test with its log otherwise.
+int run_to_end(const std::vector<std::string>& argv, const fs::path& log, double seconds) {
+  ChildGuard child{rc::test::spawn_process(argv, log)};
+  REQUIRE(child.pid > 0);
+  const auto status = rc::test::wait_for(child.pid, seconds);
+  child.pid = -1;
+  INFO("output of " << argv[0] << ":\n" << rc::test::read_all(log.string()));
+  REQUIRE(status.has_value());
+  REQUIRE(WIFEXITED(*status));
+  return WEXITSTATUS(*status);
+}
+
+// results.csv rows by run, without the columns that measure time.
+std::map<std::string, std::map<std::string, std::string>> rows_by_run(const fs::path& out) {
+  rc::exp::ResultsTable table(out);
+  std::map<std::string, std::map<std::string, std::string>> rows;
+  for (const auto& row : table.rows()) {
+    auto values = row.values;
+    for (const char* timed : {"train_seconds", "items_per_second", "eval_items_per_second"}) values.erase(timed);
+    CHECK(rows.count(row.get("run")) == 0);  // one row per run
+    rows[row.get("run")] = values;
+  }
+  return rows;
+}
+
+const char* kSweep = R"(name: mpi_sweep
+dataset:
+  name: csbm
+  csbm: {nodes: 300, classes: 3, average_degree: 5, homophily: 0.8, features: 16, snr: 1.0}
+train: {epochs: 60, optimizer: adam, schedule: constant, lr: 0.01, progress: false}
+models:
+  gcn: {type: gcn, hidden: 16}
+  mlp: {type: mlp, hidden: 16}
+sweep: {seeds: [0, 1, 2, 3]}
+)";
+}  // namespace
+
+TEST_CASE("mpirun -np 2 receptive run: the same rows and run folders as one process, one writer") {
+  rc::test::TempDir dir("mpi_sweep");
+  dir.write("sweep.yaml", kSweep);
+  const std::string config = (dir.path / "sweep.yaml").string();
+  const fs::path one = dir.path / "one", two = dir.path / "two";
+  REQUIRE(run_to_end(receptive({"--threads", "1", "run", config, "--out", one.string()}), dir.path / "one.log", 120) == 0);
+  REQUIRE(run_to_end(mpirun(2, {"--threads", "1", "run", config, "--out", two.string()}), dir.path / "two.log", 120) == 0);
+  const auto a = rows_by_run(one), b = rows_by_run(two);
+  REQUIRE(a.size() == 8);
+  CHECK(a == b);
+  for (const auto& [run, row] : a) {
+    INFO(run);
+    CHECK(fs::exists(two / "runs" / run / "metrics.jsonl"));
+    CHECK(fs::exists(two / "runs" / run / "best.safetensors"));
+  }
+  CHECK(fs::exists(two / "summary.md"));
+  // both ranks trained: each rank names itself on the runs it trains
+  const std::string log = rc::test::read_all((dir.path / "two.log").string());
+  CHECK_THAT(log, Catch::Contains("rank 0") && Catch::Contains("rank 1"));
+}
+
+TEST_CASE("mpirun: a rank killed with SIGKILL ends the job; the same command finishes the rest, no row lost or twice") {
+  rc::test::TempDir dir("mpi_kill");
+  std::string slow = kSweep;
+  slow.replace(slow.find("epochs: 60"), 10, "epochs: 400");
+  slow.replace(slow.find("[0, 1, 2, 3]"), 12, "[0, 1, 2, 3, 4, 5]");
+  dir.write("sweep.yaml", slow);
+  const std::string config = (dir.path / "sweep.yaml").string();
+  const fs::path out = dir.path / "out";
+  const auto command = mpirun(2, {"--threads", "1", "run", config, "--out", out.string()});
+  ChildGuard job{rc::test::spawn_process(command, dir.path / "first.log")};
+  REQUIRE(job.pid > 0);
+  // wait for the first row (at most 60 s), then SIGKILL one of the ranks (a child of mpirun)
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (true) {
+    std::error_code ec;
+    if (fs::exists(out / "results.csv", ec) && rc::test::lines_of(out / "results.csv").size() >= 2) break;
+    REQUIRE(waitpid(job.pid, nullptr, WNOHANG) == 0);  // the job must not end by itself this early
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto ranks = rc::test::children_of(job.pid);
+  REQUIRE(!ranks.empty());
+  REQUIRE(kill(ranks.back(), SIGKILL) == 0);
+  const auto status = rc::test::wait_for(job.pid, 60);
+  job.pid = -1;
+  INFO("first job:\n" << rc::test::read_all((dir.path / "first.log").string()));
+  REQUIRE(status.has_value());  // the job ended instead of waiting for the dead rank
+  CHECK(!(WIFEXITED(*status) && WEXITSTATUS(*status) == 0));
+  const auto before = rows_by_run(out);
+  REQUIRE(before.size() >= 1);
+  REQUIRE(before.size() < 12);  // else the sweep had finished before the kill
+  // the same command again: the remaining runs, each once; the earlier rows unchanged
+  REQUIRE(run_to_end(command, dir.path / "second.log", 180) == 0);
+  const auto after = rows_by_run(out);
+  CHECK(after.size() == 12);
+  for (const auto& [run, row] : before) CHECK(after.at(run) == row);
+}
