@@ -7,15 +7,19 @@
 #include <optional>
 #include <cmath>
 #include <fstream>
+#include <memory>
+#include <sstream>
 
 #include "datasets/graph/graph_data.hpp"
 #include "datasets/registry.hpp"
+#include "experiments/dist/dispatch.hpp"
 #include "experiments/plots.hpp"
 #include "experiments/results.hpp"
 #include "experiments/run_guard.hpp"
 #include "experiments/summary.hpp"
 #include "experiments/train/graph_task.hpp"
 #include "experiments/train/image_task.hpp"
+#include "framework/core/collective.hpp"
 #include "framework/core/random.hpp"
 #include "models/registry.hpp"
 
@@ -131,82 +135,144 @@ RunOutcome train_run(const RunSpec& r, const PartData& d, const fs::path& run_di
   return train_image_model(*model, task, ts, run_dir, uint64_t(r.seed), label);
 }
 
-// The runs of one dataset (one part of the config): loads the data once, trains what is not yet in `table`.
-// Returns the number of runs that did not finish.
-int run_part(const std::vector<const RunSpec*>& runs, ResultsTable& table, const RunnerOptions& opt,
-             size_t& counter, size_t total) {
-  std::vector<const RunSpec*> todo;
-  for (const RunSpec* r : runs)
-    if (!table.has_run(r->id)) todo.push_back(r);
-  if (todo.empty() && !opt.dry_run) return 0;
-  const PartData data = load_part(runs.front()->dataset);
+// How the ranks of a job share a config's runs (one rank: Single).
+enum class Mode { Single, Sweep, DataParallel };
 
-  if (opt.dry_run) {
-    for (const RunSpec* r : runs)
-      fmt::print("{:<56} {:>10} {:>5} {:>10}{}\n", r->id, r->train_size == 0 ? "split" : fmt::format("{:g}", r->train_size),
-                 r->seed, parameter_count(*r, data), table.has_run(r->id) ? "  (done)" : "");
-    return 0;
+Mode distribution_mode(const Experiment& e, const dist::World& world) {
+  if (!world.distributed()) return Mode::Single;
+  size_t parallel = 0;
+  for (const auto& r : e.runs) parallel += r.train_params.get_bool("data_parallel");
+  if (parallel == 0) return Mode::Sweep;
+  if (parallel == e.runs.size()) return Mode::DataParallel;
+  throw ConfigError(fmt::format("{}: train.data_parallel is true for {} of the {} runs; under mpirun either every run "
+                                "is data-parallel (the ranks train each run together) or none is (the ranks share the "
+                                "runs out)", e.name, parallel, e.runs.size()));
+}
+
+// The data of the part being trained, loaded when a run of another part comes up.
+class PartCache {
+ public:
+  const PartData& get(const RunSpec& r) {
+    if (!data_ || part_ != r.part) {
+      data_.reset();  // release the previous part's data first
+      data_ = std::make_unique<PartData>(load_part(r.dataset));
+      part_ = r.part;
+    }
+    return *data_;
   }
 
+ private:
+  std::string part_;
+  std::unique_ptr<PartData> data_;
+};
+
+void print_dry_run(const Experiment& e, const ResultsTable& table) {
+  fmt::print("{:<56} {:>10} {:>5} {:>10}\n", "run", "train_size", "seed", "params");
+  PartCache cache;
+  for (const auto& r : e.runs)
+    fmt::print("{:<56} {:>10} {:>5} {:>10}{}\n", r.id, r.train_size == 0 ? "split" : fmt::format("{:g}", r.train_size),
+               r.seed, parameter_count(r, cache.get(r)), table.has_run(r.id) ? "  (done)" : "");
+}
+
+// The indices (into e.runs) of the runs results.csv lacks, in config order; under data parallelism every rank
+// takes rank 0's list (only rank 0 reads results.csv).
+std::vector<size_t> runs_to_train(const Experiment& e, const ResultsTable* table, const dist::World& world, Mode mode) {
+  std::vector<size_t> todo;
+  if (table)
+    for (size_t i = 0; i < e.runs.size(); ++i)
+      if (!table->has_run(e.runs[i].id)) todo.push_back(i);
+  if (mode != Mode::DataParallel) return todo;
+  std::string text;
+  for (size_t i : todo) text += std::to_string(i) + " ";
+  std::istringstream in(world.all_gather(text).front());
+  todo.clear();
+  for (size_t i; in >> i;) todo.push_back(i);
+  return todo;
+}
+
+// Trains the runs the dispatcher hands this rank; returns how many did not finish.
+int train_runs(const Experiment& e, const std::vector<size_t>& todo, dist::Dispatcher& dispatcher,
+               const RunnerOptions& opt, const dist::World& world, Mode mode) {
+  PartCache cache;
+  const bool writer = mode != Mode::DataParallel || world.rank() == 0;  // data parallel: rank 0 writes the run's files
   int unfinished = 0;
-  for (const RunSpec* rp : todo) {
-    const RunSpec& r = *rp;
+  size_t counter = 0;
+  while (!stop_requested()) {
+    const auto next = dispatcher.next();
+    if (!next) break;
+    const RunSpec& r = e.runs[todo[*next]];
     ++counter;
-    if (stop_requested()) {
-      ++unfinished;
-      continue;
-    }
     const fs::path run_dir = opt.out_dir / "runs" / r.id;
-    save_resolved(r, run_dir);
+    if (writer) save_resolved(r, run_dir);
+    const std::string label = mode == Mode::Sweep ? fmt::format("[rank {}] {}", world.rank(), r.id)
+                                                  : fmt::format("[{}/{}] {}", counter, todo.size(), r.id);
+    const PartData& data = cache.get(r);
     int64_t used = 0;
-    RunOutcome o = train_run(r, data, run_dir, fmt::format("[{}/{}] {}", counter, total, r.id), used);
+    RunOutcome o = train_run(r, data, run_dir, label, used);
     if (o.status == "interrupted") {
       fmt::print(stderr, "{}: interrupted; this run is not recorded and will restart next time\n", r.id);
       ++unfinished;
-      continue;
+      break;
     }
     if (o.status != "ok") ++unfinished;
     o = recorded(o);
-    table.append(make_row(r, data.dataset, used, o));
-    fmt::print("{}: test {}  (best val {} at epoch {}, {:.1f} s, {} params){}\n", r.id, pct(o.test_accuracy),
+    if (writer) dispatcher.record(*next, make_row(r, data.dataset, used, o));
+    fmt::print("{}: test {}  (best val {} at epoch {}, {:.1f} s, {} params){}\n", label, pct(o.test_accuracy),
                pct(o.best_val_accuracy), o.best_epoch, o.train_seconds, o.params,
                o.status == "ok" ? "" : "  [" + o.status + "]");
   }
+  // runs never started because of a stop request count as unfinished too (one process: all that are left)
+  if (stop_requested() && mode == Mode::Single) unfinished += static_cast<int>(todo.size() - counter);
   return unfinished;
 }
 }  // namespace
 
 int run_experiment(const Experiment& e, const RunnerOptions& opt) {
+  const dist::World& world = dist::World::get();
+  const Mode mode = distribution_mode(e, world);
+  const bool root = world.rank() == 0;
+  if (opt.dry_run && !root) return 0;  // rank 0 prints the dry run; nothing is trained or written
   std::optional<OutDirLock> lock;
-  if (!opt.dry_run) {
-    lock.emplace(opt.out_dir);  // one writer per folder, for the whole sweep
-    if (int n = remove_stale_temporaries(opt.out_dir); n > 0)
-      fmt::print("{}: removed {} temporary file(s) left by an interrupted run\n", opt.out_dir.string(), n);
+  std::optional<ResultsTable> table;
+  if (root) {
+    if (!opt.dry_run) {
+      lock.emplace(opt.out_dir);  // one writer per folder, for the whole sweep
+      if (int n = remove_stale_temporaries(opt.out_dir); n > 0)
+        fmt::print("{}: removed {} temporary file(s) left by an interrupted run\n", opt.out_dir.string(), n);
+    }
+    table.emplace(opt.out_dir, std::vector<std::string>{"run", "model_type", "size_spec", "steps", "best_epoch",
+                                                        "items_per_second", "status", "last_test_accuracy",
+                                                        "eval_items_per_second"});
+    check_resume_matches(e, *table, opt.out_dir);
   }
-  ResultsTable table(opt.out_dir, {"run", "model_type", "size_spec", "steps", "best_epoch", "items_per_second", "status",
-                                   "last_test_accuracy", "eval_items_per_second"});
-  check_resume_matches(e, table, opt.out_dir);
-  size_t done = 0;
-  for (const auto& r : e.runs) done += table.has_run(r.id);
-  fmt::print("{}: {} runs, {} already in {}, {} to train\n", e.name, e.runs.size(), done, table.path().string(),
-             e.runs.size() - done);
-  if (opt.dry_run) fmt::print("{:<56} {:>10} {:>5} {:>10}\n", "run", "train_size", "seed", "params");
-  // parts in config order
-  std::vector<std::string> parts;
-  for (const auto& r : e.runs)
-    if (std::find(parts.begin(), parts.end(), r.part) == parts.end()) parts.push_back(r.part);
-  int unfinished = 0;
-  size_t counter = 0;
-  for (const auto& part : parts) {
-    std::vector<const RunSpec*> runs;
-    for (const auto& r : e.runs)
-      if (r.part == part) runs.push_back(&r);
-    unfinished += run_part(runs, table, opt, counter, e.runs.size() - done);
+  const std::vector<size_t> todo = runs_to_train(e, table ? &*table : nullptr, world, opt.dry_run ? Mode::Single : mode);
+  if (root) {
+    fmt::print("{}: {} runs, {} already in {}, {} to train", e.name, e.runs.size(), e.runs.size() - todo.size(),
+               table->path().string(), todo.size());
+    if (mode == Mode::Sweep) fmt::print(", shared by {} ranks", world.size());
+    if (mode == Mode::DataParallel) fmt::print(", each by {} ranks together (data parallel)", world.size());
+    fmt::print("\n");
   }
-  if (opt.dry_run) return 0;
+  if (opt.dry_run) {
+    print_dry_run(e, *table);
+    return 0;
+  }
+  std::optional<dist::WorldCollective> group;
+  if (mode == Mode::DataParallel) {
+    group.emplace(world);
+    set_data_parallel_group(&*group);
+  }
+  // rank 0's writer: one call at a time (the dispatcher serialises them)
+  auto write = [&](size_t, const ResultRow& row) { table->append(row); };
+  auto dispatcher = mode == Mode::Sweep ? dist::make_dispatcher(world, todo.size(), write)
+                                        : dist::make_dispatcher(dist::World::single(), todo.size(), write);
+  const int unfinished = train_runs(e, todo, *dispatcher, opt, world, mode);
+  dispatcher->finish();
+  set_data_parallel_group(nullptr);
+  if (!root) return unfinished;
   // no report when nothing was ever recorded here (e.g. Ctrl-C during the first run): there is nothing to
   // summarise, and "results.csv does not exist" would read like a failure
-  if (fs::exists(table.path())) write_report(opt.out_dir, e.name);
+  if (fs::exists(table->path())) write_report(opt.out_dir, e.name);
   else fmt::print("{}: no run has finished yet, so there is no results.csv or summary\n", opt.out_dir.string());
   return unfinished;
 }

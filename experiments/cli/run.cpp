@@ -4,6 +4,7 @@
 
 #include "experiments/cli/commands.hpp"
 #include "experiments/config/experiment.hpp"
+#include "experiments/dist/world.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/run_guard.hpp"
 
@@ -29,7 +30,16 @@ int run(const RunArgs& a) {
   o.dry_run = a.dry_run;
   o.resume = true;
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
-  int unfinished = exp::run_experiment(e, o);
+  int unfinished = 0;
+  try {
+    unfinished = exp::run_experiment(e, o);
+  } catch (const std::exception& err) {
+    // under mpirun an error on one rank ends the whole job, so no rank waits for it forever
+    const auto& world = exp::dist::World::get();
+    if (!world.distributed()) throw;
+    fmt::print(stderr, "error (rank {} of {}): {}\n", world.rank(), world.size(), err.what());
+    world.abort(1);
+  }
   if (exp::stop_requested()) {
     const int sig = g_signal ? int(g_signal) : SIGINT;
     fmt::print(stderr, "interrupted by {}: {}; run the same command (or --resume) to continue\n",

@@ -27,8 +27,8 @@ bool launched_with_ranks() {
   return env_int("OMPI_COMM_WORLD_SIZE") > 1 || env_int("PMI_SIZE") > 1 || env_int("SLURM_STEP_NUM_TASKS") > 1;
 }
 
-World::World() {
-  if (!launched_with_ranks()) return;
+World::World(bool use_launcher) {
+  if (!use_launcher || !launched_with_ranks()) return;
   int provided = 0;
   check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
   initialised_ = true;
@@ -42,7 +42,12 @@ World::World() {
 }
 
 World& World::get() {
-  static World w;
+  static World w(true);
+  return w;
+}
+
+const World& World::single() {
+  static const World w(false);
   return w;
 }
 

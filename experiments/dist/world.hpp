@@ -15,6 +15,8 @@ class World {
  public:
   // Initialises MPI on first use when launched under a launcher. Errors name what the MPI library lacks.
   static World& get();
+  // A world of this process alone, whatever the launcher (for work that is not shared out).
+  static const World& single();
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool distributed() const { return size_ > 1; }
@@ -30,7 +32,7 @@ class World {
   std::vector<std::string> all_gather(const std::string& text) const;
 
  private:
-  World();
+  explicit World(bool use_launcher);
   int rank_ = 0, size_ = 1;
   bool initialised_ = false;
 };

@@ -45,6 +45,14 @@ NodeClassification::NodeClassification(models::GraphModel& model, const GraphTas
   test_mask_ = mask_of(data.split.test, n);
 }
 
+void NodeClassification::shard(int rank, int ranks) {
+  const auto& train = data_.split.train;
+  const int64_t n = static_cast<int64_t>(train.size());
+  RC_CHECK(n >= ranks, "the split has {} training nodes, fewer than the {} ranks of a data-parallel run", n, ranks);
+  const auto [lo, hi] = share_of(n, rank, ranks);
+  train_mask_ = mask_of(std::vector<int64_t>(train.begin() + lo, train.begin() + hi), data_.input.num_nodes);
+}
+
 TrainBatch NodeClassification::next_batch() {
   TrainBatch b;
   b.logits = model_.forward(data_.input);

@@ -35,6 +35,7 @@ class NodeClassification : public TrainingTask {
   int64_t steps_per_epoch() const override { return 1; }
   bool has_validation() const override { return !data_.split.val.empty(); }
   void begin_epoch(int64_t, int64_t) override {}
+  void shard(int rank, int ranks) override;
   TrainBatch next_batch() override;
   std::vector<Evaluation> evaluate(const std::vector<Split>& splits, Progress* bar, const std::string& note) override;
 

@@ -69,10 +69,23 @@ int64_t ImageClassification::steps_per_epoch() const {
 void ImageClassification::prepare(int64_t b) {
   next_.run([this, b] {
     const int64_t n = static_cast<int64_t>(order_.size());
-    std::vector<int64_t> idx(order_.begin() + b * batch_, order_.begin() + std::min(n, (b + 1) * batch_));
+    const int64_t lo = b * batch_, hi = std::min(n, (b + 1) * batch_);
+    const auto [s0, s1] = share_of(hi - lo, rank_, ranks_);
+    std::vector<int64_t> idx(order_.begin() + lo + s0, order_.begin() + lo + s1);
     next_x_ = data::make_batch(*data_.train, idx, data_.augment, data_.normalize, true, aug_seed_, &next_labels_,
                                false);
   });
+}
+
+void ImageClassification::shard(int rank, int ranks) {
+  const int64_t n = static_cast<int64_t>(order_.size()), last = n % batch_;
+  RC_CHECK(batch_ >= ranks, "train.batch_size {} (of {} training images) is smaller than the {} ranks of a "
+           "data-parallel run: every rank needs at least one image of each batch", batch_, n, ranks);
+  RC_CHECK(last == 0 || last >= ranks, "the last batch of each epoch holds {} of the {} training images (batch_size "
+           "{}), fewer than the {} ranks of a data-parallel run: change train.batch_size or the training-set size",
+           last, n, batch_, ranks);
+  rank_ = rank;
+  ranks_ = ranks;
 }
 
 void ImageClassification::begin_epoch(int64_t epoch, int64_t steps) {

@@ -34,6 +34,7 @@ class ImageClassification : public TrainingTask {
                       uint64_t seed);
   ~ImageClassification() override;
   nn::Module& model() override { return model_; }
+  void shard(int rank, int ranks) override;
   int64_t steps_per_epoch() const override;
   bool has_validation() const override { return !data_.val_idx.empty(); }
   void begin_epoch(int64_t epoch, int64_t steps) override;
@@ -48,6 +49,7 @@ class ImageClassification : public TrainingTask {
   int64_t batch_, eval_batch_;
   uint64_t seed_, aug_seed_ = 0;
   std::vector<int64_t> order_;
+  int rank_ = 0, ranks_ = 1;  // data parallelism: this rank's share of each batch
   int64_t steps_ = 0, b_ = 0;  // this epoch's batches, and the next one's index
   BackgroundTask next_;        // prepares batch b_ into next_x_ and next_labels_
   Tensor next_x_;

@@ -50,7 +50,11 @@ const ParamBinding<TrainSettings>& train_binding() {
                  "the epoch reported and saved as best.safetensors: best = highest validation accuracy, ties to "
                  "the lower validation loss; last = the final epoch",
                  {}, {}, {"best", "last"})
-          .field(&T::progress, "progress", "progress bar on the terminal");
+          .field(&T::progress, "progress", "progress bar on the terminal")
+          .field(&T::data_parallel, "data_parallel",
+                 "under mpirun -np K: the K ranks train each run together, each on 1/K of every batch (images) or "
+                 "of the labelled nodes (graphs), gradients summed over the ranks before each step; without mpirun "
+                 "the run trains as one process (README: Distributed runs)");
   return b;
 }
 }  // namespace

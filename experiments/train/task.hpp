@@ -11,6 +11,7 @@
 #include "experiments/train/progress.hpp"
 #include "framework/autograd/var.hpp"
 #include "framework/io/safetensors.hpp"
+#include "framework/core/error.hpp"
 #include "framework/nn/module.hpp"
 
 namespace rc::exp {
@@ -54,6 +55,19 @@ class TrainingTask {
                                            const std::string& note = "") = 0;
   // What every checkpoint of the run records besides its epoch and step (e.g. how images were prepared).
   virtual io::Metadata checkpoint_metadata() const { return {}; }
+  // Data parallelism (trainer.hpp, train.data_parallel): from now on this rank trains share `rank` of `ranks` of
+  // every training batch (the shares together are the whole batch, in order). Errors name the setting that
+  // makes the split impossible (e.g. a batch smaller than the ranks). Evaluation is not split.
+  virtual void shard(int rank, int ranks);
 };
+
+inline void TrainingTask::shard(int, int ranks) {
+  RC_CHECK(ranks <= 1, "this kind of task cannot be trained data-parallel");
+}
+
+// Share `rank` of `ranks` of n items in order: [lo, hi) with lo = ⌊rank·n/ranks⌋.
+inline std::pair<int64_t, int64_t> share_of(int64_t n, int rank, int ranks) {
+  return {n * rank / ranks, n * (rank + 1) / ranks};
+}
 
 }  // namespace rc::exp

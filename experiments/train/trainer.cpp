@@ -12,7 +12,9 @@
 #include "experiments/run_guard.hpp"
 #include "experiments/train/checkpoint.hpp"
 #include "framework/ops/loss.hpp"
+#include "framework/core/collective.hpp"
 #include "framework/optim/clip.hpp"
+#include "framework/optim/data_parallel.hpp"
 
 namespace rc::exp {
 
@@ -49,6 +51,8 @@ class Run {
  private:
   TrainingTask& task_;
   nn::Module& model_;
+  Collective* const group_;  // data parallelism: the ranks that train this run together (nullptr: one process)
+  const bool writer_;        // this process writes the run's files (rank 0 of a data-parallel run)
   const TrainSettings& s_;
   const std::string label_;
   const std::filesystem::path metrics_path_, best_path_, last_path_;
@@ -71,6 +75,14 @@ class Run {
 
   void train_epoch(int64_t epoch);
   bool train_step(int64_t epoch);  // false: the run stops (non-finite loss, interrupt)
+  // data parallelism: from this rank's mean loss and accuracy over its `loss_items`, the whole batch's, its
+  // number of loss items, and whether any rank was asked to stop (one all-reduce of five numbers)
+  struct BatchTotals {
+    double loss, accuracy;
+    int64_t loss_items;
+    bool stop;
+  };
+  BatchTotals combine(double loss, double acc, int64_t loss_items);
   void evaluate_point(int64_t epoch);
   void log_point(int64_t epoch, const Evaluation* val, const Evaluation* test);
   void stop_run(const std::string& reason);
@@ -78,7 +90,9 @@ class Run {
 };
 
 Run::Run(TrainingTask& task, const TrainSettings& s, const std::filesystem::path& run_dir, const std::string& label)
-    : task_(task), model_(task.model()), s_(s), label_(label), metrics_path_(run_dir / "metrics.jsonl"),
+    : task_(task), model_(task.model()), group_(data_parallel_group() && data_parallel_group()->size() > 1
+                                                     ? data_parallel_group() : nullptr),
+      writer_(!group_ || group_->rank() == 0), s_(s), label_(label), metrics_path_(run_dir / "metrics.jsonl"),
       best_path_(run_dir / "best.safetensors"), last_path_(run_dir / "last.safetensors"),
       steps_per_epoch_(std::max<int64_t>(task.steps_per_epoch(), 1)),
       total_steps_(s.steps > 0 ? s.steps : s.epochs * steps_per_epoch_),
@@ -86,11 +100,14 @@ Run::Run(TrainingTask& task, const TrainSettings& s, const std::filesystem::path
       // full-batch tasks evaluate after every step: one summary line at the end instead of one per evaluation
       summary_per_evaluation_(steps_per_epoch_ > 1), opt_(make_optimizer(s, model_)),
       schedule_(make_lr_schedule(s, steps_per_epoch_, total_steps_)), params_(model_.parameters()),
-      progress_(label, total_steps_, s.progress), selection_(s.select == "last", has_val_) {
-  std::filesystem::create_directories(run_dir);
-  // a restarted run starts afresh: no metrics or weights of an earlier, unfinished attempt are left to be
-  // mistaken for this one's
-  for (const auto& p : {metrics_path_, last_path_, best_path_}) std::filesystem::remove(p);
+      progress_(label, total_steps_, s.progress && writer_), selection_(s.select == "last", has_val_) {
+  if (group_) task_.shard(group_->rank(), group_->size());
+  if (writer_) {
+    std::filesystem::create_directories(run_dir);
+    // a restarted run starts afresh: no metrics or weights of an earlier, unfinished attempt are left to be
+    // mistaken for this one's
+    for (const auto& p : {metrics_path_, last_path_, best_path_}) std::filesystem::remove(p);
+  }
   out_.params = model_.num_parameters();
   out_.best_val_accuracy = -1;
 }
@@ -131,29 +148,54 @@ bool Run::train_step(int64_t epoch) {
   ce.label_smoothing = s_.label_smoothing;
   ce.mask = batch.mask;
   Var loss = cross_entropy(batch.logits, batch.labels, ce);
-  const double l = loss.value().item();
+  double l = loss.value().item();
+  double acc = accuracy(batch.logits.value(), batch.labels, batch.mask);
+  int64_t items = batch.items;
+  bool stop = stop_requested();
+  float seed = 1.0f;
+  if (group_) {  // every rank takes the same decisions from the whole batch's numbers
+    int64_t mine = 0;
+    for (uint8_t m : batch.mask) mine += m;
+    if (batch.mask.empty()) mine = static_cast<int64_t>(batch.labels.size());
+    const BatchTotals t = combine(l, acc, mine);
+    // this rank's mean loss, weighted by its share of the batch: the ranks' gradients add up to the batch mean's
+    seed = static_cast<float>(double(mine) / double(t.loss_items));
+    l = t.loss;
+    acc = t.accuracy;
+    if (batch.mask.empty()) items = t.loss_items;  // a graph task's every rank forwards the whole graph
+    stop = t.stop;
+  }
   if (!std::isfinite(l)) {
     task_.pause();
     stop_run(fmt::format("loss became {} at epoch {} step {}", l, epoch, step_ + 1));
     return false;
   }
-  backward(loss);
+  backward(loss, group_ ? Tensor::full(loss.value().shape(), seed) : Tensor());
+  if (group_) allreduce_gradients(params_, 1.0);
   if (s_.clip_grad_norm > 0) optim::clip_grad_norm(params_, float(s_.clip_grad_norm));
   opt_->set_lr(schedule_->lr_at(step_));
   opt_->step();
   opt_->zero_grad();
   ++step_;
   ++batches_;
-  items_ += batch.items;
+  items_ += items;
   loss_sum_ += l;
-  acc_sum_ += accuracy(batch.logits.value(), batch.labels, batch.mask);
+  acc_sum_ += acc;
   progress_.step(step_, epoch, epochs_, loss_sum_ / batches_, acc_sum_ / batches_, items_);
-  if (stop_requested()) {
+  if (stop) {
     task_.pause();
     out_.status = "interrupted";
     return false;
   }
   return true;
+}
+
+Run::BatchTotals Run::combine(double loss, double acc, int64_t loss_items) {
+  std::vector<double> v = {loss * double(loss_items), acc * double(loss_items), double(loss_items),
+                           stop_requested() ? 1.0 : 0.0};
+  group_allreduce_sum(std::span<double>(v));
+  const double n = std::max(v[2], 1.0);
+  return {v[0] / n, v[1] / n, static_cast<int64_t>(v[2]), v[3] > 0};
 }
 
 void Run::evaluate_point(int64_t epoch) {
@@ -201,7 +243,7 @@ void Run::log_point(int64_t epoch, const Evaluation* val, const Evaluation* test
   last_point_ = now;
   if (val) m["eval_items_per_second"] = val->items / std::max(val->seconds, 1e-9);
   if (test) m["test_accuracy"] = test->accuracy;
-  append_line(metrics_path_, m.dump());
+  if (writer_) append_line(metrics_path_, m.dump());
   if (summary_per_evaluation_) {
     std::string line = fmt::format("epoch {}/{} step {}: loss {:.4f} train {:.4f}", epoch, epochs_, step_,
                                    out_.final_train_loss, train_acc);
@@ -230,8 +272,10 @@ void Run::stop_run(const std::string& reason) {
 void Run::finish() {
   if (!has_val_) out_.best_val_accuracy = std::nan("");
   if (out_.status != "interrupted" && !last_.empty()) {
-    last_.save(last_path_);
-    best_.save(best_path_);
+    if (writer_) {
+      last_.save(last_path_);
+      best_.save(best_path_);
+    }
     best_.restore(model_);
     const Evaluation best = task_.evaluate({Split::test}, &progress_, "best").front();
     out_.test_accuracy = out_.last_test_accuracy = best.accuracy;

@@ -8,8 +8,15 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <opencv2/imgcodecs.hpp>
 
 #include "experiments/results.hpp"
+#include "framework/io/safetensors.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
 
@@ -125,4 +132,101 @@ TEST_CASE("mpirun: a rank killed with SIGKILL ends the job; the same command fin
   const auto after = rows_by_run(out);
   CHECK(after.size() == 12);
   for (const auto& [run, row] : before) CHECK(after.at(run) == row);
+}
+
+namespace {
+// 2 classes × 40 grey 16 × 16 images (a bright block in one of two halves, with noise), as an image folder.
+void write_image_folder(const fs::path& root) {
+  cv::RNG rng(11);
+  for (int c = 0; c < 2; ++c) {
+    fs::create_directories(root / std::to_string(c));
+    for (int i = 0; i < 40; ++i) {
+      cv::Mat m(16, 16, CV_8UC1);
+      rng.fill(m, cv::RNG::UNIFORM, 0, 90);
+      m(cv::Rect(c == 0 ? 2 : 9, 4, 5, 8)) += cv::Scalar(120);
+      cv::imwrite((root / std::to_string(c) / fmt::format("{}.png", i)).string(), m);
+    }
+  }
+}
+
+// The largest |a − b| over every tensor of two weight files with the same names and shapes.
+double max_weight_difference(const fs::path& a, const fs::path& b) {
+  const auto fa = rc::io::load_safetensors(a.string()), fb = rc::io::load_safetensors(b.string());
+  REQUIRE(fa.tensors.size() == fb.tensors.size());
+  double worst = 0;
+  for (size_t i = 0; i < fa.tensors.size(); ++i) {
+    const auto& [name, ta] = fa.tensors[i];
+    const rc::Tensor* tb = rc::find_tensor(fb.tensors, name);
+    REQUIRE(tb != nullptr);
+    REQUIRE(tb->shape() == ta.shape());
+    for (int64_t k = 0; k < ta.numel(); ++k)
+      worst = std::max(worst, double(std::fabs(ta.data()[k] - tb->data()[k])));
+  }
+  return worst;
+}
+
+std::string graph_dataset() {
+  return "{name: csbm, csbm: {nodes: 400, classes: 3, average_degree: 5, homophily: 0.8, features: 24, snr: 1.0}}";
+}
+}  // namespace
+
+TEST_CASE("data parallel: 2 ranks with half of each batch train the weights one process trains with the batch") {
+  rc::test::TempDir dir("mpi_dp");
+  write_image_folder(dir.path / "images");
+  const auto [name, dataset, model, batch] = GENERATE_COPY(
+      // batch normalisation synchronised over the ranks
+      std::tuple{"cnn", fmt::format("{{name: image-folder, root: \"{}\", height: 16, width: 16, grayscale: true, "
+                                    "test_fraction: 0.25}}", (dir.path / "images").string()),
+                 std::string("{type: cnn, channels: [8, 16], blocks: [1, 1]}"), 16},
+      std::tuple{"patch_attention", fmt::format("{{name: image-folder, root: \"{}\", height: 16, width: 16, "
+                                                "grayscale: true, test_fraction: 0.25}}", (dir.path / "images").string()),
+                 std::string("{type: patch_attention, patch_size: 4, dim: 32, depth: 2, heads: 2}"), 16},
+      // the labelled nodes' loss split over the ranks; dropout draws the same masks on every rank
+      std::tuple{"gat", graph_dataset(), std::string("{type: gat, hidden: 8, heads: 4}"), 0});
+  INFO("model " << name);
+  const std::string train = batch > 0 ? fmt::format("{{epochs: 3, batch_size: {}, lr: 0.003, progress: false}}", batch)
+                                      : std::string("{epochs: 30, optimizer: adam, lr: 0.01, progress: false}");
+  dir.write("dp.yaml", fmt::format("name: dp\ndataset: {}\ntrain: {}\nmodels:\n  m: {}\n", dataset, train, model));
+  const std::string config = (dir.path / "dp.yaml").string();
+  const fs::path one = dir.path / "one", two = dir.path / "two";
+  REQUIRE(run_to_end(receptive({"--threads", "1", "run", config, "--out", one.string()}), dir.path / "one.log", 180) == 0);
+  REQUIRE(run_to_end(mpirun(2, {"--threads", "1", "run", config, "--out", two.string(), "--set",
+                                "train.data_parallel=true"}),
+                     dir.path / "two.log", 180) == 0);
+  const auto a = rows_by_run(one), b = rows_by_run(two);
+  REQUIRE(a.size() == 1);
+  REQUIRE(b.size() == 1);
+  const std::string run = a.begin()->first;
+  CHECK(b.count(run) == 1);
+  const double diff = max_weight_difference(one / "runs" / run / "last.safetensors", two / "runs" / run / "last.safetensors");
+  INFO("largest weight difference " << diff);
+  CHECK(diff < 2e-4);
+  CHECK(diff > 0);  // a different summation order: equal to float tolerance, not a copy of the same run
+  CHECK(a.begin()->second.at("steps") == b.begin()->second.at("steps"));
+}
+
+TEST_CASE("data parallel: a batch smaller than the ranks, or a config that mixes the modes, is a clear error") {
+  rc::test::TempDir dir("mpi_dp_errors");
+  dir.write("small.yaml", "name: small\ndataset: " + graph_dataset() +
+                              "\ntrain: {epochs: 2, progress: false, data_parallel: true}\nmodels:\n  m: {type: gcn}\n");
+  // 3 ranks for a graph whose split has ... training nodes: fine; an image batch of 1 is not
+  write_image_folder(dir.path / "images");
+  dir.write("batch.yaml", fmt::format("name: batch\ndataset: {{name: image-folder, root: \"{}\", height: 16, width: 16, "
+                                      "grayscale: true, test_fraction: 0.25}}\ntrain: {{epochs: 1, batch_size: 1, "
+                                      "progress: false, data_parallel: true}}\nmodels:\n  m: {{type: cnn, channels: [4], "
+                                      "blocks: [1]}}\n", (dir.path / "images").string()));
+  CHECK(run_to_end(mpirun(2, {"--threads", "1", "run", (dir.path / "batch.yaml").string(), "--out",
+                              (dir.path / "out_batch").string()}), dir.path / "batch.log", 120) != 0);
+  CHECK_THAT(rc::test::read_all((dir.path / "batch.log").string()),
+             Catch::Contains("train.batch_size 1") && Catch::Contains("smaller than the 2 ranks"));
+  dir.write("mixed.yaml", "name: mixed\ndataset: " + graph_dataset() +
+                              "\ntrain: {epochs: 2, progress: false}\nmodels:\n  a: {type: gcn}\n"
+                              "  b: {type: mlp, train: {data_parallel: true}}\n");
+  CHECK(run_to_end(mpirun(2, {"--threads", "1", "run", (dir.path / "mixed.yaml").string(), "--out",
+                              (dir.path / "out_mixed").string()}), dir.path / "mixed.log", 120) != 0);
+  CHECK_THAT(rc::test::read_all((dir.path / "mixed.log").string()),
+             Catch::Contains("train.data_parallel is true for 1 of the 2 runs"));
+  // without mpirun a data-parallel config trains as one process
+  CHECK(run_to_end(receptive({"--threads", "1", "run", (dir.path / "small.yaml").string(), "--out",
+                              (dir.path / "out_small").string()}), dir.path / "small.log", 120) == 0);
 }
