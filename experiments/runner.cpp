@@ -12,6 +12,7 @@
 
 #include "datasets/graph/graph_data.hpp"
 #include "datasets/registry.hpp"
+#include "experiments/config/yaml_params.hpp"
 #include "experiments/dist/dispatch.hpp"
 #include "experiments/plots.hpp"
 #include "experiments/results.hpp"
