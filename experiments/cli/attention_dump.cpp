@@ -70,8 +70,8 @@ Tensor as_float(const std::vector<int64_t>& v) {
 }  // namespace
 
 int attention_dump(const AttentionArgs& a) {
-  const std::vector<std::string> kinds = policy_kind_names(a.policy);
-  const bool on_grid = policy_uses_grid(a.policy);
+  const std::vector<std::string> kinds = policy_kind_names(a.policy, "attention: --policy");
+  const bool on_grid = policy_uses_grid(a.policy, "attention: --policy");
   const bool graph = std::find(kinds.begin(), kinds.end(), "graph") != kinds.end();
   check_flags(a, on_grid, graph);
   RC_CHECK(!on_grid || (a.grid_h >= 1 && a.grid_w >= 1), "attention: --grid-h {} and --grid-w {} must be >= 1",
