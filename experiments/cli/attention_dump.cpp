@@ -67,13 +67,8 @@ Tensor as_float(const std::vector<int64_t>& v) {
   for (size_t i = 0; i < v.size(); ++i) t.data()[i] = static_cast<float>(v[i]);
   return t;
 }
-}  // namespace
-
-int attention_dump(const AttentionArgs& a) {
-  const std::vector<std::string> kinds = policy_kind_names(a.policy);
-  const bool on_grid = policy_uses_grid(a.policy);
-  const bool graph = std::find(kinds.begin(), kinds.end(), "graph") != kinds.end();
-  check_flags(a, on_grid, graph);
+// N from the flags (the grid's cells for window2d and axial), after checking every size and value.
+int64_t sequence_length(const AttentionArgs& a, bool on_grid, bool graph) {
   RC_CHECK(!on_grid || (a.grid_h >= 1 && a.grid_w >= 1), "attention: --grid-h {} and --grid-w {} must be >= 1",
            a.grid_h, a.grid_w);
   const auto grid = checked_mul(a.grid_h, a.grid_w);
@@ -93,6 +88,66 @@ int attention_dump(const AttentionArgs& a) {
            "attention: --scale {} must be a finite number > 0 (or 0 for the default 1/sqrt(D))", a.scale);
   RC_CHECK(!graph || (a.degree >= 0 && a.degree <= n), "attention: --degree {} must be in [0, tokens = {}]", a.degree,
            n);
+  return n;
+}
+
+// The .npy files: inputs, output, gradients, tables, weights, the mask (N <= 4096) and the graph's CSR.
+void save_arrays(const std::string& dir, const std::vector<Var>& qkvo, const Tensor& dout, const AttentionOptions& o,
+                 const AttentionWeights* weights, const Policy& policy, int64_t n, const std::vector<int64_t>& row_ptr,
+                 const std::vector<int64_t>& col_idx) {
+  namespace fs = std::filesystem;
+  const Var &q = qkvo[0], &k = qkvo[1], &v = qkvo[2], &out = qkvo[3];
+  fs::create_directories(dir);
+  auto save = [&](const char* name, const Tensor& t) { io::save_npy((fs::path(dir) / name).string(), t); };
+  save("q.npy", q.value());
+  save("k.npy", k.value());
+  save("v.npy", v.value());
+  save("out.npy", out.value());
+  save("dout.npy", dout);
+  save("dq.npy", q.grad());
+  save("dk.npy", k.grad());
+  save("dv.npy", v.grad());
+  if (o.rel_bias.defined()) {
+    save("bias.npy", o.rel_bias.value());
+    save("dbias.npy", o.rel_bias.grad());
+  }
+  if (o.a_q.defined()) {
+    save("a_q.npy", o.a_q.value());
+    save("a_k.npy", o.a_k.value());
+    save("da_q.npy", o.a_q.grad());
+    save("da_k.npy", o.a_k.grad());
+  }
+  if (weights) save("weights.npy", weights->dense);
+  if (n <= 4096) {
+    Tensor mask = Tensor::zeros({n, n});
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) mask.data()[i * n + j] = policy.allowed(i, j) ? 1.0f : 0.0f;
+    save("mask.npy", mask);
+  }
+  if (!row_ptr.empty()) {
+    save("row_ptr.npy", as_float(row_ptr));
+    save("col_idx.npy", as_float(col_idx));
+  }
+}
+
+// Entries per head of the bias table: 2-D offsets on the policy's grid, else 1-D offsets (window1d: its radius,
+// else N - 1).
+int64_t bias_entries(const Policy& policy, const Params& keys, const PolicyContext& ctx) {
+  if (const std::optional<GridOffsets> g = policy.grid_offsets()) return (2 * g->radius_h + 1) * (2 * g->radius_w + 1);
+  if (policy.kind() != "window1d") return 2 * (ctx.tokens - 1) + 1;
+  const PolicyArgs args{keys, ctx, ""};
+  const int64_t r = args.get_int("radius"), l = args.get_int("left"), rr = args.get_int("right");
+  return 2 * std::max(l < 0 ? r : l, args.get_bool("causal") ? 0 : (rr < 0 ? r : rr)) + 1;
+}
+
+}  // namespace
+
+int attention_dump(const AttentionArgs& a) {
+  const std::vector<std::string> kinds = policy_kind_names(a.policy, "attention: --policy");
+  const bool on_grid = policy_uses_grid(a.policy, "attention: --policy");
+  const bool graph = std::find(kinds.begin(), kinds.end(), "graph") != kinds.end();
+  check_flags(a, on_grid, graph);
+  const int64_t n = sequence_length(a, on_grid, graph);
   std::vector<int64_t> row_ptr, col_idx;
   if (graph) random_graph(a, n, row_ptr, col_idx);
   const CsrView csr{n, row_ptr.data(), col_idx.data()};
@@ -117,17 +172,7 @@ int attention_dump(const AttentionArgs& a) {
     o.a_q = Var(randn({a.heads, a.dim}, gen), true);
     o.a_k = Var(randn({a.heads, a.dim}, gen), true);
   }
-  if (a.bias) {  // 2-D offsets on the policy's grid, else 1-D offsets (window1d: its radius, else N - 1)
-    int64_t table = 2 * (n - 1) + 1;
-    if (offsets) {
-      table = (2 * offsets->radius_h + 1) * (2 * offsets->radius_w + 1);
-    } else if (policy.kind() == "window1d") {
-      const PolicyArgs args{keys, ctx, ""};
-      const int64_t r = args.get_int("radius"), l = args.get_int("left"), rr = args.get_int("right");
-      table = 2 * std::max(l < 0 ? r : l, args.get_bool("causal") ? 0 : (rr < 0 ? r : rr)) + 1;
-    }
-    o.rel_bias = Var(randn({a.heads, table}, gen, 0.0f, 0.5f), true);
-  }
+  if (a.bias) o.rel_bias = Var(randn({a.heads, bias_entries(policy, keys, ctx)}, gen, 0.0f, 0.5f), true);
   AttentionWeights weights;
   const bool dense_weights = n <= 1024;
   if (dense_weights)
@@ -136,38 +181,7 @@ int attention_dump(const AttentionArgs& a) {
   Tensor dout = randn(shape, gen);
   backward(out, dout);
 
-  namespace fs = std::filesystem;
-  fs::create_directories(a.dump);
-  auto save = [&](const char* name, const Tensor& t) { io::save_npy((fs::path(a.dump) / name).string(), t); };
-  save("q.npy", q.value());
-  save("k.npy", k.value());
-  save("v.npy", v.value());
-  save("out.npy", out.value());
-  save("dout.npy", dout);
-  save("dq.npy", q.grad());
-  save("dk.npy", k.grad());
-  save("dv.npy", v.grad());
-  if (o.rel_bias.defined()) {
-    save("bias.npy", o.rel_bias.value());
-    save("dbias.npy", o.rel_bias.grad());
-  }
-  if (o.a_q.defined()) {
-    save("a_q.npy", o.a_q.value());
-    save("a_k.npy", o.a_k.value());
-    save("da_q.npy", o.a_q.grad());
-    save("da_k.npy", o.a_k.grad());
-  }
-  if (dense_weights) save("weights.npy", weights.dense);
-  if (n <= 4096) {
-    Tensor mask = Tensor::zeros({n, n});
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < n; ++j) mask.data()[i * n + j] = policy.allowed(i, j) ? 1.0f : 0.0f;
-    save("mask.npy", mask);
-  }
-  if (!row_ptr.empty()) {
-    save("row_ptr.npy", as_float(row_ptr));
-    save("col_idx.npy", as_float(col_idx));
-  }
+  save_arrays(a.dump, {q, k, v, out}, dout, o, dense_weights ? &weights : nullptr, policy, n, row_ptr, col_idx);
   nlohmann::json meta = {{"policy", policy.describe()},
                          {"shape", shape},
                          {"score", a.score},
@@ -187,7 +201,7 @@ int attention_dump(const AttentionArgs& a) {
                           "q, k, v, out, dout (the upstream gradient), dq, dk, dv: (B, H, N, D); mask: (N, N) 1 where "
                           "j is allowed for i; weights: (B, H, N, N) probabilities; bias/dbias: (H, T); a_q/a_k and "
                           "their gradients: (H, D); row_ptr/col_idx (graph): float32 copies of the CSR"}};
-  exp::write_file_atomic(fs::path(a.dump) / "meta.json", meta.dump(2) + "\n");
+  exp::write_file_atomic(std::filesystem::path(a.dump) / "meta.json", meta.dump(2) + "\n");
   fmt::print("{}: wrote q, k, v, out and gradients for {} ({}) to {}\n", "attention", policy.describe(),
              shape_str(shape), a.dump);
   return 0;

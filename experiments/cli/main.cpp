@@ -11,6 +11,68 @@
 #include "framework/attention/policy_params.hpp"
 #include "framework/core/parallel.hpp"
 
+namespace {
+
+// The flags of `receptive attention` that carry policy keys (one per key of rc::policy_schema(), so the command
+// has the config's vocabulary and defaults) and the shape flags whose use is checked against the policy.
+struct AttentionFlags {
+  std::map<std::string, int64_t> ints;  // storage the options bind to (map nodes do not move)
+  std::map<std::string, bool> bools;
+  std::map<std::string, CLI::Option*> keys;   // policy key -> its flag
+  std::map<std::string, CLI::Option*> shape;  // tokens, grid_h, grid_w, degree -> their flags
+  // Only the flags given go into the arguments (the rest take the schema's defaults).
+  void collect(rc::cli::AttentionArgs& att) {
+    for (const auto& [key, opt] : keys)
+      if (opt->count() > 0) {
+        if (ints.count(key)) att.policy_keys.set(key, ints[key]);
+        else att.policy_keys.set(key, bools[key]);
+      }
+    for (const auto& [key, opt] : shape)
+      if (opt->count() > 0) att.given.insert(key);
+  }
+};
+
+CLI::App* add_attention_command(CLI::App& app, rc::cli::AttentionArgs& att, AttentionFlags& f) {
+  auto* attn = app.add_subcommand(
+      "attention", "run the attention operator once on seeded random inputs and dump q, k, v, out and gradients as .npy");
+  attn->add_option("--policy", att.policy,
+                   "a kind (full, causal, window1d, window2d, axial, global, graph) or a composition: 'a | b' "
+                   "(union), 'a & b' (intersection)");
+  attn->add_option("--score", att.score, "dot | additive")->check(CLI::IsMember({"dot", "additive"}));
+  attn->add_option("--dump", att.dump, "output folder")->required();
+  attn->add_option("--batch", att.batch, "B");
+  attn->add_option("--heads", att.heads, "H");
+  auto& shape_flags = f.shape;
+  shape_flags["tokens"] = attn->add_option("--tokens", att.tokens, "N (window2d, axial: grid-h × grid-w)");
+  attn->add_option("--dim", att.dim, "D");
+  shape_flags["grid_h"] = attn->add_option("--grid-h", att.grid_h, "window2d, axial: grid rows (default 4)");
+  shape_flags["grid_w"] = attn->add_option("--grid-w", att.grid_w, "window2d, axial: grid columns (default 4)");
+  shape_flags["degree"] = attn->add_option("--degree", att.degree, "graph: random neighbours per node (default 4)");
+  // one flag per key of the policy schema (--kernel-h for kernel_h), with its doc; defaults are the schema's
+  auto &int_keys = f.ints;
+  auto &bool_keys = f.bools;
+  auto &key_flags = f.keys;
+  for (const rc::ParamSpec& spec : rc::policy_schema().params) {
+    if (spec.name == "kind") continue;
+    std::string flag = "--" + spec.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    const std::string doc = spec.doc + " (default " + rc::param_value_str(spec.default_value) + ")";
+    if (spec.type == rc::ParamType::Bool && !std::get<bool>(spec.default_value))
+      key_flags[spec.name] = attn->add_flag(flag, bool_keys[spec.name], doc);
+    else if (spec.type == rc::ParamType::Bool)
+      key_flags[spec.name] = attn->add_option(flag, bool_keys[spec.name], doc);
+    else
+      key_flags[spec.name] = attn->add_option(flag, int_keys[spec.name], doc);
+  }
+  attn->add_flag("--bias", att.bias, "learned relative-position bias (random table)");
+  attn->add_option("--scale", att.scale, "dot: score scale (default 1/sqrt(D))");
+  attn->add_option("--seed", att.seed, "random seed");
+
+  return attn;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"receptive: self-attention on images and graphs, one operator with any receptive field"};
   app.require_subcommand(1);
@@ -47,40 +109,8 @@ int main(int argc, char** argv) {
   report->add_option("--title", report_args.title, "title of summary.md (default: the folder's name)");
 
   rc::cli::AttentionArgs att;
-  auto* attn = app.add_subcommand(
-      "attention", "run the attention operator once on seeded random inputs and dump q, k, v, out and gradients as .npy");
-  attn->add_option("--policy", att.policy,
-                   "a kind (full, causal, window1d, window2d, axial, global, graph) or a composition: 'a | b' "
-                   "(union), 'a & b' (intersection)");
-  attn->add_option("--score", att.score, "dot | additive")->check(CLI::IsMember({"dot", "additive"}));
-  attn->add_option("--dump", att.dump, "output folder")->required();
-  attn->add_option("--batch", att.batch, "B");
-  attn->add_option("--heads", att.heads, "H");
-  std::map<std::string, CLI::Option*> shape_flags;  // recorded in att.given: checked against the kind
-  shape_flags["tokens"] = attn->add_option("--tokens", att.tokens, "N (window2d, axial: grid-h × grid-w)");
-  attn->add_option("--dim", att.dim, "D");
-  shape_flags["grid_h"] = attn->add_option("--grid-h", att.grid_h, "window2d, axial: grid rows (default 4)");
-  shape_flags["grid_w"] = attn->add_option("--grid-w", att.grid_w, "window2d, axial: grid columns (default 4)");
-  shape_flags["degree"] = attn->add_option("--degree", att.degree, "graph: random neighbours per node (default 4)");
-  // one flag per key of the policy schema (--kernel-h for kernel_h), with its doc; defaults are the schema's
-  std::map<std::string, int64_t> int_keys;
-  std::map<std::string, bool> bool_keys;
-  std::map<std::string, CLI::Option*> key_flags;
-  for (const rc::ParamSpec& spec : rc::policy_schema().params) {
-    if (spec.name == "kind") continue;
-    std::string flag = "--" + spec.name;
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    const std::string doc = spec.doc + " (default " + rc::param_value_str(spec.default_value) + ")";
-    if (spec.type == rc::ParamType::Bool && !std::get<bool>(spec.default_value))
-      key_flags[spec.name] = attn->add_flag(flag, bool_keys[spec.name], doc);
-    else if (spec.type == rc::ParamType::Bool)
-      key_flags[spec.name] = attn->add_option(flag, bool_keys[spec.name], doc);
-    else
-      key_flags[spec.name] = attn->add_option(flag, int_keys[spec.name], doc);
-  }
-  attn->add_flag("--bias", att.bias, "learned relative-position bias (random table)");
-  attn->add_option("--scale", att.scale, "dot: score scale (default 1/sqrt(D))");
-  attn->add_option("--seed", att.seed, "random seed");
+  AttentionFlags att_flags;
+  auto* attn = add_attention_command(app, att, att_flags);
 
   rc::cli::MapArgs map_args, rf_args;
   auto* amap = app.add_subcommand("attention-map",
@@ -115,13 +145,7 @@ int main(int argc, char** argv) {
     if (*run) return rc::cli::run(run_args);
     if (*report) return rc::cli::report(report_args);
     if (*attn) {
-      for (const auto& [key, opt] : key_flags)
-        if (opt->count() > 0) {
-          if (int_keys.count(key)) att.policy_keys.set(key, int_keys[key]);
-          else att.policy_keys.set(key, bool_keys[key]);
-        }
-      for (const auto& [key, opt] : shape_flags)
-        if (opt->count() > 0) att.given.insert(key);
+      att_flags.collect(att);
       return rc::cli::attention_dump(att);
     }
     if (*amap) return rc::cli::attention_map(map_args);

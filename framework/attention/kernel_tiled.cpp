@@ -334,101 +334,123 @@ void scatter_add(const float* rows, int64_t n, int64_t Dp, int64_t D, const int6
   }
 }
 
+// A block's rows for backward, packed once: dO (mp x Dp) and dO^T (D x mp), scale * q (dot scores, mp x Dp), the
+// rows' lse (+inf for keyless rows: P = 0) and delta_i = dO_i . O_i = sum_j p_ij dP_ij.
+struct BackRows {
+  float *dob, *dot_t, *qrow, *rlse, *delta;
+};
+
+BackRows pack_backward_rows(const BlockCtx& c, const float* out, const float* lse, const float* dout, Scratch& sc) {
+  const Problem& p = c.p;
+  const int64_t bh = c.bh, m = c.m, mp = c.mp, D = p.D, Dp = round16(D);
+  const bool dot = p.score == ScoreKind::Dot;
+  const float* obase = out + p.bh_offset(bh);
+  const float* dobase = dout + p.bh_offset(bh);
+  const float* qbase = p.q + p.bh_offset(bh);
+  BackRows r;
+  r.dob = sized(sc.dob, mp * Dp);
+  r.dot_t = sized(sc.dot, D * mp);
+  r.qrow = dot ? sized(sc.qrow, mp * Dp) : nullptr;
+  r.rlse = sized(sc.lse, mp);
+  r.delta = sized(sc.delta, mp);
+  // zero only what the packing below leaves unwritten: padding rows (and padding columns when Dp > D)
+  std::fill_n(r.dob + (Dp == D ? m * Dp : 0), Dp == D ? (mp - m) * Dp : mp * Dp, 0.0f);
+  for (int64_t d = 0; d < D; ++d) std::fill(r.dot_t + d * mp + m, r.dot_t + (d + 1) * mp, 0.0f);
+  if (dot) std::fill_n(r.qrow + (Dp == D ? m * Dp : 0), Dp == D ? (mp - m) * Dp : mp * Dp, 0.0f);
+  std::fill_n(r.rlse, mp, kPosInf);
+  std::fill_n(r.delta, mp, 0.0f);
+  for (int64_t a = 0; a < m; ++a) {
+    const int64_t i = c.qidx[a];
+    std::memcpy(r.dob + a * Dp, dobase + i * D, sizeof(float) * D);
+    if (dot)
+      for (int64_t d = 0; d < D; ++d) r.qrow[a * Dp + d] = p.scale * qbase[i * D + d];
+    r.delta[a] = simd::dot(dobase + i * D, obase + i * D, D);
+    const float l = lse[bh * p.N + i];
+    r.rlse[a] = l == kNegInf ? kPosInf : l;  // no key: P = 0
+  }
+  for (int64_t d = 0; d < D; ++d)  // dO^T with contiguous writes
+    for (int64_t a = 0; a < m; ++a) r.dot_t[d * mp + a] = r.dob[a * Dp + d];
+  return r;
+}
+
+// One key tile of backward: P^T and dS^T, then dV (and dbias), and dQ^T, dK (dot) or deq, dek (additive).
+// direct: the block's keys are contiguous and Dp == D, so dK/dV rows accumulate in place.
+void backward_tile(const BlockCtx& c, const TileRef& ref, const BackRows& r, bool direct, float* dqt, float* deq,
+                   const Accum& acc, Scratch& sc) {
+  const Problem& p = c.p;
+  const int64_t bh = c.bh, m = c.m, mp = c.mp, D = p.D, Dp = round16(D);
+  const bool dot = p.score == ScoreKind::Dot;
+  Tile t = load_tile(c, ref, sc);
+  const int64_t n = t.n;
+  float* s = sized(sc.s, n * mp);
+  scores_t(c, t, s);
+  // dP^T = V_t dO^T (times keep) first, so that one sweep gives both P^T = exp(S^T - lse) (exactly zero where
+  // masked, padded or keyless) and dS^T = P^T (dP^T - delta)
+  float* ds = sized(sc.dp, n * mp);
+  tile_scores(t.v, D, n, D, r.dot_t, mp, ds);
+  float* keep = nullptr;
+  if (p.dropout > 0) {
+    keep = sized(sc.keep, n * mp);
+    dropout_factors(c, t, keep);
+    for (int64_t x = 0; x < n * mp; x += kN) store(ds + x, load<nvf>(ds + x) * load<nvf>(keep + x));
+  }
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t a = 0; a < mp; a += kN) {
+      const nvf pv = simd::exp(load<nvf>(s + b * mp + a) - load<nvf>(r.rlse + a));
+      store(s + b * mp + a, pv);
+      store(ds + b * mp + a, pv * (load<nvf>(ds + b * mp + a) - load<nvf>(r.delta + a)));
+    }
+  const float* pd = s;  // dropout(P^T)
+  if (p.dropout > 0) {
+    float* pdrop = sized(sc.p, n * mp);
+    for (int64_t x = 0; x < n * mp; x += kN) store(pdrop + x, load<nvf>(s + x) * load<nvf>(keep + x));
+    pd = pdrop;
+  }
+  // dV_t += dropout(P)^T dO_b
+  float* dvt = direct ? acc.dv + t.kidx[0] * D : sized(sc.dvt, n * Dp);
+  if (!direct) std::fill_n(dvt, n * Dp, 0.0f);
+  tile_accum_rows(pd, n, mp, m, r.dob, Dp, dvt, Dp);
+  if (!direct) scatter_add(dvt, n, Dp, D, t.kidx, acc.dv);
+  if (p.bias)
+    for (int64_t x = 0; x < n * mp; ++x)
+      if (t.bias_idx[x] >= 0) acc.dbias[t.bias_idx[x]] += ds[x];
+  if (dot) {
+    tile_accum_t(t.k, D, n, D, ds, mp, dqt);
+    float* dkt = direct ? acc.dk + t.kidx[0] * D : sized(sc.dkt, n * Dp);
+    if (!direct) std::fill_n(dkt, n * Dp, 0.0f);
+    tile_accum_rows(ds, n, mp, m, r.qrow, Dp, dkt, Dp);
+    if (!direct) scatter_add(dkt, n, Dp, D, t.kidx, acc.dk);
+  } else {  // e = dS * leaky'(pre): deq_i += sum_j e_ij, dek_j += sum_i e_ij
+    const float* ekrow = p.ek + bh * p.N;
+    for (int64_t b = 0; b < n; ++b) {
+      const float ek = ekrow[t.kidx[b]];
+      float sum = 0;
+      for (int64_t a = 0; a < m; ++a) {
+        const float e = ds[b * mp + a] * (c.eqb[a] + ek > 0 ? 1.0f : p.slope);
+        deq[a] += e;
+        sum += e;
+      }
+      acc.dek[t.kidx[b]] += sum;
+    }
+  }
+}
+
 void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const int32_t* bias_idx, const float* out,
                     const float* lse, const float* dout, const Grads& g, const Accum& acc) {
   Scratch& sc = Scratch::get();
   BlockCtx c = make_ctx(p, bh, blk, sc);
   c.bias_idx = bias_idx;
   const int64_t m = c.m, mp = c.mp, D = p.D, Dp = round16(D);
-  const bool dot = p.score == ScoreKind::Dot;
-  const float* obase = out + p.bh_offset(bh);
-  const float* dobase = dout + p.bh_offset(bh);
-  const float* qbase = p.q + p.bh_offset(bh);
-  float* dob = sized(sc.dob, mp * Dp);   // dO rows (mp x Dp)
-  float* dot_t = sized(sc.dot, D * mp);  // dO^T (D x mp)
-  float* qrow = dot ? sized(sc.qrow, mp * Dp) : nullptr;  // scale * q rows (mp x Dp)
-  float* rlse = sized(sc.lse, mp);
-  float* delta = sized(sc.delta, mp);
-  // zero only what the packing below leaves unwritten: padding rows (and padding columns when Dp > D)
-  std::fill_n(dob + (Dp == D ? m * Dp : 0), Dp == D ? (mp - m) * Dp : mp * Dp, 0.0f);
-  for (int64_t d = 0; d < D; ++d) std::fill(dot_t + d * mp + m, dot_t + (d + 1) * mp, 0.0f);
-  if (dot) std::fill_n(qrow + (Dp == D ? m * Dp : 0), Dp == D ? (mp - m) * Dp : mp * Dp, 0.0f);
-  std::fill_n(rlse, mp, kPosInf);
-  std::fill_n(delta, mp, 0.0f);
-  for (int64_t a = 0; a < m; ++a) {  // delta_i = dO_i . O_i = sum_j p_ij dP_ij
-    const int64_t i = c.qidx[a];
-    std::memcpy(dob + a * Dp, dobase + i * D, sizeof(float) * D);
-    if (dot)
-      for (int64_t d = 0; d < D; ++d) qrow[a * Dp + d] = p.scale * qbase[i * D + d];
-    delta[a] = simd::dot(dobase + i * D, obase + i * D, D);
-    const float l = lse[bh * p.N + i];
-    rlse[a] = l == kNegInf ? kPosInf : l;  // no key: P = 0
-  }
-  for (int64_t d = 0; d < D; ++d)  // dO^T with contiguous writes
-    for (int64_t a = 0; a < m; ++a) dot_t[d * mp + a] = dob[a * Dp + d];
+  const BackRows rows = pack_backward_rows(c, out, lse, dout, sc);
   float* dqt = sized(sc.dqt, D * mp);
   float* deq = sized(sc.deq, mp);
   std::fill_n(dqt, D * mp, 0.0f);
   std::fill_n(deq, mp, 0.0f);
   const bool direct = c.blk.keys.contiguous() && Dp == D;  // accumulate dK/dV rows in place
-  for (const TileRef& ref : blk.tiles) {
-    Tile t = load_tile(c, ref, sc);
-    const int64_t n = t.n;
-    float* s = sized(sc.s, n * mp);
-    scores_t(c, t, s);
-    // dP^T = V_t dO^T (times keep) first, so that one sweep gives both P^T = exp(S^T - lse) (exactly zero where
-    // masked, padded or keyless) and dS^T = P^T (dP^T - delta)
-    float* ds = sized(sc.dp, n * mp);
-    tile_scores(t.v, D, n, D, dot_t, mp, ds);
-    float* keep = nullptr;
-    if (p.dropout > 0) {
-      keep = sized(sc.keep, n * mp);
-      dropout_factors(c, t, keep);
-      for (int64_t x = 0; x < n * mp; x += kN) store(ds + x, load<nvf>(ds + x) * load<nvf>(keep + x));
-    }
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t a = 0; a < mp; a += kN) {
-        const nvf pv = simd::exp(load<nvf>(s + b * mp + a) - load<nvf>(rlse + a));
-        store(s + b * mp + a, pv);
-        store(ds + b * mp + a, pv * (load<nvf>(ds + b * mp + a) - load<nvf>(delta + a)));
-      }
-    const float* pd = s;  // dropout(P^T)
-    if (p.dropout > 0) {
-      float* pdrop = sized(sc.p, n * mp);
-      for (int64_t x = 0; x < n * mp; x += kN) store(pdrop + x, load<nvf>(s + x) * load<nvf>(keep + x));
-      pd = pdrop;
-    }
-    // dV_t += dropout(P)^T dO_b
-    float* dvt = direct ? acc.dv + t.kidx[0] * D : sized(sc.dvt, n * Dp);
-    if (!direct) std::fill_n(dvt, n * Dp, 0.0f);
-    tile_accum_rows(pd, n, mp, m, dob, Dp, dvt, Dp);
-    if (!direct) scatter_add(dvt, n, Dp, D, t.kidx, acc.dv);
-    if (p.bias)
-      for (int64_t x = 0; x < n * mp; ++x)
-        if (t.bias_idx[x] >= 0) acc.dbias[t.bias_idx[x]] += ds[x];
-    if (dot) {
-      tile_accum_t(t.k, D, n, D, ds, mp, dqt);
-      float* dkt = direct ? acc.dk + t.kidx[0] * D : sized(sc.dkt, n * Dp);
-      if (!direct) std::fill_n(dkt, n * Dp, 0.0f);
-      tile_accum_rows(ds, n, mp, m, qrow, Dp, dkt, Dp);
-      if (!direct) scatter_add(dkt, n, Dp, D, t.kidx, acc.dk);
-    } else {  // e = dS * leaky'(pre): deq_i += sum_j e_ij, dek_j += sum_i e_ij
-      const float* ekrow = p.ek + bh * p.N;
-      for (int64_t b = 0; b < n; ++b) {
-        const float ek = ekrow[t.kidx[b]];
-        float sum = 0;
-        for (int64_t a = 0; a < m; ++a) {
-          const float e = ds[b * mp + a] * (c.eqb[a] + ek > 0 ? 1.0f : p.slope);
-          deq[a] += e;
-          sum += e;
-        }
-        acc.dek[t.kidx[b]] += sum;
-      }
-    }
-  }
+  for (const TileRef& ref : blk.tiles) backward_tile(c, ref, rows, direct, dqt, deq, acc, sc);
   for (int64_t a = 0; a < m; ++a) {
     const int64_t i = c.qidx[a];
-    if (dot)
+    if (p.score == ScoreKind::Dot)
       for (int64_t d = 0; d < D; ++d) g.dq[p.bh_offset(bh) + i * D + d] = p.scale * dqt[d * mp + a];
     else
       g.deq[bh * p.N + i] = deq[a];

@@ -182,19 +182,19 @@ std::string check_policy_params(const Params& p, const PolicyContext& ctx, const
   return "";
 }
 
-std::vector<std::string> policy_keys_for(const std::string& kind_expression) {
-  return keys_of(parse_kind(kind_expression, "kind"));
+std::vector<std::string> policy_keys_for(const std::string& kind_expression, const std::string& key) {
+  return keys_of(parse_kind(kind_expression, key));
 }
 
-std::vector<std::string> policy_kind_names(const std::string& kind_expression) {
+std::vector<std::string> policy_kind_names(const std::string& kind_expression, const std::string& key) {
   std::vector<std::string> names;
-  for (const auto& term : parse_kind(kind_expression, "kind"))
+  for (const auto& term : parse_kind(kind_expression, key))
     for (const PolicyKindSpec* k : term) names.push_back(k->name);
   return names;
 }
 
-bool policy_uses_grid(const std::string& kind_expression) {
-  for (const auto& term : parse_kind(kind_expression, "kind"))
+bool policy_uses_grid(const std::string& kind_expression, const std::string& key) {
+  for (const auto& term : parse_kind(kind_expression, key))
     for (const PolicyKindSpec* k : term)
       if (k->grid) return true;
   return false;

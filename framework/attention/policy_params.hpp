@@ -58,12 +58,12 @@ const std::vector<PolicyKindSpec>& policy_kinds();  // in `receptive list` order
 Policy policy_from_params(const Params& p, const PolicyContext& ctx, const std::string& prefix = "");
 // The same checks without the policy: "" or the message.
 std::string check_policy_params(const Params& p, const PolicyContext& ctx, const std::string& prefix = "");
-// The keys that apply to a kind expression (throws for an unknown kind).
-std::vector<std::string> policy_keys_for(const std::string& kind_expression);
+// The keys that apply to a kind expression (throws for an unknown kind, naming it as `key`).
+std::vector<std::string> policy_keys_for(const std::string& kind_expression, const std::string& key = "kind");
 // The kinds an expression names, in order (throws for an unknown kind).
-std::vector<std::string> policy_kind_names(const std::string& kind_expression);
+std::vector<std::string> policy_kind_names(const std::string& kind_expression, const std::string& key = "kind");
 // Whether the expression has a kind that lives on the grid (window2d, axial).
-bool policy_uses_grid(const std::string& kind_expression);
+bool policy_uses_grid(const std::string& kind_expression, const std::string& key = "kind");
 
 // Adds the kinds with their keys and defaults to the catalog section "policies" (for `receptive list`).
 void register_policies();

@@ -11,7 +11,7 @@
 using namespace rc;
 using namespace rc::test;
 
-TEST_CASE("axial: query (r, c) sees row r and column c of the grid; mask, hull and key lists agree") {
+TEST_CASE("axial: query (r, c) sees row r and column c of the grid, and mask, hull and key lists agree") {
   const int64_t gh = 4, gw = 5, first = 2, n = first + gh * gw + 3;  // two tokens before the grid, three after
   const Policy p = axial_policy(gh, gw, first);
   std::vector<int64_t> all(n);
@@ -98,7 +98,7 @@ TEST_CASE("axial: both kernels match the float64 reference on random shapes, sco
   CHECK(seen_d.size() == 4);
 }
 
-TEST_CASE("axial: the reference passes finite differences in double; the float op along random directions") {
+TEST_CASE("axial: the reference passes finite differences in double, and the float op along random directions") {
   AttnCase c;
   c.policy = axial_policy(3, 4, 1) | Policy::global(0, 1);
   c.B = 2, c.H = 2, c.N = 14, c.D = 3, c.bias_T = 5 * 7;

@@ -183,7 +183,7 @@ TEST_CASE("policy: negative and duplicate CSR column indices are errors naming t
   CHECK_NOTHROW(Policy::graph(g.view()));
 }
 
-TEST_CASE("policy: a union of window2d parts on one grid keeps 2-D bias offsets; on different grids it is an error") {
+TEST_CASE("policy: a union of window2d parts on one grid keeps 2-D bias offsets, and on different grids it is an error") {
   // the trap this replaces: two window2d parts made the bias fall back to 1-D raster offsets without a word
   const Policy same = Policy::window2d(grid(6, 7, 3, 1)) | Policy::window2d(grid(6, 7, 1, 5));
   REQUIRE(same.grid_offsets().has_value());
@@ -239,7 +239,7 @@ TEST_CASE("policy: a predicate with a key range plans in O(sum of ranges), and e
   check_fast_vs_ref(c);
 }
 
-TEST_CASE("policy_from_params: one schema and one set of defaults; compositions, rectangular kernels, clear errors") {
+TEST_CASE("policy_from_params: one schema and one set of defaults, compositions, rectangular kernels, clear errors") {
   PolicyContext ctx;
   ctx.grid_h = 7, ctx.grid_w = 7, ctx.tokens = 49, ctx.grid_name = "patch grid", ctx.owner = "patch_attention";
   auto make = [&](std::vector<std::pair<std::string, ParamValue>> kv) {
