@@ -399,8 +399,8 @@ void check_metrics_schema(const std::vector<nlohmann::json>& metrics, bool has_v
 }
 }  // namespace
 
-TEST_CASE("trainer: selection rule, ties to the lower validation loss; patience counts evaluations without a new "
-          "best accuracy or loss") {
+TEST_CASE("trainer: selection rule (ties to the lower validation loss) and patience (evaluations without a new "
+          "best accuracy or loss)") {
   Selection best(false, true);
   CHECK(best.update(0.5, 1.0));
   CHECK(best.update(0.6, 1.2));        // higher accuracy
