@@ -137,11 +137,7 @@ inline void check_fast_vs_ref(const AttnCase& c, double tol = 2e-5, uint64_t see
 namespace rc::test {
 
 // A random directed graph on n nodes with about avg_degree sorted, unique neighbours per node (no self-loops).
-struct Csr {
-  int64_t n = 0;
-  std::vector<int64_t> row_ptr, col_idx;
-  CsrView view() const { return {n, row_ptr.data(), col_idx.data()}; }
-};
+using Csr = rc::Csr;  // framework/core/csr.hpp
 inline Csr random_graph(int64_t n, double avg_degree, uint64_t seed) {
   Generator gen(seed);
   std::uniform_real_distribution<double> u(0, 1);
