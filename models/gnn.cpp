@@ -49,8 +49,7 @@ class InputLinear : public nn::Module {
 };
 
 Policy adjacency_policy(const GraphInput& g, bool self_loops) {
-  CsrView v{g.num_nodes, g.row_ptr.data(), g.col_idx.data()};
-  return Policy::graph(v, self_loops);
+  return Policy::graph(g.adjacency.view(), self_loops);
 }
 
 class Mlp : public GraphModel {
@@ -246,29 +245,15 @@ class GraphTransformer : public GraphModel {
 }  // namespace
 
 CsrMatrix gcn_normalized_adjacency(const GraphInput& g) {
-  const int64_t n = g.num_nodes;
-  std::vector<int64_t> row_ptr{0};
-  std::vector<int32_t> cols;
-  std::vector<float> deg(n, 0.0f);
-  for (int64_t i = 0; i < n; ++i) {
-    bool self = false;
-    for (int64_t e = g.row_ptr[i]; e < g.row_ptr[i + 1]; ++e) {
-      int64_t j = g.col_idx[e];
-      if (!self && j > i) {
-        cols.push_back(static_cast<int32_t>(i));
-        self = true;
-      }
-      if (j == i) self = true;
-      cols.push_back(static_cast<int32_t>(j));
+  const Csr a = merge_self_loops(g.adjacency.view());  // A + I
+  std::vector<float> vals(a.col_idx.size());
+  for (int64_t i = 0; i < a.n; ++i)
+    for (int64_t e = a.row_ptr[i]; e < a.row_ptr[i + 1]; ++e) {
+      const int64_t j = a.col_idx[e];
+      const float di = float(a.row_ptr[i + 1] - a.row_ptr[i]), dj = float(a.row_ptr[j + 1] - a.row_ptr[j]);
+      vals[e] = 1.0f / std::sqrt(di * dj);
     }
-    if (!self) cols.push_back(static_cast<int32_t>(i));
-    row_ptr.push_back(static_cast<int64_t>(cols.size()));
-    deg[i] = float(row_ptr[i + 1] - row_ptr[i]);
-  }
-  std::vector<float> vals(cols.size());
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) vals[e] = 1.0f / std::sqrt(deg[i] * deg[cols[e]]);
-  return CsrMatrix(n, n, std::move(row_ptr), std::move(cols), std::move(vals));
+  return CsrMatrix::from_pattern(a.view(), std::move(vals));
 }
 
 Schema mlp_schema() { return Schema{{hidden_spec(64), layers_spec(2), dropout_spec(0.5)}}; }

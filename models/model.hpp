@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "framework/autograd/var.hpp"
+#include "framework/core/csr.hpp"
 #include "framework/nn/module.hpp"
 #include "framework/ops/sparse.hpp"
 
@@ -21,13 +22,13 @@ class ImageModel : public nn::Module {
   virtual Var forward(const Var& images) = 0;
 };
 
-// A graph as the models see it: node features (dense, or sparse CSR when mostly zero), and the adjacency as
-// CSR arrays without self-loops (models add them as they need).
+// A graph as the models see it: node features (dense, or sparse CSR when mostly zero), and the adjacency in the
+// framework's CSR form (framework/core/csr.hpp) without self-loops (models merge them as they need).
 struct GraphInput {
   int64_t num_nodes = 0, num_features = 0, num_classes = 0;
   Tensor dense_features;          // (N, F), or undefined when sparse_features is used
   const CsrMatrix* sparse_features = nullptr;
-  std::vector<int64_t> row_ptr, col_idx;  // adjacency, sorted per row, no self-loops
+  Csr adjacency;  // num_nodes rows, sorted per row, no self-loops
 };
 
 class GraphModel : public nn::Module {

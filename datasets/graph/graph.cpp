@@ -26,25 +26,17 @@ CsrGraph build_graph(int64_t n, std::vector<std::pair<uint32_t, uint32_t>> edges
   return CsrGraph(boost::edges_are_sorted, edges.begin(), edges.end(), static_cast<uint32_t>(n));
 }
 
-CsrArrays csr_arrays(const CsrGraph& g, bool add_self_loops) {
-  CsrArrays c;
+Csr csr_arrays(const CsrGraph& g, bool add_self_loops) {
+  Csr c;
   c.n = static_cast<int64_t>(boost::num_vertices(g));
-  c.row_ptr.assign(c.n + 1, 0);
-  c.col_idx.reserve(boost::num_edges(g) + (add_self_loops ? c.n : 0));
+  c.row_ptr.assign(1, 0);
+  c.col_idx.reserve(boost::num_edges(g));
   for (int64_t u = 0; u < c.n; ++u) {
-    bool self_done = !add_self_loops;
-    for (auto [it, end] = boost::adjacent_vertices(static_cast<uint32_t>(u), g); it != end; ++it) {
-      int64_t v = *it;
-      if (!self_done && v >= u) {
-        if (v != u) c.col_idx.push_back(u);
-        self_done = true;
-      }
-      c.col_idx.push_back(v);
-    }
-    if (!self_done) c.col_idx.push_back(u);
-    c.row_ptr[u + 1] = static_cast<int64_t>(c.col_idx.size());
+    for (auto [it, end] = boost::adjacent_vertices(static_cast<uint32_t>(u), g); it != end; ++it)
+      c.col_idx.push_back(static_cast<int64_t>(*it));
+    c.row_ptr.push_back(c.edges());
   }
-  return c;
+  return add_self_loops ? merge_self_loops(c.view()) : c;
 }
 
 void row_normalize(Tensor& x) {

@@ -1,6 +1,6 @@
 #pragma once
-// A node-classification graph: Boost.Graph compressed-sparse-row adjacency (directed storage of a usually
-// symmetrised edge set), dense node features, labels, and train/val/test node lists.
+// A node-classification graph: Boost.Graph compressed-sparse-row adjacency (the storage form: directed storage of a
+// usually symmetrised edge set; csr_arrays gives the framework's CSR adjacency), dense node features, labels, and train/val/test node lists.
 #include <boost/graph/compressed_sparse_row_graph.hpp>
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "framework/core/csr.hpp"
 #include "framework/core/tensor.hpp"
 
 namespace rc::data {
@@ -33,13 +34,9 @@ struct GraphDataset {
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
 };
 
-// Plain CSR arrays (row_ptr has N + 1 entries, col_idx sorted within each row), the form the attention
-// operator's graph policy and the GCN take.
-struct CsrArrays {
-  int64_t n = 0;
-  std::vector<int64_t> row_ptr, col_idx;
-};
-CsrArrays csr_arrays(const CsrGraph& g, bool add_self_loops = false);
+// The storage graph as the framework's CSR adjacency (framework/core/csr.hpp: rows sorted), with (i, i) merged
+// into every row when add_self_loops (merge_self_loops).
+Csr csr_arrays(const CsrGraph& g, bool add_self_loops = false);
 
 // Builds a CSR graph on n nodes from (u, v) pairs: sorts, drops duplicates, optionally drops self-loops and
 // adds the reverse of every edge. Pairs must be in [0, n).

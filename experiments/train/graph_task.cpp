@@ -28,9 +28,7 @@ GraphTask make_graph_task(const data::GraphDataset& g, const data::Split& split)
   } else {
     in.dense_features = g.features;
   }
-  data::CsrArrays a = data::csr_arrays(g.graph, false);
-  in.row_ptr = std::move(a.row_ptr);
-  in.col_idx = std::move(a.col_idx);
+  in.adjacency = data::csr_arrays(g.graph, false);
   t.labels.assign(g.labels.begin(), g.labels.end());
   t.split = split;
   return t;

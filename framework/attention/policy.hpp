@@ -37,19 +37,8 @@
 
 namespace rc {
 
-// A non-owning view of a CSR adjacency: row i's neighbours are col_idx[row_ptr[i] .. row_ptr[i+1]).
-struct CsrView {
-  int64_t n = 0;
-  const int64_t* row_ptr = nullptr;  // n + 1 entries, row_ptr[0] = 0, non-decreasing
-  const int64_t* col_idx = nullptr;  // row_ptr[n] entries in [0, n), strictly increasing within a row
-};
-
-// Owned per-query key lists (what neighbours() returns).
-struct Neighbours {
-  int64_t n = 0;
-  std::vector<int64_t> row_ptr, col_idx;
-  int64_t edges() const { return static_cast<int64_t>(col_idx.size()); }
-};
+// CsrView and Csr (the one CSR adjacency) are in framework/core/csr.hpp; the per-query key lists are one.
+using Neighbours = Csr;
 
 struct Window2d {
   int64_t grid_h = 0, grid_w = 0;  // the token grid

@@ -1,5 +1,7 @@
 #include "framework/ops/sparse.hpp"
 
+#include <limits>
+
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -33,6 +35,16 @@ CsrMatrix::CsrMatrix(int64_t rows, int64_t cols, std::vector<int64_t> row_ptr, s
     }
   }
   data_ = std::make_shared<const Data>(Data{std::move(row_ptr), std::move(col_idx), std::move(values)});
+}
+
+CsrMatrix CsrMatrix::from_pattern(const CsrView& pattern, std::vector<float> values) {
+  RC_CHECK(pattern.n <= std::numeric_limits<int32_t>::max(), "CsrMatrix::from_pattern: {} nodes exceed 32-bit columns",
+           pattern.n);
+  RC_CHECK(static_cast<int64_t>(values.size()) == pattern.edges(),
+           "CsrMatrix::from_pattern: {} values for {} edges", values.size(), pattern.edges());
+  std::vector<int32_t> cols(pattern.col_idx, pattern.col_idx + pattern.edges());
+  return CsrMatrix(pattern.n, pattern.n, std::vector<int64_t>(pattern.row_ptr, pattern.row_ptr + pattern.n + 1),
+                   std::move(cols), std::move(values));
 }
 
 CsrMatrix CsrMatrix::from_dense(const Tensor& dense) {

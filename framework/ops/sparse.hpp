@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "framework/autograd/var.hpp"
+#include "framework/core/csr.hpp"
 
 namespace rc {
 
@@ -18,6 +19,8 @@ class CsrMatrix {
             std::vector<float> values);
   // the non-zero entries of a 2-D tensor
   static CsrMatrix from_dense(const Tensor& dense);
+  // (n, n) with the layout of a CSR adjacency (framework/core/csr.hpp) and one value per edge
+  static CsrMatrix from_pattern(const CsrView& pattern, std::vector<float> values);
 
   bool defined() const { return data_ != nullptr; }
   int64_t rows() const { return rows_; }

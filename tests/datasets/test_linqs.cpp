@@ -39,7 +39,7 @@ TEST_CASE("linqs: a small hand-written dataset loads as specified") {
   CHECK(r.duplicate_citations == 2);  // p1-p3 twice, p1-p2 in both directions
   // undirected edges {p1,p2}, {p1,p3} stored both ways
   CHECK(g.num_edges() == 4);
-  CsrArrays c = csr_arrays(g.graph, true);
+  rc::Csr c = csr_arrays(g.graph, true);
   CHECK(c.row_ptr == std::vector<int64_t>{0, 3, 5, 7, 8});
   CHECK(c.col_idx == std::vector<int64_t>{0, 1, 2, 0, 1, 0, 2, 3});
   CHECK(connected_components(g.graph) == 2);

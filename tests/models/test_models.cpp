@@ -110,8 +110,7 @@ TEST_CASE("patch attention: impossible combinations are rejected with the values
 TEST_CASE("gcn: normalised adjacency by hand on a path 0-1-2") {
   GraphInput g;
   g.num_nodes = 3;
-  g.row_ptr = {0, 1, 3, 4};
-  g.col_idx = {1, 0, 2, 1};
+  g.adjacency = {3, {0, 1, 3, 4}, {1, 0, 2, 1}};
   CsrMatrix a = gcn_normalized_adjacency(g);
   // degrees with self-loops: 2, 3, 2; entry (i, j) = 1 / sqrt(d_i d_j)
   Tensor d = a.to_dense();
@@ -145,12 +144,13 @@ struct TwoCommunities {
     input.num_features = n;
     input.num_classes = 2;
     input.dense_features = Tensor::zeros({n, n});
-    input.row_ptr = {0};
+    input.adjacency.n = n;
+    input.adjacency.row_ptr = {0};
     for (int64_t i = 0; i < n; ++i) {
       input.dense_features.data()[i * n + i] = 1.0f;
       std::sort(adj[i].begin(), adj[i].end());
-      input.col_idx.insert(input.col_idx.end(), adj[i].begin(), adj[i].end());
-      input.row_ptr.push_back(static_cast<int64_t>(input.col_idx.size()));
+      input.adjacency.col_idx.insert(input.adjacency.col_idx.end(), adj[i].begin(), adj[i].end());
+      input.adjacency.row_ptr.push_back(static_cast<int64_t>(input.adjacency.col_idx.size()));
       labels.push_back(i / 8);
     }
   }
@@ -196,8 +196,7 @@ TEST_CASE("gat: without self-loops a node with no neighbour gets only its bias (
   g.num_features = 2;
   g.num_classes = 2;
   g.dense_features = Tensor::from({3, 2}, {1, 0, 0, 1, 1, 1});
-  g.row_ptr = {0, 1, 2, 2};
-  g.col_idx = {1, 0};
+  g.adjacency = {3, {0, 1, 2, 2}, {1, 0}};
   const auto& t = model_type("gat");
   Params p = t.schema.defaults();
   p.set("self_loops", false);

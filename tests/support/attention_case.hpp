@@ -37,12 +37,7 @@ struct AttnCase {
   double reference_pairs() const { return static_cast<double>(N) * N * B * H; }
 };
 
-// A directed graph as CSR (sorted, unique neighbours per row).
-struct Csr {
-  int64_t n = 0;
-  std::vector<int64_t> row_ptr, col_idx;
-  CsrView view() const { return {n, row_ptr.data(), col_idx.data()}; }
-};
+using Csr = rc::Csr;  // the framework's one CSR adjacency (framework/core/csr.hpp)
 
 // A random directed graph on n nodes with about avg_degree sorted, unique neighbours per node (no self-loops).
 inline Csr random_graph(int64_t n, double avg_degree, uint64_t seed) {

@@ -68,33 +68,8 @@ class Graph final : public PolicyRule {
 }  // namespace
 
 Policy Policy::graph(const CsrView& csr, bool self_loops) {
-  RC_CHECK(csr.n >= 0, "graph policy: number of nodes must be >= 0, got {}", csr.n);
-  RC_CHECK(csr.row_ptr != nullptr, "graph policy: row_ptr is null");
-  RC_CHECK(csr.row_ptr[0] == 0, "graph policy: row_ptr[0] must be 0, got {}", csr.row_ptr[0]);
-  for (int64_t r = 0; r < csr.n; ++r)
-    RC_CHECK(csr.row_ptr[r + 1] >= csr.row_ptr[r], "graph policy: row_ptr decreases at row {}: {} then {}", r,
-             csr.row_ptr[r], csr.row_ptr[r + 1]);
-  RC_CHECK(csr.row_ptr[csr.n] == 0 || csr.col_idx != nullptr, "graph policy: col_idx is null");
-  Neighbours g;
-  g.n = csr.n;
-  g.row_ptr.assign(1, 0);
-  g.col_idx.reserve(csr.row_ptr[csr.n] + (self_loops ? csr.n : 0));
-  for (int64_t r = 0; r < csr.n; ++r) {
-    bool self_done = !self_loops;
-    for (int64_t e = csr.row_ptr[r]; e < csr.row_ptr[r + 1]; ++e) {
-      int64_t c = csr.col_idx[e];
-      RC_CHECK(c >= 0 && c < csr.n, "graph policy: col_idx[{}] = {} (row {}) is out of range [0, {})", e, c, r, csr.n);
-      RC_CHECK(e == csr.row_ptr[r] || csr.col_idx[e - 1] < c,
-               "graph policy: row {} is not sorted/unique: col_idx[{}] = {} after {}", r, e, c, csr.col_idx[e - 1]);
-      if (!self_done && c >= r) {
-        if (c != r) g.col_idx.push_back(r);
-        self_done = true;
-      }
-      g.col_idx.push_back(c);
-    }
-    if (!self_done) g.col_idx.push_back(r);
-    g.row_ptr.push_back(static_cast<int64_t>(g.col_idx.size()));
-  }
+  check_csr(csr, "graph policy");
+  Neighbours g = self_loops ? merge_self_loops(csr) : to_csr(csr);
   return from_rule(std::make_shared<const Graph>(std::move(g), self_loops));
 }
 
