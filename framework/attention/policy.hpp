@@ -35,6 +35,8 @@
 #include <utility>
 #include <vector>
 
+#include "framework/core/csr.hpp"
+
 namespace rc {
 
 // CsrView and Csr (the one CSR adjacency) are in framework/core/csr.hpp; the per-query key lists are one.
