@@ -145,7 +145,7 @@ Mode distribution_mode(const Experiment& e, const dist::World& world) {
   for (const auto& r : e.runs) parallel += r.train_params.get_bool("data_parallel");
   if (parallel == 0) return Mode::Sweep;
   if (parallel == e.runs.size()) return Mode::DataParallel;
-  throw ConfigError(fmt::format("{}: train.data_parallel is true for {} of the {} runs; under mpirun either every run "
+  throw config::ConfigError(fmt::format("{}: train.data_parallel is true for {} of the {} runs; under mpirun either every run "
                                 "is data-parallel (the ranks train each run together) or none is (the ranks share the "
                                 "runs out)", e.name, parallel, e.runs.size()));
 }
