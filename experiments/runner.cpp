@@ -175,14 +175,14 @@ void print_dry_run(const Experiment& e, const ResultsTable& table) {
                r.seed, parameter_count(r, cache.get(r)), table.has_run(r.id) ? "  (done)" : "");
 }
 
-// The indices (into e.runs) of the runs results.csv lacks, in config order; under data parallelism every rank
-// takes rank 0's list (only rank 0 reads results.csv).
+// The indices (into e.runs) of the runs results.csv lacks, in config order; under mpirun every rank takes rank
+// 0's list (only rank 0 reads results.csv; the dispatcher hands out positions in this list).
 std::vector<size_t> runs_to_train(const Experiment& e, const ResultsTable* table, const dist::World& world, Mode mode) {
   std::vector<size_t> todo;
   if (table)
     for (size_t i = 0; i < e.runs.size(); ++i)
       if (!table->has_run(e.runs[i].id)) todo.push_back(i);
-  if (mode != Mode::DataParallel) return todo;
+  if (mode == Mode::Single) return todo;
   std::string text;
   for (size_t i : todo) text += std::to_string(i) + " ";
   std::istringstream in(world.all_gather(text).front());
