@@ -96,7 +96,7 @@ TEST_CASE("mpirun -np 2 receptive run: the same rows and run folders as one proc
   CHECK_THAT(log, Catch::Contains("rank 0") && Catch::Contains("rank 1"));
 }
 
-TEST_CASE("mpirun: a rank killed with SIGKILL ends the job; the same command finishes the rest, no row lost or twice") {
+TEST_CASE("mpirun: a rank killed with SIGKILL ends the job, and the same command finishes the rest with no row lost or twice") {
   rc::test::TempDir dir("mpi_kill");
   std::string slow = kSweep;
   slow.replace(slow.find("epochs: 60"), 10, "epochs: 400");

@@ -86,7 +86,7 @@ TEST_CASE("batch_norm: one value per channel on a rank is fine when the group ho
   for (int64_t c = 0; c < 3; ++c) CHECK(y.value().data()[c] == Approx(b.data()[c]).margin(1e-6));
 }
 
-TEST_CASE("allreduce_gradients: weighted sum over the group; no group, no change") {
+TEST_CASE("allreduce_gradients: weighted sum over the group, and no change without a group") {
   Var p(random_tensor({2, 3}, 31), true), q(random_tensor({4}, 32), true), unused(random_tensor({2}, 33), true);
   p.grad() = random_tensor({2, 3}, 34);
   q.grad() = random_tensor({4}, 35);
