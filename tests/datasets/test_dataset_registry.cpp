@@ -79,7 +79,7 @@ TEST_CASE("dataset registry: mnist loads synthetic IDX files from root through i
   CHECK(!sub.val.empty());
 }
 
-TEST_CASE("dataset registry: mnist falls back to $RECEPTIVE_DATA/mnist; missing or wrong files are clear errors") {
+TEST_CASE("dataset registry: mnist falls back to $RECEPTIVE_DATA/mnist, and missing or wrong files are clear errors") {
   rc::test::TempDir dir("mnist_env");
   fs::create_directories(dir.path / "mnist");
   const Written train = write_split(dir.path / "mnist", "train", 20, 28, 28, 3, false);
@@ -104,7 +104,7 @@ TEST_CASE("dataset registry: mnist falls back to $RECEPTIVE_DATA/mnist; missing 
                     Catch::Contains("dataset mnist: the images are 1x8x8") && Catch::Contains("declares 1x28x28"));
 }
 
-TEST_CASE("dataset registry: every entry has a domain, a loader of that domain, and its options; names are checked") {
+TEST_CASE("dataset registry: every entry has a domain, a loader of that domain and its options, and names are checked") {
   std::vector<std::string> names;
   for (const auto& t : dataset_types()) {
     INFO("dataset " << t.name);
