@@ -44,7 +44,7 @@ using Neighbours = Csr;
 
 struct Window2d {
   int64_t grid_h = 0, grid_w = 0;  // the token grid
-  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t kernel_h = 3, kernel_w = 3;  // the policy schema's default (policy_params.hpp: `kernel`)
   int64_t dilation_h = 1, dilation_w = 1;
   int64_t first = 0;  // index of the grid's first token (e.g. 1 after a class token)
 };

@@ -305,3 +305,8 @@ TEST_CASE("policy: count_edges counts the allowed pairs of every kind") {
     CHECK(p.count_edges(40) == e);
   }
 }
+
+TEST_CASE("policy: the C++ Window2d default kernel is the schema's (3)") {
+  CHECK(Window2d{}.kernel_h == std::get<int64_t>(policy_schema().find("kernel")->default_value));
+  CHECK(Window2d{}.kernel_w == 3);
+}
