@@ -43,15 +43,16 @@ void check_rnn_args(const char* op, RnnCell cell, const RnnArgs& a) {
              name, B, H, shape_str(s->shape()));
 }
 
-// Bias of the input projections: b_ih (+ b_hh for the LSTM, + the r and z blocks of b_hh for the GRU, whose n
-// block stays inside r ⊙ (W_hn h + b_hn)). Undefined when there is no bias at all.
+// Bias of the input projections: b_ih, + b_hh for the LSTM (the GRU adds b_hh to W_hh h_prev in each step, as
+// its n block sits inside r ⊙ (W_hn h + b_hn)). Undefined when there is no bias to add.
 Tensor input_bias(RnnCell cell, const Var& b_ih, const Var& b_hh, int64_t H) {
-  if (!b_ih.defined() && !b_hh.defined()) return Tensor();
-  const int64_t GH = rnn_gate_count(cell) * H, folded = cell == RnnCell::lstm ? GH : 2 * H;
+  const bool fold = cell == RnnCell::lstm && b_hh.defined();
+  if (!b_ih.defined() && !fold) return Tensor();
+  const int64_t GH = rnn_gate_count(cell) * H;
   Tensor bias = b_ih.defined() ? b_ih.value().contiguous().clone() : Tensor::zeros({GH});
-  if (b_hh.defined()) {
+  if (fold) {
     const Tensor bh = b_hh.value().contiguous();
-    for (int64_t k = 0; k < folded; ++k) bias.data()[k] += bh.data()[k];
+    for (int64_t k = 0; k < GH; ++k) bias.data()[k] += bh.data()[k];
   }
   return bias;
 }

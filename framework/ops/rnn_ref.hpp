@@ -160,9 +160,9 @@ RnnGrads<T> rnn_backward(RnnCell cell, const RefTensor<T>& x, const RnnParams<T>
   const bool lstm = cell == RnnCell::lstm;
   Tape<T> tape;
   rnn(cell, x, p, h0, c0, reverse, &tape);
-  RnnGrads<T> g{RefTensor<T>(x.shape),      RefTensor<T>(p.w_ih.shape), RefTensor<T>(p.w_hh.shape),
-                RefTensor<T>(p.b_ih.shape), RefTensor<T>(p.b_hh.shape), RefTensor<T>({B, H}),
-                RefTensor<T>({B, H})};
+  auto zeros_like = [](const RefTensor<T>& t) { return t.numel() ? RefTensor<T>(t.shape) : RefTensor<T>(); };
+  RnnGrads<T> g{RefTensor<T>(x.shape), zeros_like(p.w_ih), zeros_like(p.w_hh), zeros_like(p.b_ih),
+                zeros_like(p.b_hh),    RefTensor<T>({B, H}), RefTensor<T>({B, H})};
   RefTensor<T> dh = dh_last.numel() ? dh_last : RefTensor<T>({B, H});
   RefTensor<T>& dc = g.dc0;
   if (lstm && dc_last.numel()) dc = dc_last;
