@@ -215,7 +215,7 @@ TEST_CASE("recurrent: two bidirectional layers, gradients of the input and every
   }
 }
 
-TEST_CASE("recurrent: initial states are (layers·directions, B, H); bad arguments are named") {
+TEST_CASE("recurrent: initial states are (layers·directions, B, H), and bad arguments are named") {
   Generator gen(4);
   nn::LSTM lstm(3, 4, gen, {2, true});
   const Var x(random_tensor({2, 5, 3}, 1));

@@ -168,7 +168,7 @@ TEST_CASE("rnn: results and gradients are bit-identical with 1 and 2 threads") {
     }
 }
 
-TEST_CASE("rnn: the results are views of one buffer; using only the output or only h_last gives the right gradient") {
+TEST_CASE("rnn: the results are views of one buffer, and a loss on the output alone gets the right gradient") {
   // only `output` feeds the loss: the gradient of w_hh equals the reference's with dh_last = dc_last = 0
   const RnnCase c{RnnCell::lstm, 3, 5, 2, 4};
   const std::vector<Tensor> inputs = make_inputs(c, 31);
