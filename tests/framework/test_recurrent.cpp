@@ -1,7 +1,7 @@
 // nn::LSTM and nn::GRU (framework/nn/recurrent.hpp): PyTorch's parameter names, shapes, order and initial
 // range; outputs pinned to torch.nn.LSTM / torch.nn.GRU's; two bidirectional layers against the double reference
 // layers composed by hand (gradients of the input and of every parameter), that composition against finite
-// differences; bad arguments.
+// differences; gradients pinned to PyTorch's; bad arguments.
 #include <cmath>
 
 #include "framework/nn/recurrent.hpp"
@@ -139,7 +139,8 @@ TEST_CASE("recurrent: parameter names, shapes, order and initial range are PyTor
 }
 
 TEST_CASE("recurrent: two bidirectional layers give torch.nn.LSTM's and torch.nn.GRU's outputs") {
-  // values from PyTorch 1.13 (float64) with the parameters and input set by pattern(); x (2, 3, 2), H = 3
+  // values from PyTorch 1.13 in float64 (bench/torch_rnn_reference.py), parameters and input set by pattern();
+  // x (2, 3, 2), H = 3
   Generator gen(2);
   nn::LSTM lstm(2, 3, gen, {2, true});
   nn::GRU gru(2, 3, gen, {2, true});
@@ -178,6 +179,48 @@ TEST_CASE("recurrent: two bidirectional layers give torch.nn.LSTM's and torch.nn
                       0.461139083, 0.255452807, 0.330177462, 0.464257254, 0.302408543, 0.27785943,
                       -0.775659359, -0.018713088, -0.391857021, -0.777407394, -0.103869485, -0.300649611}) < 1e-6);
   CHECK_FALSE(g.c_n.defined());
+}
+
+TEST_CASE("recurrent: two bidirectional layers give torch's gradients") {
+  // bench/torch_rnn_reference.py: loss Σ pattern(output, 0.7) ⊙ output; the gradient of x, and per parameter
+  // (named order) Σ pattern(p, 0.3) ⊙ grad(p)
+  struct Want {
+    RnnCell cell;
+    std::vector<double> dx, weighted;
+  };
+  const std::vector<Want> wants = {
+      {RnnCell::lstm,
+       {0.00159222626, 0.00287790259, -0.000320568659, 0.00413751318, -0.000363294218, -0.00111160393,
+        0.00191073617, 0.0028521565, 0.000858994568, 0.00555085051, -0.00236777175, -0.00365304975},
+       {0.00061272257, -0.00373574585, -0.000637995061, -0.000637995061, 0.0147489726, 0.00864209088,
+        -0.00957504837, -0.00957504837, 0.00114702244, -0.0557195018, -0.10137269, -0.10137269, 0.0429512042,
+        -0.0188361311, 0.0037640571, 0.0037640571}},
+      {RnnCell::gru,
+       {-0.00282030484, -0.0101290835, -0.00582669384, 0.011691332, 0.00823182142, -0.00771000339,
+        -0.00221236682, -0.000423557602, 0.00697215236, 0.019694678, 0.00264228807, -0.0138128999},
+       {-0.0171669613, 0.00387201765, -0.00770249764, -0.000361639595, 0.00533596875, -0.000409407794,
+        -0.00283711421, -0.00296823884, 0.0806052067, -0.100464997, -0.0889804842, -0.0381840846, 0.074002613,
+        -0.0172140017, 0.053600046, 0.0253870252}}};
+  for (const Want& want : wants) {
+    CAPTURE(want.cell == RnnCell::lstm ? "lstm" : "gru");
+    Generator gen(2);
+    nn::Recurrent m(want.cell, 2, 3, gen, {2, true});
+    std::vector<Tensor> values;
+    for (const auto& p : m.named_parameters()) values.push_back(pattern(p.var.shape(), 1.0 + values.size()));
+    set_parameters(m, values);
+    Var x(pattern({2, 3, 2}, 0.1), true);
+    const Var y = m.forward(x).output;
+    backward(y, pattern(y.shape(), 0.7));
+    CHECK(rel_error(x.grad().to_vector(), want.dx) < 1e-5);
+    std::vector<double> weighted;
+    for (const auto& p : m.named_parameters()) {
+      const std::vector<float> g = p.var.grad().to_vector(), w = pattern(p.var.shape(), 0.3).to_vector();
+      double sum = 0;
+      for (size_t i = 0; i < g.size(); ++i) sum += static_cast<double>(w[i]) * g[i];
+      weighted.push_back(sum);
+    }
+    CHECK(rel_error(weighted, want.weighted) < 1e-5);
+  }
 }
 
 TEST_CASE("recurrent: two bidirectional layers, gradients of the input and every parameter against the reference") {
