@@ -1,6 +1,5 @@
 #include "framework/ops/rnn_kernels.hpp"
 
-#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -10,30 +9,53 @@
 namespace rc::rnn_detail {
 
 namespace {
-// tanh as a rational function (Eigen's fast float tanh: relative error a few ulp on [−8, 8], ±1 outside), in
-// plain arithmetic so that the loops below vectorize and every lane computes the same bits as scalar code.
-inline float fast_tanh(float v) {
-  const float x = std::min(7.90531110763549805f, std::max(-7.90531110763549805f, v));
-  const float x2 = x * x;
-  float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+// The gate arithmetic runs on 8-float vectors (GCC/Clang vector extensions: one AVX register), the last H mod 8
+// columns on scalars through the same templates. (Plain loops would not vectorize: the clamps below are float
+// comparisons, which GCC does not if-convert under the default -ftrapping-math.)
+typedef float f8 __attribute__((vector_size(32)));
+
+template <class V>
+inline V load(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <class V>
+inline void store(float* p, V v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// body.template operator()<V>(j) for j = 0, 8, 16, ... with V = f8, then for the remaining j with V = float
+template <class F>
+inline void lanes(int64_t n, F&& body) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) body.template operator()<f8>(j);
+  for (; j < n; ++j) body.template operator()<float>(j);
+}
+
+// tanh as a rational function (Eigen's fast float tanh: relative error a few ulp on [−7.9, 7.9], ±1 outside;
+// NaN stays NaN); σ(v) = (1 + tanh(v / 2)) / 2
+template <class V>
+inline V fast_tanh(V v) {
+  const V c = V{} + 7.90531110763549805f;
+  V x = v < -c ? -c : v;
+  x = x > c ? c : x;
+  const V x2 = x * x;
+  V p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
   p = x2 * p + -8.60467152213735e-11f;
   p = x2 * p + 5.12229709037114e-08f;
   p = x2 * p + 1.48572235717979e-05f;
   p = x2 * p + 6.37261928875436e-04f;
   p = x2 * p + 4.89352455891786e-03f;
   p = x * p;
-  float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  V q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
   q = x2 * q + 2.26843463243900e-03f;
   q = x2 * q + 4.89352518554385e-03f;
   return p / q;
 }
-inline float fast_sigmoid(float v) { return 0.5f + 0.5f * fast_tanh(0.5f * v); }
-
-void sigmoid_inplace(float* __restrict a, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) a[j] = fast_sigmoid(a[j]);
-}
-void tanh_inplace(float* __restrict a, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) a[j] = fast_tanh(a[j]);
+template <class V>
+inline V fast_sigmoid(V v) {
+  return 0.5f + 0.5f * fast_tanh<V>(0.5f * v);
 }
 
 // The state before step s for rows b0..: the initial state (B, H) at step 0, else the sequence buffer (B, T, H)
@@ -46,40 +68,44 @@ std::pair<const float*, int64_t> prev_rows(const Dims& d, const float* init, con
 // a (4H): pre-activations in, i f g o out; c_t = f ⊙ c_prev + i ⊙ g; h_t = o ⊙ tanh(c_t)
 void lstm_cell(int64_t H, float* __restrict a, const float* __restrict c_prev, float* __restrict c,
                float* __restrict h) {
-  sigmoid_inplace(a, 2 * H);
-  tanh_inplace(a + 2 * H, H);
-  sigmoid_inplace(a + 3 * H, H);
-  for (int64_t j = 0; j < H; ++j) {
-    c[j] = a[H + j] * c_prev[j] + a[j] * a[2 * H + j];
-    h[j] = a[3 * H + j] * fast_tanh(c[j]);
-  }
+  lanes(H, [&]<class V>(int64_t j) {
+    const V i = fast_sigmoid(load<V>(a + j)), f = fast_sigmoid(load<V>(a + H + j));
+    const V g = fast_tanh(load<V>(a + 2 * H + j)), o = fast_sigmoid(load<V>(a + 3 * H + j));
+    const V ct = f * load<V>(c_prev + j) + i * g;
+    store(a + j, i), store(a + H + j, f), store(a + 2 * H + j, g), store(a + 3 * H + j, o);
+    store(c + j, ct);
+    store(h + j, o * fast_tanh(ct));
+  });
 }
 
 // forward was c_t = f c_prev + i g, h_t = o tanh(c_t): with dc (in: from step t+1, out: for c_prev) and dh
 // (of h_t), a (i f g o in) gets the gradients of the four pre-activations, σ' = σ(1 − σ) and tanh' = 1 − tanh²
 void lstm_cell_backward(int64_t H, float* __restrict a, const float* __restrict c_prev, const float* __restrict c,
                         const float* __restrict dh, float* __restrict dc) {
-  for (int64_t j = 0; j < H; ++j) {
-    const float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], tc = fast_tanh(c[j]);
-    const float dct = dc[j] + dh[j] * o * (1.0f - tc * tc);
-    a[j] = dct * g * i * (1.0f - i);
-    a[H + j] = dct * c_prev[j] * f * (1.0f - f);
-    a[2 * H + j] = dct * i * (1.0f - g * g);
-    a[3 * H + j] = dh[j] * tc * o * (1.0f - o);
-    dc[j] = dct * f;
-  }
+  lanes(H, [&]<class V>(int64_t j) {
+    const V i = load<V>(a + j), f = load<V>(a + H + j), g = load<V>(a + 2 * H + j), o = load<V>(a + 3 * H + j);
+    const V tc = fast_tanh(load<V>(c + j)), dhj = load<V>(dh + j);
+    const V dct = load<V>(dc + j) + dhj * o * (1.0f - tc * tc);
+    store(a + j, dct * g * i * (1.0f - i));
+    store(a + H + j, dct * load<V>(c_prev + j) * f * (1.0f - f));
+    store(a + 2 * H + j, dct * i * (1.0f - g * g));
+    store(a + 3 * H + j, dhj * tc * o * (1.0f - o));
+    store(dc + j, dct * f);
+  });
 }
 
 // a (3H): input side W_i x + b_i in, r z n out; hs (3H): W_h h_prev + b_h; hn (H) out: its n block
 void gru_cell(int64_t H, float* __restrict a, const float* __restrict hs, const float* __restrict h_prev,
               float* __restrict hn, float* __restrict h) {
-  for (int64_t j = 0; j < 2 * H; ++j) a[j] = fast_sigmoid(a[j] + hs[j]);
-  for (int64_t j = 0; j < H; ++j) {
-    const float n = fast_tanh(a[2 * H + j] + a[j] * hs[2 * H + j]), z = a[H + j];
-    hn[j] = hs[2 * H + j];
-    a[2 * H + j] = n;
-    h[j] = (1.0f - z) * n + z * h_prev[j];
-  }
+  lanes(H, [&]<class V>(int64_t j) {
+    const V r = fast_sigmoid(load<V>(a + j) + load<V>(hs + j));
+    const V z = fast_sigmoid(load<V>(a + H + j) + load<V>(hs + H + j));
+    const V hnj = load<V>(hs + 2 * H + j);
+    const V n = fast_tanh(load<V>(a + 2 * H + j) + r * hnj);
+    store(a + j, r), store(a + H + j, z), store(a + 2 * H + j, n);
+    store(hn + j, hnj);
+    store(h + j, (1.0f - z) * n + z * load<V>(h_prev + j));
+  });
 }
 
 // forward was n = tanh(a_n + r ⊙ hn), h_t = (1 − z) n + z h_prev: a (r z n in) gets the gradients of the
@@ -87,15 +113,15 @@ void gru_cell(int64_t H, float* __restrict a, const float* __restrict hs, const 
 // (dn' = dh (1 − z)(1 − n²)), and dh becomes the direct part dh ⊙ z of the gradient of h_prev
 void gru_cell_backward(int64_t H, float* __restrict a, float* __restrict hn, const float* __restrict h_prev,
                        float* __restrict dh) {
-  for (int64_t j = 0; j < H; ++j) {
-    const float r = a[j], z = a[H + j], n = a[2 * H + j], g = dh[j];
-    const float dan = g * (1.0f - z) * (1.0f - n * n);
-    a[j] = dan * hn[j] * r * (1.0f - r);
-    a[H + j] = g * (h_prev[j] - n) * z * (1.0f - z);
-    a[2 * H + j] = dan * r;
-    hn[j] = dan;
-    dh[j] = g * z;
-  }
+  lanes(H, [&]<class V>(int64_t j) {
+    const V r = load<V>(a + j), z = load<V>(a + H + j), n = load<V>(a + 2 * H + j), g = load<V>(dh + j);
+    const V dan = g * (1.0f - z) * (1.0f - n * n);
+    store(a + j, dan * load<V>(hn + j) * r * (1.0f - r));
+    store(a + H + j, g * (load<V>(h_prev + j) - n) * z * (1.0f - z));
+    store(a + 2 * H + j, dan * r);
+    store(hn + j, dan);
+    store(dh + j, g * z);
+  });
 }
 
 void lstm_forward_rows(const Dims& d, const ForwardBuffers& f, int64_t b0, int64_t b1) {
