@@ -11,8 +11,9 @@ namespace rc {
 
 int64_t rnn_gate_count(RnnCell cell) { return cell == RnnCell::lstm ? 4 : 3; }
 
-// Tasks of at least 16 rows (a product of fewer rows wastes most of the time the GEMM spends packing W_hh), at
-// most 8 of them; rows spread evenly. From B alone, never the thread count.
+// Tasks of at least 16 rows (the per-step products get less efficient with fewer rows: oneDNN's sgemm ran
+// (16, 128)·(128, 512) at about 50 GFLOP/s against 65 for 32 rows on the project's Zen 3 core), at most 8 tasks,
+// rows spread evenly. From B alone, never the thread count: B = 32 runs as two tasks of 16 rows.
 int64_t rnn_rows_per_task(int64_t batch) {
   const int64_t tasks = std::clamp<int64_t>(batch / 16, 1, 8);
   return (batch + tasks - 1) / tasks;
@@ -28,19 +29,19 @@ struct RnnArgs {
 void check_rnn_args(const char* op, RnnCell cell, const RnnArgs& a) {
   RC_CHECK(a.x.defined() && a.w_ih.defined() && a.w_hh.defined(), "{}: x, w_ih or w_hh is undefined", op);
   const int64_t G = rnn_gate_count(cell);
-  RC_CHECK(a.x.ndim() == 3 && a.x.value().numel() > 0, "{}: x must be (B, T, I) with B, T, I >= 1, got shape {}",
-           op, shape_str(a.x.shape()));
+  RC_CHECK(a.x.ndim() == 3 && a.x.value().numel() > 0, "{}: x must be (B, T, I) with B, T, I >= 1, got shape {}", op,
+           shape_str(a.x.shape()));
   RC_CHECK(a.w_hh.ndim() == 2 && a.w_hh.dim(1) >= 1 && a.w_hh.dim(0) == G * a.w_hh.dim(1),
            "{}: w_hh must be ({}·H, H) with H >= 1, got shape {}", op, G, shape_str(a.w_hh.shape()));
   const int64_t B = a.x.dim(0), I = a.x.dim(2), H = a.w_hh.dim(1);
   RC_CHECK(a.w_ih.shape() == Shape({G * H, I}), "{}: w_ih must be ({}, {}) for x {} and w_hh {}, got shape {}", op,
            G * H, I, shape_str(a.x.shape()), shape_str(a.w_hh.shape()), shape_str(a.w_ih.shape()));
   for (auto [b, name] : {std::pair{&a.b_ih, "b_ih"}, std::pair{&a.b_hh, "b_hh"}})
-    RC_CHECK(!b->defined() || b->shape() == Shape({G * H}), "{}: {} must be ({}) for w_hh {}, got shape {}", op,
-             name, G * H, shape_str(a.w_hh.shape()), shape_str(b->shape()));
+    RC_CHECK(!b->defined() || b->shape() == Shape({G * H}), "{}: {} must be ({}) for w_hh {}, got shape {}", op, name,
+             G * H, shape_str(a.w_hh.shape()), shape_str(b->shape()));
   for (auto [s, name] : {std::pair{&a.h0, "h0"}, std::pair{&a.c0, "c0"}})
-    RC_CHECK(!s->defined() || s->shape() == Shape({B, H}), "{}: {} must be (B, H) = ({}, {}), got shape {}", op,
-             name, B, H, shape_str(s->shape()));
+    RC_CHECK(!s->defined() || s->shape() == Shape({B, H}), "{}: {} must be (B, H) = ({}, {}), got shape {}", op, name,
+             B, H, shape_str(s->shape()));
 }
 
 // Bias of the input projections: b_ih, + b_hh for the LSTM (the GRU adds b_hh to W_hh h_prev in each step, as
@@ -141,9 +142,17 @@ void rnn_backward(Saved& s, const RnnArgs& a, const Tensor& grad_in) {
   const int64_t out = d.B * d.T * d.H, state = d.B * d.H;
   const Tensor grad = grad_in.contiguous();
   Tensor dh0 = Tensor::empty({d.B, d.H}), dc0 = lstm ? Tensor::empty({d.B, d.H}) : Tensor();
-  rnn_detail::BackwardBuffers bb{s.w_hh.data(), s.h0.data(), lstm ? s.c0.data() : nullptr, s.packed.data(),
-                                 grad.data(), grad.data() + out, lstm ? grad.data() + out + state : nullptr,
-                                 s.gates.data(), s.aux.data(), dh0.data(), lstm ? dc0.data() : nullptr};
+  rnn_detail::BackwardBuffers bb{s.w_hh.data(),
+                                 s.h0.data(),
+                                 lstm ? s.c0.data() : nullptr,
+                                 s.packed.data(),
+                                 grad.data(),
+                                 grad.data() + out,
+                                 lstm ? grad.data() + out + state : nullptr,
+                                 s.gates.data(),
+                                 s.aux.data(),
+                                 dh0.data(),
+                                 lstm ? dc0.data() : nullptr};
   const int64_t rows = rnn_rows_per_task(d.B);
   parallel_for(num_chunks(d.B, rows), 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) rnn_detail::backward_rows(d, bb, c * rows, std::min(d.B, (c + 1) * rows));
@@ -184,8 +193,10 @@ RnnOutput run_rnn(const char* op, RnnCell cell, const RnnArgs& a, bool reverse) 
   const Tensor b_hh = !lstm && a.b_hh.defined() ? a.b_hh.value().contiguous() : Tensor();
   s.aux = Tensor::empty({d.B, d.T, d.H});
   s.packed = Tensor::empty({out + (lstm ? 2 : 1) * state});
-  const rnn_detail::ForwardBuffers fb{s.w_hh.data(), b_hh.defined() ? b_hh.data() : nullptr, s.h0.data(),
-                                      lstm ? s.c0.data() : nullptr, s.gates.data(), s.aux.data(), s.packed.data()};
+  const rnn_detail::ForwardBuffers fb{s.w_hh.data(),  b_hh.defined() ? b_hh.data() : nullptr,
+                                      s.h0.data(),    lstm ? s.c0.data() : nullptr,
+                                      s.gates.data(), s.aux.data(),
+                                      s.packed.data()};
   const int64_t rows = rnn_rows_per_task(d.B);
   parallel_for(num_chunks(d.B, rows), 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) rnn_detail::forward_rows(d, fb, c * rows, std::min(d.B, (c + 1) * rows));

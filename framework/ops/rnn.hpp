@@ -34,10 +34,10 @@ struct RnnOutput {
   Var c_last;  // (B, H), LSTM only (undefined for the GRU)
 };
 
-RnnOutput lstm(const Var& x, const Var& w_ih, const Var& w_hh, const Var& b_ih, const Var& b_hh,
-               const Var& h0 = Var(), const Var& c0 = Var(), bool reverse = false);
-RnnOutput gru(const Var& x, const Var& w_ih, const Var& w_hh, const Var& b_ih, const Var& b_hh,
-              const Var& h0 = Var(), bool reverse = false);
+RnnOutput lstm(const Var& x, const Var& w_ih, const Var& w_hh, const Var& b_ih, const Var& b_hh, const Var& h0 = Var(),
+               const Var& c0 = Var(), bool reverse = false);
+RnnOutput gru(const Var& x, const Var& w_ih, const Var& w_hh, const Var& b_ih, const Var& b_hh, const Var& h0 = Var(),
+              bool reverse = false);
 
 // Batch rows per task of the recurrence (depends on B only; exposed for tests).
 int64_t rnn_rows_per_task(int64_t batch);

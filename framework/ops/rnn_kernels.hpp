@@ -36,11 +36,11 @@ struct BackwardBuffers {
   const float* dy;       // (B, T, H)
   const float* dh_last;  // (B, H)
   const float* dc_last;  // LSTM (B, H)
-  float* gates;  // in: activated gates; out: gradients of the hidden-side pre-activations W_hh h_prev + b_hh
-                 // (for the LSTM also those of the input side; for the GRU those of r and z)
-  float* aux;    // in: LSTM c_t / GRU W_hn h_prev + b_hn; out: GRU the gradient of W_in x_t + b_in
-  float* dh0;    // (B, H) out
-  float* dc0;    // LSTM (B, H) out
+  float* gates;          // in: activated gates; out: gradients of the hidden-side pre-activations W_hh h_prev + b_hh
+                         // (for the LSTM also those of the input side; for the GRU those of r and z)
+  float* aux;            // in: LSTM c_t / GRU W_hn h_prev + b_hn; out: GRU the gradient of W_in x_t + b_in
+  float* dh0;            // (B, H) out
+  float* dc0;            // LSTM (B, H) out
 };
 
 // Backpropagation through time for batch rows [b0, b1).

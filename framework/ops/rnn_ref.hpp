@@ -33,9 +33,9 @@ T sigmoid(T v) {
 // What backward needs from the forward pass, per step s in processing order (all (B, ·)).
 template <class T>
 struct Tape {
-  std::vector<RefTensor<T>> act;     // activated gates (B, G·H): i, f, g, o or r, z, n
-  std::vector<RefTensor<T>> hn;      // GRU: W_hn h_prev + b_hn (B, H)
-  std::vector<RefTensor<T>> h_prev;  // (B, H)
+  std::vector<RefTensor<T>> act;        // activated gates (B, G·H): i, f, g, o or r, z, n
+  std::vector<RefTensor<T>> hn;         // GRU: W_hn h_prev + b_hn (B, H)
+  std::vector<RefTensor<T>> h_prev;     // (B, H)
   std::vector<RefTensor<T>> c_prev, c;  // LSTM (B, H)
 };
 
@@ -161,7 +161,7 @@ RnnGrads<T> rnn_backward(RnnCell cell, const RefTensor<T>& x, const RnnParams<T>
   Tape<T> tape;
   rnn(cell, x, p, h0, c0, reverse, &tape);
   auto zeros_like = [](const RefTensor<T>& t) { return t.numel() ? RefTensor<T>(t.shape) : RefTensor<T>(); };
-  RnnGrads<T> g{RefTensor<T>(x.shape), zeros_like(p.w_ih), zeros_like(p.w_hh), zeros_like(p.b_ih),
+  RnnGrads<T> g{RefTensor<T>(x.shape), zeros_like(p.w_ih),   zeros_like(p.w_hh),  zeros_like(p.b_ih),
                 zeros_like(p.b_hh),    RefTensor<T>({B, H}), RefTensor<T>({B, H})};
   RefTensor<T> dh = dh_last.numel() ? dh_last : RefTensor<T>({B, H});
   RefTensor<T>& dc = g.dc0;

@@ -57,9 +57,7 @@ OpRun run_case(const RnnCase& c, const std::vector<Tensor>& inputs, const Tensor
   return run_op([&](const std::vector<Var>& v) { return flat_results(call_op(c, v)); }, inputs, dy);
 }
 
-int64_t flat_size(const RnnCase& c) {
-  return c.B * c.T * c.H + (c.cell == RnnCell::lstm ? 2 : 1) * c.B * c.H;
-}
+int64_t flat_size(const RnnCase& c) { return c.B * c.T * c.H + (c.cell == RnnCell::lstm ? 2 : 1) * c.B * c.H; }
 
 RefD ref_flat(const ref::RnnResult<double>& r) {
   RefD out({static_cast<int64_t>(r.output.data.size() + r.h_last.data.size() + r.c_last.data.size())});
@@ -117,7 +115,9 @@ void check_against_reference(const RnnCase& c, uint64_t seed) {
     const bool used = (k != 3 && k != 4) || c.bias;
     const bool state = k < 5 || c.state;
     CAPTURE(names[k]);
-    if (used && state) UNSCOPED_INFO("first " << r.grads[k].to_vector()[0] << " vs " << g[k][0] << ", max abs diff " << max_abs_diff(r.grads[k], g[k]));
+    if (used && state)
+      UNSCOPED_INFO("first " << r.grads[k].to_vector()[0] << " vs " << g[k][0] << ", max abs diff "
+                             << max_abs_diff(r.grads[k], g[k]));
     REQUIRE(r.grads[k].defined() == (used && state));
     // relative error, or absolute for a gradient that nearly cancels (one element, B = T = I = H = 1)
     if (used && state) CHECK((rel_error(r.grads[k], g[k]) < 1e-5 || max_abs_diff(r.grads[k], g[k]) < 1e-6));
@@ -140,13 +140,13 @@ TEST_CASE("rnn: the reference passes a finite-difference check in double (LSTM a
 
 TEST_CASE("rnn: the fast op matches the reference on odd shapes, with and without biases and initial state") {
   const std::vector<std::array<int64_t, 4>> shapes = {
-      {1, 1, 1, 1},   // the smallest
-      {2, 1, 3, 5},   // T = 1: no recurrence
-      {3, 7, 5, 4},   // odd sizes
-      {5, 4, 1, 9},   // I = 1 (pixel sequences)
-      {1, 13, 2, 3},  // B = 1, a longer sequence
-      {37, 5, 3, 6},  // B = 37: two tasks of 19 and 18 rows
-      {50, 3, 4, 17}, // three tasks, H not a multiple of the vector width
+      {1, 1, 1, 1},     // the smallest
+      {2, 1, 3, 5},     // T = 1: no recurrence
+      {3, 7, 5, 4},     // odd sizes
+      {5, 4, 1, 9},     // I = 1 (pixel sequences)
+      {1, 13, 2, 3},    // B = 1, a longer sequence
+      {37, 5, 3, 6},    // B = 37: two tasks of 19 and 18 rows
+      {50, 3, 4, 17},   // three tasks, H not a multiple of the vector width
       {2, 120, 3, 10},  // a long sequence
   };
   uint64_t seed = 100;
