@@ -4,6 +4,7 @@
 #include <string>
 
 #include "framework/nn/init.hpp"
+#include "framework/ops/dropout.hpp"
 #include "framework/ops/shape.hpp"
 
 namespace rc::nn {
@@ -14,6 +15,8 @@ Recurrent::Recurrent(RnnCell cell, int64_t input_size, int64_t hidden_size, Gene
   RC_CHECK(input_size >= 1 && hidden_size >= 1 && options.layers >= 1,
            "{}: input_size = {}, hidden_size = {} and layers = {} must be >= 1", name(), input_size, hidden_size,
            options.layers);
+  RC_CHECK(options.dropout >= 0.0f && options.dropout < 1.0f, "{}: dropout = {} must be in [0, 1)", name(),
+           options.dropout);
   const int64_t H = hidden_size, GH = rnn_gate_count(cell) * H, D = directions();
   const float bound = 1.0f / std::sqrt(static_cast<float>(H));
   auto draw = [&](const Shape& shape) {
@@ -67,7 +70,10 @@ RecurrentOutput Recurrent::forward(const Var& x, const Var& h0, const Var& c0) c
       if (r.c_last.defined()) cs.push_back(reshape(r.c_last, {1, B, H}));
     }
     in = D == 1 ? outs[0] : concat(outs, 2);
+    if (layer + 1 < layers() && options_.dropout > 0.0f && is_training())
+      in = dropout(in, options_.dropout, true, mix_seed(options_.seed, calls_ * layers() + layer));
   }
+  if (options_.dropout > 0.0f && is_training() && layers() > 1) ++calls_;
   return {in, concat(hs, 0), cs.empty() ? Var() : concat(cs, 0)};
 }
 

@@ -6,7 +6,9 @@
 //   registered in PyTorch's order (layer by layer, the forward direction before the reverse one, and within
 //   one: weight_ih, weight_hh, bias_ih, bias_hh), each drawn from U(−1/√H, 1/√H) in that order, as PyTorch does.
 // Layer k reads the output of layer k − 1; a bidirectional layer's output is the forward direction's output
-// and the reverse direction's output concatenated along the features. No dropout between layers.
+// and the reverse direction's output concatenated along the features. With dropout p > 0, in training mode each
+// layer's output except the last one's goes through dropout (PyTorch's `dropout` argument); the masks come from
+// the module's seed and a call counter, so a run is reproducible from its seed.
 #include <vector>
 
 #include "framework/core/random.hpp"
@@ -19,6 +21,8 @@ struct RecurrentOptions {
   int64_t layers = 1;  // >= 1
   bool bidirectional = false;
   bool bias = true;
+  float dropout = 0.0f;  // in [0, 1): between layers, training mode only
+  uint64_t seed = 0;     // of the dropout masks
 };
 
 struct RecurrentOutput {
@@ -47,6 +51,7 @@ class Recurrent : public Module {
   int64_t input_size_, hidden_size_;
   RecurrentOptions options_;
   std::vector<Weights> weights_;  // index layer·D + direction
+  mutable uint64_t calls_ = 0;    // forward calls that drew dropout masks
   const char* name() const { return cell_ == RnnCell::lstm ? "LSTM" : "GRU"; }
   void check_state(const Var& s, const char* arg, int64_t B) const;
 };

@@ -8,6 +8,7 @@
 #include "framework/ops/rnn_ref.hpp"
 #include "framework/ops/shape.hpp"
 #include "support/gradcheck.hpp"
+#include "support/thread_invariance.hpp"
 
 using namespace rc;
 using namespace rc::test;
@@ -277,4 +278,36 @@ TEST_CASE("recurrent: initial states are (layers·directions, B, H), and bad arg
   CHECK_THROWS_WITH(gru.forward(x, Var(), Var(random_tensor({1, 2, 4}, 3))),
                     Catch::Contains("GRU: c0 is given but a GRU has no cell state"));
   CHECK_THROWS_WITH(nn::GRU(3, 0, gen), Catch::Contains("GRU: input_size = 3, hidden_size = 0 and layers = 1"));
+}
+
+TEST_CASE("recurrent: dropout between layers in training mode only, reproducible from the seed") {
+  Generator gen_a(5), gen_b(5), gen_c(5);
+  nn::GRU a(3, 8, gen_a, {2, false, true, 0.5f, 77}), b(3, 8, gen_b, {2, false, true, 0.5f, 77});
+  nn::GRU plain(3, 8, gen_c, {2});
+  const Var x(random_tensor({4, 6, 3}, 1));
+  const std::vector<float> a1 = a.forward(x).output.value().to_vector(), a2 = a.forward(x).output.value().to_vector();
+  CHECK(a1 != a2);                                           // a fresh mask per call
+  CHECK(a1 == b.forward(x).output.value().to_vector());      // the same seed, the same masks
+  CHECK(a1 != plain.forward(x).output.value().to_vector());  // the same weights without dropout
+  a.eval();
+  CHECK(a.forward(x).output.value().to_vector() == plain.forward(x).output.value().to_vector());
+  CHECK_THROWS_WITH(nn::LSTM(3, 4, gen_a, {2, false, true, 1.0f}),
+                    Catch::Contains("LSTM: dropout = 1 must be in [0, 1)"));
+}
+
+TEST_CASE("recurrent: two bidirectional layers are bit-identical with 1 and 2 threads") {
+  for (RnnCell cell : {RnnCell::lstm, RnnCell::gru}) {
+    Generator gen(6);
+    nn::Recurrent m(cell, 5, 12, gen, {2, true});
+    const Tensor x = random_tensor({40, 7, 5}, 7);
+    check_same_with_1_and_2_threads([&] {
+      m.zero_grad();
+      Var xv(x.clone(), true);
+      const Var y = flat(m.forward(xv));
+      backward(y, random_tensor(y.shape(), 8));
+      std::vector<std::vector<float>> all{y.value().to_vector(), xv.grad().to_vector()};
+      for (const Var& p : m.parameters()) all.push_back(p.grad().to_vector());
+      return all;
+    });
+  }
 }
