@@ -7,6 +7,7 @@ A step is the forward pass with a constant input and backward from a fixed gradi
 of all four parameters), in milliseconds; every line names the CPU.
 
     python3 bench/pytorch_rnn.py [--receptive build/bench_rnn] [--threads 1 2] [--repeats 3] [--steps 10]
+                                 [--shapes rows pixels]
 
 Each side runs in its own process while the other is idle (receptive's bench_rnn first, then one PyTorch child
 per thread count). PyTorch's BLAS kernel is checked as bench/pytorch_train.py does (OPENBLAS_CORETYPE when
@@ -32,15 +33,16 @@ def torch_step_ms(torch, cell, T, I, steps):
     m = cls(I, H, batch_first=True)
     x = torch.randn(B, T, I)
     dy = torch.randn(B, T, H)
-    times = []
+    wall, cpu = [], []
     for i in range(steps + 2):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         m.zero_grad(set_to_none=True)
         y, _ = m(x)
         y.backward(dy)
         if i >= 2:
-            times.append(time.perf_counter() - t)
-    return 1e3 * median(times)
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+    return 1e3 * median(wall), 1e3 * median(cpu)
 
 
 def child(a):
@@ -49,9 +51,10 @@ def child(a):
     res = {"torch": torch.__version__, "openblas_core": openblas_core(), "ms": {}}
     if not a.probe_only:
         for cell in ("lstm", "gru"):
-            for shape, (T, I) in SHAPES.items():
-                res["ms"][f"{cell}_{shape}"] = median([torch_step_ms(torch, cell, T, I, a.steps)
-                                                       for _ in range(a.repeats)])
+            for shape in a.shapes:
+                T, I = SHAPES[shape]
+                runs = [torch_step_ms(torch, cell, T, I, a.steps) for _ in range(a.repeats)]
+                res["ms"][f"{cell}_{shape}"] = [median([r[0] for r in runs]), median([r[1] for r in runs])]
     print(json.dumps(res))
     return 0
 
@@ -59,25 +62,27 @@ def child(a):
 def run_child(a, threads, env_extra, probe_only=False):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), **env_extra)
     cmd = [SYSTEM_PYTHON, os.path.abspath(__file__), "--child", "--threads", str(threads), "--repeats",
-           str(a.repeats), "--steps", str(a.steps)] + (["--probe-only"] if probe_only else [])
+           str(a.repeats), "--steps", str(a.steps), "--shapes", *a.shapes] + (["--probe-only"] if probe_only else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"PyTorch child failed: {out.stderr.strip()[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def receptive_ms(binary, repeats):
+def receptive_ms(binary, repeats, shapes):
     out = subprocess.run([binary, "--benchmark_format=json", f"--benchmark_repetitions={repeats}",
-                          "--benchmark_report_aggregates_only=true"], capture_output=True, text=True, check=True)
+                          "--benchmark_report_aggregates_only=true", f"--benchmark_filter=_({'|'.join(shapes)})/"],
+                         capture_output=True, text=True, check=True)
     res = {}
     for b in json.loads(out.stdout)["benchmarks"]:
-        if b.get("aggregate_name") != "median":
+        # the median over repetitions (with one repetition Google Benchmark reports the run itself)
+        if b.get("aggregate_name", "median" if repeats == 1 else None) != "median":
             continue
         # BM_rnn_train_step/lstm_rows/threads:1/real_time
         parts = b["run_name"].split("/")
         name, threads = parts[1], int(parts[2].split(":")[1])
         scale = {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}[b["time_unit"]]
-        res[(name, threads)] = b["real_time"] * scale
+        res[(name, threads)] = (b["real_time"] * scale, b["cpu_time"] * scale)
     machine = out.stderr.strip().splitlines()[0] if out.stderr.strip() else ""
     return res, machine
 
@@ -88,6 +93,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--receptive", default="")
+    ap.add_argument("--shapes", nargs="+", choices=list(SHAPES), default=list(SHAPES))
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--probe-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -100,22 +106,25 @@ def main():
         return 0
     model, isa, flags = cpu_description()
     cpu = f"{model} ({isa})"
-    ours, machine = receptive_ms(a.receptive, a.repeats) if a.receptive else ({}, "")
+    ours, machine = receptive_ms(a.receptive, a.repeats, a.shapes) if a.receptive else ({}, "")
     if machine:
         print(f"receptive: {machine}")
     probe = run_child(a, 1, {}, probe_only=True)
     env = {}
     if probe["openblas_core"] in GENERIC_CORES and ("avx2" in flags or "avx512f" in flags):
         env["OPENBLAS_CORETYPE"] = "SKYLAKEX" if "avx512f" in flags else "HASWELL"
-    print(f"step = forward + backward of one layer, B={B}, H={H}; milliseconds, medians of {a.repeats} repetitions")
-    print(f"{'layer':<13} {'threads':>7} | {'PyTorch ms':>10} {'receptive ms':>12} {'speed-up':>8} | CPU")
+    print(f"step = forward + backward of one layer, B={B}, H={H}; milliseconds, medians of {a.repeats} repetitions;"
+          " wall time, and CPU time (PyTorch: the process; receptive: the main thread, all of it at 1 thread)")
+    print(f"{'layer':<13} {'threads':>7} | {'PyTorch ms':>10} {'receptive ms':>12} {'speed-up':>8} | "
+          f"{'CPU: PyTorch':>12} {'receptive':>9} {'ratio':>6} | CPU")
     for threads in a.threads:
         theirs = run_child(a, threads, env)
-        for key, t_ms in theirs["ms"].items():
+        for key, (t_ms, t_cpu) in theirs["ms"].items():
             mine = ours.get((key, threads))
-            cell = (f"{mine:>12.2f} {t_ms / mine:>7.2f}x") if mine else f"{'-':>12} {'-':>8}"
-            print(f"{key:<13} {threads:>7} | {t_ms:>10.2f} {cell} | {cpu}, PyTorch {theirs['torch']}"
-                  f" (OpenBLAS core '{theirs['openblas_core']}')")
+            wall = f"{mine[0]:>12.2f} {t_ms / mine[0]:>7.2f}x" if mine else f"{'-':>12} {'-':>8}"
+            cpu_cell = f"{mine[1]:>9.2f} {t_cpu / mine[1]:>5.2f}x" if mine else f"{'-':>9} {'-':>6}"
+            print(f"{key:<13} {threads:>7} | {t_ms:>10.2f} {wall} | {t_cpu:>12.2f} {cpu_cell} | {cpu}, "
+                  f"PyTorch {theirs['torch']} (OpenBLAS core '{theirs['openblas_core']}')")
     return 0
 
 
