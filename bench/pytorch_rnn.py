@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_train import GENERIC_CORES, SYSTEM_PYTHON, cpu_description, median, openblas_core  # noqa: E402
 
