@@ -2,7 +2,9 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <string>
 
 #include "framework/core/error.hpp"
@@ -65,9 +67,16 @@ void World::send(int dest, int tag, const std::string& text) const {
 }
 
 std::string World::receive(int source, int tag, int* from, int* tag_out) const {
+  // Open MPI's blocking probe spins on a core until a message comes. Rank 0's dispatcher thread waits here for
+  // the whole sweep, on the core its own training uses (mpirun binds each rank to a core), so poll instead:
+  // a message waits at most a millisecond, and the waiting costs no core.
   MPI_Status st;
-  check(MPI_Probe(source < 0 ? MPI_ANY_SOURCE : source, tag < 0 ? MPI_ANY_TAG : tag, MPI_COMM_WORLD, &st),
-        "MPI_Probe");
+  for (int flag = 0;;) {
+    check(MPI_Iprobe(source < 0 ? MPI_ANY_SOURCE : source, tag < 0 ? MPI_ANY_TAG : tag, MPI_COMM_WORLD, &flag, &st),
+          "MPI_Iprobe");
+    if (flag) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   int count = 0;
   check(MPI_Get_count(&st, MPI_CHAR, &count), "MPI_Get_count");
   std::string text(static_cast<size_t>(count), '\0');

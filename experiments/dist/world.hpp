@@ -24,7 +24,8 @@ class World {
   [[noreturn]] void abort(int code) const;
   ~World();
 
-  // Point-to-point text messages (the sweep dispatcher's protocol). `source` < 0: any rank. Blocking.
+  // Point-to-point text messages (the sweep dispatcher's protocol). `source` < 0: any rank. receive() blocks,
+  // polling once a millisecond (an MPI blocking receive would keep a core busy while it waits).
   void send(int dest, int tag, const std::string& text) const;
   std::string receive(int source, int tag, int* from, int* tag_out) const;  // tag < 0: any tag
   void barrier() const;

@@ -19,8 +19,8 @@ const ParamBinding<TrainSettings>& train_binding() {
           .field(&T::batch_size, "batch_size", "training batch size (image datasets)", 1.0)
           .field(&T::eval_batch_size, "eval_batch_size", "batch size for evaluation", 1.0)
           .field(&T::eval_every, "eval_every",
-                 "images: evaluate on the validation set every this many steps and at the last step (0 = after each "
-                 "epoch)",
+                 "evaluate on the validation set every this many steps and at the last step (0 = after each epoch; "
+                 "a graph run's epoch is one step)",
                  0.0)
           .field(&T::test_every_eval, "test_every_eval",
                  "also evaluate the test set at every evaluation point and log it in metrics.jsonl (default: the test "
