@@ -215,27 +215,36 @@ int attention_map(const MapArgs& a) {
   return 0;
 }
 
-int receptive_field(const MapArgs& a) {
-  LoadedRun r = load_run(a.run);
+namespace {
+// Attention mass by 2-D offset (key − query) over a run's test images: sums[layer][head][offset] of the weights,
+// counts[offset] of (query, key) pairs per image, in a (2 grid_h − 1) × (2 grid_w − 1) row-major map.
+struct OffsetMass {
+  int64_t oh = 0, ow = 0, images = 0;
+  std::vector<std::vector<std::vector<double>>> sums;
+  std::vector<double> counts;
+};
+
+OffsetMass attention_by_offset(LoadedRun& r, int64_t n_img) {
   const auto& test = r.data.test;
   const auto& L = r.layout;
-  const int64_t n_img = std::min<int64_t>(a.images, test.size());
-  RC_CHECK(n_img >= 1, "receptive-field: --images must be >= 1");
-  const int64_t oh = 2 * L.grid_h - 1, ow = 2 * L.grid_w - 1, cells = L.grid_h * L.grid_w;
+  OffsetMass m;
+  m.oh = 2 * L.grid_h - 1, m.ow = 2 * L.grid_w - 1, m.images = n_img;
+  const int64_t cells = L.grid_h * L.grid_w, ow = m.ow;
+  auto offset = [&](int64_t q, int64_t k) {
+    return (k / L.grid_w - q / L.grid_w + L.grid_h - 1) * ow + (k % L.grid_w - q % L.grid_w + L.grid_w - 1);
+  };
   std::vector<int64_t> queries;
   for (int64_t t = 0; t < cells; ++t) queries.push_back(L.first_patch() + t);
-  // sums[layer][head][offset], counts[offset]
-  std::vector<std::vector<std::vector<double>>> sums;
-  std::vector<double> counts(oh * ow, 0.0);
+  m.counts.assign(m.oh * m.ow, 0.0);
   for (int64_t q = 0; q < cells; ++q)
-    for (int64_t k = 0; k < cells; ++k) counts[(k / L.grid_w - q / L.grid_w + L.grid_h - 1) * ow + (k % L.grid_w - q % L.grid_w + L.grid_w - 1)] += 1;
+    for (int64_t k = 0; k < cells; ++k) m.counts[offset(q, k)] += 1;
   for (int64_t start = 0; start < n_img; start += 100) {
     std::vector<int64_t> idx;
     for (int64_t i = start; i < std::min(n_img, start + 100); ++i) idx.push_back(i);
     Tensor x = data::make_batch(test, idx, {}, r.data.normalize, false, 0, nullptr);
     auto layers = models::patch_attention_weights(*r.model, x, queries);  // (B, H, cells, N)
-    if (sums.empty())
-      sums.assign(layers.size(), std::vector<std::vector<double>>(layers[0].dim(1), std::vector<double>(oh * ow, 0.0)));
+    if (m.sums.empty())
+      m.sums.assign(layers.size(), std::vector<std::vector<double>>(layers[0].dim(1), std::vector<double>(m.oh * m.ow, 0.0)));
     for (size_t l = 0; l < layers.size(); ++l) {
       const Tensor& w = layers[l];
       const int64_t H = w.dim(1), N = w.dim(3);
@@ -243,20 +252,25 @@ int receptive_field(const MapArgs& a) {
         for (int64_t h = 0; h < H; ++h)
           for (int64_t q = 0; q < cells; ++q) {
             const float* row = w.data() + ((b * H + h) * cells + q) * N + L.first_patch();
-            for (int64_t k = 0; k < cells; ++k)
-              sums[l][h][(k / L.grid_w - q / L.grid_w + L.grid_h - 1) * ow + (k % L.grid_w - q % L.grid_w + L.grid_w - 1)] += row[k];
+            for (int64_t k = 0; k < cells; ++k) m.sums[l][h][offset(q, k)] += row[k];
           }
     }
   }
-  // mean attention weight per (query, key) pair at each offset
+  return m;
+}
+
+// The mean attention weight per (query, key) pair at each offset: <out> (a panel per layer and head) and <out>.npy.
+void write_offset_maps(const MapArgs& a, const LoadedRun& r, const OffsetMass& m) {
+  const auto& L = r.layout;
+  const int64_t oh = m.oh, ow = m.ow;
   std::vector<std::vector<cv::Mat>> panels;
-  const int64_t layers_n = static_cast<int64_t>(sums.size()), heads_n = static_cast<int64_t>(sums[0].size());
+  const int64_t layers_n = static_cast<int64_t>(m.sums.size()), heads_n = static_cast<int64_t>(m.sums[0].size());
   Tensor maps = Tensor::zeros({layers_n, heads_n, oh, ow});
   for (int64_t l = 0; l < layers_n; ++l) {
     std::vector<cv::Mat> row;
     for (int64_t h = 0; h < heads_n; ++h) {
       std::vector<float> v(oh * ow);
-      for (int64_t o = 0; o < oh * ow; ++o) v[o] = float(sums[l][h][o] / (counts[o] * n_img));
+      for (int64_t o = 0; o < oh * ow; ++o) v[o] = float(m.sums[l][h][o] / (m.counts[o] * m.images));
       std::copy(v.begin(), v.end(), maps.data() + (l * heads_n + h) * oh * ow);
       cv::Mat p = overlay(cv::Mat(), v, int(oh), int(ow), 140);
       const int cell = 140 / int(ow);
@@ -266,19 +280,24 @@ int receptive_field(const MapArgs& a) {
     panels.push_back(row);
   }
   const std::string title = fmt::format("{}: mean attention by offset over {} test images",
-                                        fs::path(a.run).filename().string(), n_img);
+                                        fs::path(a.run).filename().string(), m.images);
   fs::create_directories(fs::path(a.out).parent_path().empty() ? "." : fs::path(a.out).parent_path());
   exp::write_png(a.out, grid_of(panels, title), "receptive-field");
   const std::string npy = (fs::path(a.out).replace_extension(".npy")).string();
   io::save_npy(npy, maps);
   fmt::print("receptive-field: {} layers x {} heads over {} images -> {} (maps (L, H, {}, {}) in {})\n", layers_n,
-             heads_n, n_img, a.out, oh, ow, npy);
+             heads_n, m.images, a.out, oh, ow, npy);
+}
 
-  // How local each head is, as numbers: the mean query-key distance in patches (Euclidean, weighted by the
-  // attention), the share of the attention that stays within the 3×3 neighbourhood of the query, and the
-  // offset that receives the largest share (a head that attends to one fixed shift, like one tap of a
-  // convolution kernel, has a large peak share), beside the same numbers for attention spread evenly over
-  // the grid. Printed and written to <out>.csv.
+// How local each head is, as numbers: the mean query-key distance in patches (Euclidean, weighted by the
+// attention), the share of the attention that stays within the 3×3 neighbourhood of the query, and the
+// offset that receives the largest share (a head that attends to one fixed shift, like one tap of a
+// convolution kernel, has a large peak share), beside the same numbers for attention spread evenly over
+// the grid. Printed and written to <out>.csv.
+void write_locality(const MapArgs& a, const LoadedRun& r, const OffsetMass& m) {
+  const auto& L = r.layout;
+  const int64_t oh = m.oh, ow = m.ow;
+  const int64_t layers_n = static_cast<int64_t>(m.sums.size()), heads_n = static_cast<int64_t>(m.sums[0].size());
   auto dist = [&](int64_t o) { return std::hypot(double(o / ow - (L.grid_h - 1)), double(o % ow - (L.grid_w - 1))); };
   auto near = [&](int64_t o) { return std::abs(o / ow - (L.grid_h - 1)) <= 1 && std::abs(o % ow - (L.grid_w - 1)) <= 1; };
   struct Locality {
@@ -296,7 +315,7 @@ int receptive_field(const MapArgs& a) {
     return r;
   };
   auto offset_str = [&](int64_t o) { return fmt::format("{:+d} {:+d}", o / ow - (L.grid_h - 1), o % ow - (L.grid_w - 1)); };
-  const Locality even = locality(counts);
+  const Locality even = locality(m.counts);
   const std::string csv = (fs::path(a.out).replace_extension(".csv")).string();
   std::string text = "layer,head,mean_distance,within_3x3,peak_offset,peak_share\n";
   text += fmt::format("uniform,,{:.3f},{:.4f},{},{:.4f}\n", even.mean_distance, even.within, offset_str(even.peak),
@@ -310,7 +329,7 @@ int receptive_field(const MapArgs& a) {
   row("even", "", even);
   for (int64_t l = 0; l < layers_n; ++l)
     for (int64_t h = 0; h < heads_n; ++h) {
-      const Locality x = locality(sums[l][h]);
+      const Locality x = locality(m.sums[l][h]);
       row(std::to_string(l), std::to_string(h), x);
       text += fmt::format("{},{},{:.3f},{:.4f},{},{:.4f}\n", l, h, x.mean_distance, x.within, offset_str(x.peak),
                           x.peak_share);
@@ -318,7 +337,18 @@ int receptive_field(const MapArgs& a) {
   io::write_file_atomic(csv, "receptive-field", [&](std::ostream& os) { os << text; });
   fmt::print("(mean distance in patches; offsets are rows, columns from the query; 'even' is attention spread "
              "evenly over the grid) -> {}\n", csv);
+}
+}  // namespace
+
+int receptive_field(const MapArgs& a) {
+  LoadedRun r = load_run(a.run);
+  const int64_t n_img = std::min<int64_t>(a.images, r.data.test.size());
+  RC_CHECK(n_img >= 1, "receptive-field: --images must be >= 1");
+  const OffsetMass m = attention_by_offset(r, n_img);
+  write_offset_maps(a, r, m);
+  write_locality(a, r, m);
   return 0;
 }
+
 
 }  // namespace rc::cli
