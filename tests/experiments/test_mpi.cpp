@@ -177,15 +177,17 @@ TEST_CASE("data parallel: 2 ranks with half of each batch train the weights one 
       // batch normalisation synchronised over the ranks
       std::tuple{"cnn", "{type: cnn, channels: [8, 16], blocks: [1, 1]}", 16},
       std::tuple{"patch_attention", "{type: patch_attention, patch_size: 4, dim: 32, depth: 2, heads: 2}", 16},
-      // the labelled nodes' loss split over the ranks; dropout draws the same masks on every rank
-      std::tuple{"gat", "{type: gat, hidden: 8, heads: 4}", 0});
-  const std::string dataset = batch == 0 ? graph_dataset()
+      // GAT on Cora (the copy shipped in datasets/data): the 140 labelled nodes' loss split over the ranks;
+      // dropout (0.6 on features and attention) draws the same masks on every rank
+      std::tuple{"gat", "{type: gat, hidden: 8, heads: 8}", 0});
+  const std::string dataset = batch == 0 ? "{name: cora, split: planetoid, row_normalize: true}"
                                          : fmt::format("{{name: image-folder, root: \"{}\", height: 16, width: 16, "
                                                        "grayscale: true, test_fraction: 0.25}}",
                                                        (dir.path / "images").string());
   INFO("model " << name);
   const std::string train = batch > 0 ? fmt::format("{{epochs: 3, batch_size: {}, lr: 0.003, progress: false}}", batch)
-                                      : std::string("{epochs: 30, optimizer: adam, lr: 0.01, progress: false}");
+                                      : std::string("{epochs: 20, optimizer: adam, lr: 0.005, weight_decay: 0.0005, "
+                                                    "progress: false}");
   dir.write("dp.yaml", fmt::format("name: dp\ndataset: {}\ntrain: {}\nmodels:\n  m: {}\n", dataset, train, model));
   const std::string config = (dir.path / "dp.yaml").string();
   const fs::path one = dir.path / "one", two = dir.path / "two";
@@ -199,7 +201,7 @@ TEST_CASE("data parallel: 2 ranks with half of each batch train the weights one 
   const std::string run = a.begin()->first;
   CHECK(b.count(run) == 1);
   const double diff = max_weight_difference(one / "runs" / run / "last.safetensors", two / "runs" / run / "last.safetensors");
-  INFO("largest weight difference " << diff);
+  WARN("model " << name << ": largest weight difference between 1 and 2 ranks " << diff);
   CHECK(diff < 2e-4);
   CHECK(diff > 0);  // a different summation order: equal to float tolerance, not a copy of the same run
   CHECK(a.begin()->second.at("steps") == b.begin()->second.at("steps"));
