@@ -217,7 +217,8 @@ int train_runs(const Experiment& e, const std::vector<size_t>& todo, dist::Dispa
     }
     if (o.status != "ok") ++unfinished;
     o = recorded(o);
-    if (writer) dispatcher.record(*next, make_row(r, data.dataset, used, o));
+    if (!writer) continue;  // data parallel: rank 0 reports the run
+    dispatcher.record(*next, make_row(r, data.dataset, used, o));
     fmt::print("{}: test {}  (best val {} at epoch {}, {:.1f} s, {} params){}\n", label, pct(o.test_accuracy),
                pct(o.best_val_accuracy), o.best_epoch, o.train_seconds, o.params,
                o.status == "ok" ? "" : "  [" + o.status + "]");
