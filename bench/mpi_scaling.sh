@@ -14,26 +14,21 @@ root=()
 [ "$(id -u)" -eq 0 ] && root=(--allow-run-as-root)
 mpi=(mpirun -np 2 --oversubscribe "${root[@]}")
 rm -rf "$out" && mkdir -p "$out"
-cat > "$out/sweep.yaml" <<'YAML'
-name: mpi_sweep
+# the quick start's two Fashion-MNIST models, 2 epochs; $1: name, $2: the sweep line
+config() {
+  cat <<YAML
+name: $1
 dataset: {name: fashion-mnist, val_fraction: 0.1}
 train: {epochs: 2, batch_size: 64, lr: 0.003, weight_decay: 0.05, warmup_epochs: 1, progress: false}
 models:
   cnn: {type: cnn, channels: [32, 64, 128], blocks: [2, 2, 1]}
   attention_window: {type: patch_attention, patch_size: 4, dim: 64, depth: 4, heads: 4, position: relative,
                      policy: {kind: window2d, kernel: 3}}
-sweep: {train_size: [0.02], seeds: [0, 1, 2, 3]}
+sweep: $2
 YAML
-cat > "$out/dp.yaml" <<'YAML'
-name: mpi_dp
-dataset: {name: fashion-mnist, val_fraction: 0.1}
-train: {epochs: 2, batch_size: 64, lr: 0.003, weight_decay: 0.05, warmup_epochs: 1, progress: false}
-models:
-  cnn: {type: cnn, channels: [32, 64, 128], blocks: [2, 2, 1]}
-  attention_window: {type: patch_attention, patch_size: 4, dim: 64, depth: 4, heads: 4, position: relative,
-                     policy: {kind: window2d, kernel: 3}}
-sweep: {train_size: [0.1], seeds: [0]}
-YAML
+}
+config mpi_sweep "{train_size: [0.02], seeds: [0, 1, 2, 3]}" > "$out/sweep.yaml"
+config mpi_dp "{train_size: [0.1], seeds: [0]}" > "$out/dp.yaml"
 calc() { python3 -c "print(round($1, 2))"; }
 wall() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; t1=$(date +%s.%N); calc "$t1 - $t0"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

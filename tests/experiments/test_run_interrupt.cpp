@@ -23,80 +23,24 @@
 
 #include "experiments/results.hpp"
 #include "support/files.hpp"
-
-extern char** environ;
+#include "support/process.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Starts `receptive args...` with stdout and stderr to `log`, SIGINT, SIGTERM and SIGHUP at their defaults and no signal blocked
-// (whatever this process inherited), so that the child installs its own handler as from a terminal.
+// `receptive args...` as a child (tests/support/process.hpp: signals at their defaults, output to `log`).
 pid_t spawn_receptive(const std::vector<std::string>& args, const fs::path& log) {
   std::vector<std::string> all = {RECEPTIVE_BINARY};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  posix_spawn_file_actions_addopen(&files, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&files, 1, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t defaults, none;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGHUP);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  pid_t pid = -1;
-  const int err = posix_spawn(&pid, all[0].c_str(), &files, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&files);
-  posix_spawnattr_destroy(&attr);
-  REQUIRE(err == 0);
+  const pid_t pid = rc::test::spawn_process(all, log);
+  REQUIRE(pid > 0);
   return pid;
 }
-
-// The child's wait status once it ends, or nullopt when it is still running after `seconds` (it is then
-// killed with SIGKILL and reaped, so no test leaves a process behind).
-std::optional<int> wait_for(pid_t pid, double seconds) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  while (true) {
-    int status = 0;
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0) return std::nullopt;
-    if (Clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return std::nullopt;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
-std::vector<std::string> lines_of(const fs::path& file) {
-  std::istringstream in(rc::test::read_all(file.string()));
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  return lines;
-}
-
-// Kills the child (SIGKILL) and reaps it unless it has been reaped already, e.g. when a REQUIRE fails.
-struct ChildGuard {
-  pid_t pid = -1;
-  ~ChildGuard() {
-    if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
+using rc::test::ChildGuard;
+using rc::test::lines_of;
+using rc::test::wait_for;
 
 // results.csv: ends with a newline, every row has the header's number of fields, no run appears twice, and
 // the table reader accepts it. Returns the rows' run ids.
