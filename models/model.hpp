@@ -1,6 +1,7 @@
 #pragma once
-// What every model is: a Module with a forward. Image models map a batch of images to class logits; graph
-// models map a whole graph (features + adjacency) to per-node logits.
+// What every model is: a Module with a forward. Image models map a batch of images to class logits; sequence
+// models map a batch of sequences to class logits; graph models map a whole graph (features + adjacency) to
+// per-node logits.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -20,6 +21,18 @@ class ImageModel : public nn::Module {
  public:
   // images: (B, C, H, W) -> logits (B, num_classes)
   virtual Var forward(const Var& images) = 0;
+};
+
+// A batch of sequences is (B, L, F): B sequences of L steps with F features per step (e.g. Fashion-MNIST rows:
+// L = 28, F = 28). Every sequence of a dataset has the same length.
+struct SequenceShape {
+  int64_t length = 28, features = 28, num_classes = 10;
+};
+
+class SequenceModel : public nn::Module {
+ public:
+  // sequences: (B, L, F) -> logits (B, num_classes)
+  virtual Var forward(const Var& sequences) = 0;
 };
 
 // A graph as the models see it: node features (dense, or sparse CSR when mostly zero), and the adjacency in the

@@ -13,6 +13,15 @@ std::vector<ModelType>& types() {
 }
 }  // namespace
 
+const char* domain_name(Domain d) {
+  switch (d) {
+    case Domain::Image: return "image";
+    case Domain::Graph: return "graph";
+    case Domain::Sequence: return "sequence";
+  }
+  return "?";
+}
+
 void register_model(ModelType type) {
   for (auto& t : types())
     if (t.type == type.type) {

@@ -12,7 +12,9 @@
 
 namespace rc::models {
 
-enum class Domain { Image, Graph };
+enum class Domain { Image, Graph, Sequence };
+// "image", "graph", "sequence": the dataset registry's domain names (datasets/registry.hpp)
+const char* domain_name(Domain d);
 
 struct ModelType {
   std::string type, description;
@@ -25,6 +27,9 @@ struct ModelType {
   std::function<std::shared_ptr<GraphModel>(const Params&, const GraphInput&, uint64_t seed)> make_graph;
   // The same for graph models (e.g. heads that do not divide the width). May be empty.
   std::function<std::string(const Params&)> check_graph;
+  // Sequence models (Domain::Sequence): the check (may be empty) and the factory.
+  std::function<std::string(const Params&, const SequenceShape&)> check_sequence;
+  std::function<std::shared_ptr<SequenceModel>(const Params&, const SequenceShape&, uint64_t seed)> make_sequence;
 };
 
 void register_model(ModelType type);

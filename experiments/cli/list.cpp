@@ -27,7 +27,7 @@ std::vector<CatalogParam> params_of(const Schema& s) {
 
 void register_everything() {
   for (const auto& t : models::model_types())
-    catalog_add("models", {t.type, fmt::format("({}) {}", t.domain == models::Domain::Image ? "image" : "graph",
+    catalog_add("models", {t.type, fmt::format("({}) {}", models::domain_name(t.domain),
                                                t.description),
                            params_of(t.schema)});
   // every dataset with its own options (those of its domain included); `name` picks the entry

@@ -118,7 +118,7 @@ struct PartContext {
 };
 
 const char* domain_of(const models::ModelType& mt) {
-  return mt.domain == models::Domain::Graph ? "graph" : "image";
+  return models::domain_name(mt.domain);
 }
 
 // sweep.train_size and sweep.seeds: read, no value listed twice, sizes that fit the dataset's domain.
