@@ -128,8 +128,11 @@ DatasetType idx_sequence_dataset(std::string name, std::string images, std::stri
                                  std::vector<std::string> classes,
                                  std::optional<std::filesystem::path> default_dir = std::nullopt) {
   const std::string fallback = default_dir ? fmt::format(", then {}", default_dir->string()) : "";
+  ParamSpec root = root_spec(fallback);
+  root.doc = fmt::format("folder holding the {} IDX files; default $RECEPTIVE_DATA/{}, then data/{}{}", images, images,
+                         images, fallback);
   DatasetType t{name, std::move(description), kSequenceDomain,
-                concat_schemas({Schema{{root_spec(fallback)}}, sequence_options_schema(), image_sequence_schema()}),
+                concat_schemas({Schema{{root}}, sequence_options_schema(), image_sequence_schema()}),
                 [](const Params& o) {
                   const auto [steps, features] = image_sequence_shape(1, 28, 28, image_sequence_options(o));
                   return std::vector<int64_t>{steps, features};
