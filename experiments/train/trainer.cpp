@@ -243,6 +243,7 @@ void Run::log_point(int64_t epoch, const Evaluation* val, const Evaluation* test
   last_point_ = now;
   if (val) m["eval_items_per_second"] = val->items / std::max(val->seconds, 1e-9);
   if (test) m["test_accuracy"] = test->accuracy;
+  if (nlohmann::json rf = task_.diagnostics(); !rf.is_null()) m["receptive_field"] = std::move(rf);
   if (writer_) append_line(metrics_path_, m.dump());
   if (summary_per_evaluation_) {
     std::string line = fmt::format("epoch {}/{} step {}: loss {:.4f} train {:.4f}", epoch, epochs_, step_,
