@@ -95,7 +95,7 @@ Run::Run(TrainingTask& task, const TrainSettings& s, const std::filesystem::path
       writer_(!group_ || group_->rank() == 0), s_(s), label_(label), metrics_path_(run_dir / "metrics.jsonl"),
       best_path_(run_dir / "best.safetensors"), last_path_(run_dir / "last.safetensors"),
       steps_per_epoch_(std::max<int64_t>(task.steps_per_epoch(), 1)),
-      total_steps_(s.steps > 0 ? s.steps : s.epochs * steps_per_epoch_),
+      total_steps_(s.total_steps(steps_per_epoch_)),
       epochs_((total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_), has_val_(task.has_validation()),
       // full-batch tasks evaluate after every step: one summary line at the end instead of one per evaluation
       summary_per_evaluation_(steps_per_epoch_ > 1), opt_(make_optimizer(s, model_)),

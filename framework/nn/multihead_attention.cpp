@@ -72,7 +72,7 @@ Var MultiHeadAttention::gated_forward(const Var& q, const Var& k, const Var& v, 
   if (weights) {  // A = (1 − g) A_content + g A_positional, per head
     std::vector<double> g = locality_state().gate;
     auto mix = [&](const Tensor& a, const Tensor& b) {
-      if (a.numel() == 0) return Tensor();
+      if (a.ndim() < 2) return Tensor();  // not requested
       Tensor m = Tensor::empty(a.shape());
       const int64_t heads = a.dim(1), inner = a.numel() / (a.dim(0) * heads);
       for (int64_t i = 0; i < a.numel(); ++i) {
