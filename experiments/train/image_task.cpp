@@ -129,7 +129,7 @@ io::Metadata ImageClassification::checkpoint_metadata() const {
 }
 
 nlohmann::json ImageClassification::diagnostics() {
-  if (probe_.numel() == 0) {
+  if (!probe_.defined()) {
     const bool val = !data_.val_idx.empty();
     const int64_t n = std::min<int64_t>(32, val ? static_cast<int64_t>(data_.val_idx.size()) : data_.test->size());
     std::vector<int64_t> idx, labels;
