@@ -17,6 +17,7 @@
 #include "experiments/train/image_task.hpp"
 #include "models/registry.hpp"
 #include "support/files.hpp"
+#include "support/threads.hpp"
 
 using namespace rc;
 using namespace rc::exp;
@@ -205,4 +206,24 @@ TEST_CASE("train settings: epochs clamped to min_steps and max_steps, a fixed st
   TrainSettings plain;
   plain.epochs = 3;
   CHECK(plain.total_steps(7) == 21);
+}
+
+TEST_CASE("receptive field: locality models give bit-identical outputs, gradients and receptive fields at 1 and 2 threads") {
+  for (const char* position : {"locality", "gated_locality"}) {
+    INFO(position);
+    auto run = [&] {
+      auto m = patch_model(fmt::format("position: {}, policy: {{kind: window2d, kernel: 3}}", position), 11);
+      const Tensor x = some_images(3, 12);
+      Var y = m->forward(Var(x));
+      backward(y, Tensor::ones(y.shape()));
+      std::vector<float> out = y.value().to_vector();
+      for (const auto& p : m->named_parameters())
+        for (float g : p.var.grad().to_vector()) out.push_back(g);
+      for (const auto& layer : m->receptive_field(x).mean_distance)
+        for (double d : layer) out.push_back(static_cast<float>(d));
+      return out;
+    };
+    auto [one, two] = test::at_one_and_two_threads(run);
+    CHECK(one == two);
+  }
 }
