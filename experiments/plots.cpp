@@ -1,4 +1,5 @@
 #include "experiments/plots.hpp"
+#include "experiments/plots_receptive.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -192,6 +193,7 @@ std::vector<std::filesystem::path> write_plots(const ResultsTable& table, const 
                false);
     written.push_back(png);
   }
+  for (auto& png : write_receptive_plots(table, out_dir)) written.push_back(std::move(png));
   return written;
 }
 

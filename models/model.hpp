@@ -17,10 +17,24 @@ struct ImageShape {
   int64_t channels = 1, height = 28, width = 28, num_classes = 10;
 };
 
+// The receptive field of an attention model, per layer and head ([layer][head]), for diagnostics (metrics.jsonl):
+// mean_distance = the attention-weighted mean offset E_A[‖Δ‖] (in grid cells) of the grid tokens' attention
+// over grid keys, averaged over queries and images; width = the learned Gaussian width of a locality bias and
+// gate = its gated share of positional attention (empty for models without them).
+struct ReceptiveField {
+  std::vector<std::vector<double>> mean_distance, width, gate;
+  bool empty() const { return mean_distance.empty() && width.empty(); }
+};
+
 class ImageModel : public nn::Module {
  public:
   // images: (B, C, H, W) -> logits (B, num_classes)
   virtual Var forward(const Var& images) = 0;
+  // Measured on `images` in evaluation mode (no autograd graph); empty for models without attention.
+  virtual ReceptiveField receptive_field(const Tensor& images) {
+    (void)images;
+    return {};
+  }
 };
 
 // A batch of sequences is (B, L, F): B sequences of L steps with F features per step (e.g. Fashion-MNIST rows:

@@ -22,8 +22,21 @@ Schema patch_attention_schema() {
       {"mlp_ratio", ParamType::Float, 2.0, "MLP hidden size / dim", 0.01, {}, {}},
       {"pooling", ParamType::String, std::string("cls"), "class token or mean over patch tokens", {}, {}, {"cls", "mean"}},
       {"position", ParamType::String, std::string("learned"),
-       "positional encoding; relative = learned 2-D relative-position bias in every attention layer", {}, {},
-       {"none", "sinusoidal", "learned", "relative"}},
+       "positional encoding; relative = learned 2-D relative-position bias table in every attention layer; "
+       "locality = a learnable Gaussian bias per head, -softplus(a)|offset - mu|^2 (Cordonnier et al. 2020), added "
+       "to the content scores; gated_locality = ConViT's gated positional self-attention: per head "
+       "(1-g)*softmax(content) + g*softmax(Gaussian bias), g = sigmoid(learned gate)",
+       {}, {}, {"none", "sinusoidal", "learned", "relative", "locality", "gated_locality"}},
+      {"locality_init_width", ParamType::Float, 0.7,
+       "locality, gated_locality: initial width (std, in patches) of each head's Gaussian, 1/sqrt(2 softplus(a))",
+       0.05, 100.0, {}},
+      {"locality_init_spread", ParamType::Float, 1.0,
+       "locality, gated_locality: step (patches) of the lattice of initial head centres mu (ConViT: 4 heads at "
+       "(+-1/2, +-1/2) x step; 0 = all centred)",
+       0.0, 10.0, {}},
+      {"locality_init_gate", ParamType::Float, 1.0,
+       "gated_locality: initial gate logit (ConViT: 1, i.e. sigmoid(1) = 0.73 of the attention positional)", -20.0,
+       20.0, {}},
   };
   for (ParamSpec spec : policy_schema().params) {  // the attention neighbourhood over the patch grid: policy.*
     spec.name = "policy." + spec.name;
@@ -114,7 +127,14 @@ class PatchAttention : public ImageModel {
     mo.dim = dim_;
     mo.heads = p.get_int("heads");
     mo.attention_dropout = float(p.get_float("attention_dropout"));
-    if (position_ == "relative") {
+    if (position_ == "locality" || position_ == "gated_locality") {  // a table over every offset of the grid
+      mo.bias_grid = BiasGrid{gh_, gw_, class_token_ ? 1 : 0};
+      mo.bias_table = (2 * gh_ - 1) * (2 * gw_ - 1);
+      mo.locality.mode = position_ == "locality" ? nn::Locality::Additive : nn::Locality::Gated;
+      mo.locality.init_width = p.get_float("locality_init_width");
+      mo.locality.init_spread = p.get_float("locality_init_spread");
+      mo.locality.init_gate = p.get_float("locality_init_gate");
+    } else if (position_ == "relative") {
       if (const Window2d* w = policy_.find_window2d()) {
         mo.bias_table = (2 * w->kernel_h - 1) * (2 * w->kernel_w - 1);
       } else {
@@ -153,6 +173,9 @@ class PatchAttention : public ImageModel {
     return head_->forward(pooled);
   }
 
+  ReceptiveField receptive_field(const Tensor& images) override;
+
+  nn::TransformerBlock& block(size_t i) { return *static_cast<nn::TransformerBlock*>((*blocks_)[i].get()); }
   const Policy& policy() const { return policy_; }
   PatchLayout layout() const { return {gh_, gw_, patch_, class_token_}; }
   size_t depth() const { return blocks_->size(); }
@@ -170,6 +193,46 @@ class PatchAttention : public ImageModel {
   std::shared_ptr<nn::LayerNorm> norm_;
   std::shared_ptr<nn::Linear> head_;
 };
+
+// E_A[‖Δ‖] of one layer's probabilities (B, H, grid tokens, tokens), per head: for each grid query, the mean
+// offset distance under its attention restricted to grid keys (renormalised), averaged over queries and images.
+std::vector<double> mean_offset_distance(const Tensor& p, const PatchLayout& l) {
+  const int64_t B = p.dim(0), H = p.dim(1), Q = p.dim(2), N = p.dim(3), f = l.first_patch();
+  std::vector<double> out(H, 0.0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t q = 0; q < Q; ++q) {
+        const float* row = p.data() + ((b * H + h) * Q + q) * N;
+        double mass = 0, dist = 0;
+        for (int64_t j = f; j < N; ++j) {
+          const double dr = double((j - f) / l.grid_w - q / l.grid_w), dc = double((j - f) % l.grid_w - q % l.grid_w);
+          mass += row[j];
+          dist += row[j] * std::sqrt(dr * dr + dc * dc);
+        }
+        out[h] += mass > 0 ? dist / mass : 0.0;
+      }
+  for (double& x : out) x /= double(B * Q);
+  return out;
+}
+
+ReceptiveField PatchAttention::receptive_field(const Tensor& images) {
+  const PatchLayout l = layout();
+  std::vector<int64_t> queries;
+  for (int64_t i = 0; i < l.grid_h * l.grid_w; ++i) queries.push_back(l.first_patch() + i);
+  ReceptiveField rf;
+  std::vector<uint64_t> calls;  // a diagnostic forward leaves the attention-dropout masks of training unchanged
+  for (size_t i = 0; i < blocks_->size(); ++i) calls.push_back(block(i).attention().calls());
+  const std::vector<Tensor> probabilities = patch_attention_weights(*this, images, queries);
+  for (size_t i = 0; i < blocks_->size(); ++i) block(i).attention().set_calls(calls[i]);
+  for (const Tensor& p : probabilities)
+    rf.mean_distance.push_back(mean_offset_distance(p.contiguous(), l));
+  for (size_t i = 0; i < blocks_->size(); ++i) {
+    const nn::LocalityState s = block(i).attention().locality_state();
+    if (!s.width.empty()) rf.width.push_back(s.width);
+    if (!s.gate.empty()) rf.gate.push_back(s.gate);
+  }
+  return rf;
+}
 
 }  // namespace
 

@@ -1,8 +1,12 @@
 #pragma once
 // Patch-attention image classifier (ViT-style): patch embedding, optional class token, positional encoding
-// (none | sinusoidal | learned | relative), `depth` pre-LayerNorm blocks (nn::TransformerBlock) whose
-// attention follows a configurable neighbourhood policy, then class-token or mean pooling and a linear head.
+// (none | sinusoidal | learned | relative | locality | gated_locality: a learnable Gaussian bias per head over
+// patch offsets, additive or ConViT-gated, nn::MultiHeadAttention), `depth` pre-LayerNorm blocks
+// (nn::TransformerBlock) whose attention follows a configurable neighbourhood policy, then class-token or mean
+// pooling and a linear head.
 // With policy window2d 3×3 and relative bias it is a convolution-like local self-attention network.
+// receptive_field() (models/model.hpp) reports per layer and head the attention-weighted mean patch offset and,
+// for locality positions, the learned widths and gates.
 #include "framework/attention/policy.hpp"
 #include "framework/core/params.hpp"
 #include "models/model.hpp"

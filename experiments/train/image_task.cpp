@@ -128,6 +128,22 @@ io::Metadata ImageClassification::checkpoint_metadata() const {
   return image_input_metadata({{d.channels, d.height, d.width, d.num_classes()}, data_.normalize, d.class_names});
 }
 
+nlohmann::json ImageClassification::diagnostics() {
+  if (!probe_.defined()) {
+    const bool val = !data_.val_idx.empty();
+    const int64_t n = std::min<int64_t>(32, val ? static_cast<int64_t>(data_.val_idx.size()) : data_.test->size());
+    std::vector<int64_t> idx, labels;
+    for (int64_t i = 0; i < n; ++i) idx.push_back(val ? data_.val_idx[i] : i);
+    probe_ = data::make_batch(val ? *data_.train : *data_.test, idx, {}, data_.normalize, false, 0, &labels);
+  }
+  const models::ReceptiveField rf = model_.receptive_field(probe_);
+  if (rf.empty()) return nullptr;
+  nlohmann::json j = {{"mean_distance", rf.mean_distance}};
+  if (!rf.width.empty()) j["width"] = rf.width;
+  if (!rf.gate.empty()) j["gate"] = rf.gate;
+  return j;
+}
+
 RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, const TrainSettings& settings,
                              const std::filesystem::path& run_dir, uint64_t seed, const std::string& label) {
   ImageClassification t(model, task, settings, seed);

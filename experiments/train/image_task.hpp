@@ -42,6 +42,9 @@ class ImageClassification : public TrainingTask {
   void pause() override { next_.wait(); }
   std::vector<Evaluation> evaluate(const std::vector<Split>& splits, Progress* bar, const std::string& note) override;
   io::Metadata checkpoint_metadata() const override;
+  // The model's receptive field (models::ReceptiveField) on a fixed batch of up to 32 validation images (test
+  // images when there is no validation split): {"mean_distance": [[layer][head]], "width": ..., "gate": ...}.
+  nlohmann::json diagnostics() override;
 
  private:
   models::ImageModel& model_;
@@ -54,6 +57,7 @@ class ImageClassification : public TrainingTask {
   BackgroundTask next_;        // prepares batch b_ into next_x_ and next_labels_
   Tensor next_x_;
   std::vector<int64_t> next_labels_;
+  Tensor probe_;  // the diagnostics' fixed images
 
   void prepare(int64_t b);
 };

@@ -1,5 +1,6 @@
 #include "experiments/train/settings.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "framework/core/param_binding.hpp"
@@ -16,6 +17,12 @@ const ParamBinding<TrainSettings>& train_binding() {
       ParamBinding<T>()
           .field(&T::epochs, "epochs", "passes over the training set (ignored when steps > 0)", 1.0)
           .field(&T::steps, "steps", "fixed budget of optimizer steps; 0 = use epochs", 0.0)
+          .field(&T::min_steps, "min_steps",
+                 "with epochs (steps = 0): train at least this many steps, e.g. for small training sets of a "
+                 "train_size sweep (0 = no bound)",
+                 0.0)
+          .field(&T::max_steps, "max_steps",
+                 "with epochs (steps = 0): train at most this many steps, a per-size cap (0 = no bound)", 0.0)
           .field(&T::batch_size, "batch_size", "training batch size (image datasets)", 1.0)
           .field(&T::eval_batch_size, "eval_batch_size", "batch size for evaluation", 1.0)
           .field(&T::eval_every, "eval_every",
@@ -62,6 +69,14 @@ const ParamBinding<TrainSettings>& train_binding() {
 Schema train_schema() { return train_binding().schema(); }
 
 TrainSettings TrainSettings::from(const Params& p) { return train_binding().from(p); }
+
+int64_t TrainSettings::total_steps(int64_t steps_per_epoch) const {
+  if (steps > 0) return steps;
+  int64_t n = epochs * steps_per_epoch;
+  if (min_steps > 0) n = std::max(n, min_steps);
+  if (max_steps > 0) n = std::min(n, max_steps);
+  return n;
+}
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainSettings& s, const nn::Module& model) {
   auto groups = optim::weight_decay_groups(model.named_parameters());

@@ -18,6 +18,7 @@ Schema train_schema();
 struct TrainSettings {
   int64_t epochs = 10;
   int64_t steps = 0;  // > 0: a fixed budget of optimizer steps (epochs then follow from the data size)
+  int64_t min_steps = 0, max_steps = 0;  // steps = 0: epochs × steps per epoch clamped to these (0 = no bound)
   int64_t batch_size = 128, eval_batch_size = 500;
   int64_t eval_every = 0;  // images: > 0 evaluate every this many steps (and at the last), else after each epoch
   bool test_every_eval = false;  // also evaluate (and log) the test set at every evaluation point
@@ -36,6 +37,8 @@ struct TrainSettings {
   bool data_parallel = false;  // under mpirun: every rank trains a share of each batch of the same run
 
   static TrainSettings from(const Params& p);
+  // The run's optimizer steps: `steps`, or `epochs` passes clamped to [min_steps, max_steps] (per-size budgets).
+  int64_t total_steps(int64_t steps_per_epoch) const;
 };
 
 // The optimizer the settings name, with weight decay skipped for parameters flagged no_weight_decay

@@ -4,6 +4,8 @@
 // model is called); the loop owns everything else (loss, optimizer, schedule, evaluation points, model selection,
 // checkpoints, metrics, progress). Implementations: ImageClassification (image_task.hpp, mini-batches) and
 // NodeClassification (graph_task.hpp, the whole graph as one batch). A new kind of data is one more task.
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -53,6 +55,9 @@ class TrainingTask {
   // bar: redrawn during long evaluations; note: shown beside the split's name ("best", "last").
   virtual std::vector<Evaluation> evaluate(const std::vector<Split>& splits, Progress* bar,
                                            const std::string& note = "") = 0;
+  // Diagnostics of the current weights that each evaluation point's metrics.jsonl line records under
+  // "receptive_field" (e.g. an attention model's receptive field per layer and head); null: nothing.
+  virtual nlohmann::json diagnostics() { return nullptr; }
   // What every checkpoint of the run records besides its epoch and step (e.g. how images were prepared).
   virtual io::Metadata checkpoint_metadata() const { return {}; }
   // Data parallelism (trainer.hpp, train.data_parallel): from now on this rank trains share `rank` of `ranks` of

@@ -95,7 +95,7 @@ Run::Run(TrainingTask& task, const TrainSettings& s, const std::filesystem::path
       writer_(!group_ || group_->rank() == 0), s_(s), label_(label), metrics_path_(run_dir / "metrics.jsonl"),
       best_path_(run_dir / "best.safetensors"), last_path_(run_dir / "last.safetensors"),
       steps_per_epoch_(std::max<int64_t>(task.steps_per_epoch(), 1)),
-      total_steps_(s.steps > 0 ? s.steps : s.epochs * steps_per_epoch_),
+      total_steps_(s.total_steps(steps_per_epoch_)),
       epochs_((total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_), has_val_(task.has_validation()),
       // full-batch tasks evaluate after every step: one summary line at the end instead of one per evaluation
       summary_per_evaluation_(steps_per_epoch_ > 1), opt_(make_optimizer(s, model_)),
@@ -243,6 +243,7 @@ void Run::log_point(int64_t epoch, const Evaluation* val, const Evaluation* test
   last_point_ = now;
   if (val) m["eval_items_per_second"] = val->items / std::max(val->seconds, 1e-9);
   if (test) m["test_accuracy"] = test->accuracy;
+  if (nlohmann::json rf = task_.diagnostics(); !rf.is_null()) m["receptive_field"] = std::move(rf);
   if (writer_) append_line(metrics_path_, m.dump());
   if (summary_per_evaluation_) {
     std::string line = fmt::format("epoch {}/{} step {}: loss {:.4f} train {:.4f}", epoch, epochs_, step_,

@@ -38,6 +38,8 @@ class TransformerBlock : public Module {
   Var forward(const Var& x, const Policy& policy, AttentionWeights* weights = nullptr,
               std::optional<ResidualDropoutSeeds> seeds = std::nullopt);
   const TransformerBlockOptions& options() const { return options_; }
+  const MultiHeadAttention& attention() const { return *attn_; }
+  MultiHeadAttention& attention() { return *attn_; }
 
  private:
   TransformerBlockOptions options_;
