@@ -115,6 +115,12 @@ TEST_CASE("dataset registry: every entry has a domain, a loader of that domain a
       CHECK(t.input_shape);
       CHECK(t.schema.find("val_fraction"));
       CHECK(t.schema.find("augment.crop_padding"));
+    } else if (t.domain == kSequenceDomain) {
+      CHECK(t.load_sequences);
+      CHECK(t.input_shape);
+      CHECK(t.schema.find("val_fraction"));
+      CHECK_FALSE(t.load_images);
+      CHECK_FALSE(t.load_graph);
     } else {
       CHECK(t.domain == kGraphDomain);
       CHECK(t.load_graph);
@@ -123,7 +129,8 @@ TEST_CASE("dataset registry: every entry has a domain, a loader of that domain a
     CHECK(!t.schema.find("name"));  // `name` is added once, by dataset_schema
     CHECK(dataset_schema(t).params.front().name == "name");
   }
-  for (const char* n : {"fashion-mnist", "mnist", "image-folder", "cora", "citeseer", "karate", "csbm"})
+  for (const char* n : {"fashion-mnist", "mnist", "image-folder", "fashion-mnist-sequence", "mnist-sequence",
+                        "marked-sum", "cora", "citeseer", "karate", "csbm"})
     CHECK(std::find(names.begin(), names.end(), n) != names.end());
   CHECK(dataset_name_spec().choices == names);
   CHECK_THROWS_WITH(dataset_type("mnst"), Catch::Contains("unknown dataset 'mnst'") && Catch::Contains("did you mean"));
