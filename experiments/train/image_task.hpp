@@ -2,6 +2,7 @@
 // Image classification as a training task (task.hpp): shuffled mini-batches, augmented and normalised on a
 // second thread while the model trains on the previous one; validation and test sets evaluated in batches.
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ class ImageClassification : public TrainingTask {
   void pause() override { next_.wait(); }
   std::vector<Evaluation> evaluate(const std::vector<Split>& splits, Progress* bar, const std::string& note) override;
   io::Metadata checkpoint_metadata() const override;
+  // Further keys every checkpoint records (the architecture: model_metadata, checkpoint.hpp).
+  void add_metadata(const io::Metadata& m) { extra_metadata_.insert(m.begin(), m.end()); }
 
  private:
   models::ImageModel& model_;
@@ -54,6 +57,7 @@ class ImageClassification : public TrainingTask {
   BackgroundTask next_;        // prepares batch b_ into next_x_ and next_labels_
   Tensor next_x_;
   std::vector<int64_t> next_labels_;
+  io::Metadata extra_metadata_;
 
   void prepare(int64_t b);
 };
@@ -67,8 +71,13 @@ struct EvalProgress {
   std::string what;         // "val", "test (best)", ...
 };
 
-// The model over the given items (all when `indices` is empty), in evaluation mode, as inference: no autograd
-// graph, batches of batch_size.
+// The model over the given items (all when `indices` is empty) in order, in evaluation mode, as inference: no
+// autograd graph, batches of batch_size; `consume` gets each batch's logits (B, classes) and labels.
+using BatchConsumer = std::function<void(const Var& logits, const std::vector<int64_t>& labels)>;
+void infer_image_batches(models::ImageModel& model, const data::ImageDataset& data, const std::vector<int64_t>& indices,
+                         const data::Normalize& normalize, int64_t batch_size, const BatchConsumer& consume,
+                         const EvalProgress& progress = {});
+// Accuracy and mean cross-entropy of the model over the given items (infer_image_batches).
 Evaluation evaluate_image_set(models::ImageModel& model, const data::ImageDataset& data,
                               const std::vector<int64_t>& indices, const data::Normalize& normalize, int64_t batch_size,
                               const EvalProgress& progress = {});

@@ -56,7 +56,7 @@ TEST_CASE("image folder: classes by folder name, pixels in CHW RGB order") {
   CHECK(ds.image(0)[0] == 200);
   CHECK(ds.image(1)[24] == 101);
   CHECK(ds.image(2)[48 + 2 * 6 + 5] == 25);
-  o.grayscale = true;
+  o.grayscale = "true";
   o.height = 2;
   o.width = 3;
   ImageDataset g = load_image_folder(d.path.string(), o);

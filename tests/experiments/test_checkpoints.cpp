@@ -330,8 +330,64 @@ TEST_CASE("checkpoint helpers: non-finite tensors are named, input metadata roun
   io::Metadata bad = image_input_metadata(in);
   bad["normalize_std"] = "[1.0]";
   CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("same, non-zero length"));
-  bad["input_shape"] = "[1, 2";
-  CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("input_shape"));
+  bad["classes"] = "[4";
+  CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("'classes'") && Catch::Contains("integer"));
+  // named fields: what a reader elsewhere needs without knowing the order of a list
+  const io::Metadata named = image_input_metadata(in);
+  CHECK(named.at("channels") == "3");
+  CHECK(named.at("height") == "5");
+  CHECK(named.at("width") == "7");
+  CHECK(named.at("classes") == "4");
+  CHECK(named.at("domain") == "image");
+  CHECK_FALSE(named.count("input_shape"));
+  // checkpoints written before the named fields: input_shape [C, H, W, classes] is still read
+  io::Metadata old = named;
+  for (const char* k : {"channels", "height", "width", "classes", "domain"}) old.erase(k);
+  old["input_shape"] = "[3, 5, 7, 4]";
+  ImageInputInfo legacy;
+  REQUIRE(read_image_input_metadata(old, legacy));
+  CHECK(legacy.shape.channels == 3);
+  CHECK(legacy.shape.height == 5);
+  CHECK(legacy.shape.width == 7);
+  CHECK(legacy.shape.num_classes == 4);
+  CHECK(legacy.class_names == in.class_names);
+  old["input_shape"] = "[1, 2";
+  CHECK_THROWS_WITH(read_image_input_metadata(old, out), Catch::Contains("input_shape"));
+}
+
+TEST_CASE("checkpoint helpers: graph input and model metadata round-trip, bad values name the key") {
+  GraphInputInfo g{4, 3, 2, {"x", "y"}, {"p10", "p2", "p33", "p4"}}, back;
+  REQUIRE(read_graph_input_metadata(graph_input_metadata(g), back, "best.safetensors"));
+  CHECK(back.nodes == 4);
+  CHECK(back.features == 3);
+  CHECK(back.classes == 2);
+  CHECK(back.class_names == g.class_names);
+  CHECK(back.node_ids == g.node_ids);
+  CHECK_FALSE(read_graph_input_metadata({{"epoch", "1"}}, back));
+  io::Metadata bad = graph_input_metadata(g);
+  bad["node_ids"] = "[\"a\"]";
+  CHECK_THROWS_WITH(read_graph_input_metadata(bad, back, "best.safetensors"),
+                    Catch::Contains("best.safetensors") && Catch::Contains("'node_ids': 1 ids for 4 nodes"));
+
+  Params p;
+  for (const ParamSpec& s : models::model_type("gat").schema.params) p.set(s.name, s.default_value);
+  p.set("hidden", int64_t{5});
+  p.set("dropout", 0.25);
+  const io::Metadata m = model_metadata("gat", p);
+  CHECK(m.at("model_type") == "gat");
+  std::string type;
+  Params q;
+  REQUIRE(read_model_metadata(m, type, q, "x.safetensors"));
+  CHECK(type == "gat");
+  CHECK(q.get_int("hidden") == 5);
+  CHECK(q.get_float("dropout") == 0.25);
+  CHECK(q.get_bool("self_loops") == p.get_bool("self_loops"));
+  io::Metadata wrong = m;
+  wrong["model_params"] = "{\"hiden\": 3}";
+  CHECK_THROWS_WITH(read_model_metadata(wrong, type, q, "x.safetensors"),
+                    Catch::Contains("x.safetensors") && Catch::Contains("no parameter 'hiden'"));
+  wrong["model_params"] = "{\"hidden\": 0}";
+  CHECK_THROWS_WITH(read_model_metadata(wrong, type, q), Catch::Contains("hidden"));
 }
 
 TEST_CASE("trainers: test_every_eval logs the test accuracy at every evaluation, and the selected epoch's is the "
