@@ -74,8 +74,17 @@ DatasetType image_folder() {
           kImageDomain,
           concat_schemas({Schema{{root_spec()}}, image_options_schema(), folder_binding().schema(), test_binding().schema()}),
           [](const Params& o) {
-            // automatic values look at the first image (the config check builds the models for this shape)
-            const FolderOptions f = resolve_folder_options(o.get_string("root"), folder_binding().from(o));
+            // automatic values look at the first image (the config check builds the models for this shape); when
+            // the folder cannot be read but the size is given, the channels cannot change a check (the loader
+            // reports the folder)
+            const FolderOptions given = folder_binding().from(o);
+            FolderOptions f;
+            try {
+              f = resolve_folder_options(o.get_string("root"), given);
+            } catch (const Error&) {
+              if (given.height == 0 || given.width == 0) throw;
+              f = given;
+            }
             return std::vector<int64_t>{f.grayscale == "true" ? 1 : 3, f.height, f.width};
           },
           load_folder, nullptr};

@@ -1,5 +1,6 @@
 #include "experiments/train/checkpoint.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -199,12 +200,18 @@ io::Metadata run_model_metadata(const std::filesystem::path& run_dir) {
   const auto cfg = run_dir / "config.yaml";
   std::error_code ec;
   if (run_dir.empty() || !std::filesystem::exists(cfg, ec)) return {};
-  const YAML::Node root = YAML::LoadFile(cfg.string());
-  if (!root.IsMap() || !root["model"].IsMap()) return {};
-  const std::string type = config::scalar_of(root["model"]["type"], cfg.string(), "model.type", "a model type");
-  const Params p = config::read_params(root["model"], models::model_type(type).schema, cfg.string(), "model",
-                                       {"type", "name", "train"});
-  return model_metadata(type, p);
+  // a run is never stopped for this: a config that cannot be read leaves the checkpoints without the record
+  try {
+    const YAML::Node root = YAML::LoadFile(cfg.string());
+    if (!root.IsMap() || !root["model"].IsMap()) return {};
+    const std::string type = config::scalar_of(root["model"]["type"], cfg.string(), "model.type", "a model type");
+    const Params p = config::read_params(root["model"], models::model_type(type).schema, cfg.string(), "model",
+                                         {"type", "name", "train"});
+    return model_metadata(type, p);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}: the checkpoints will not record the architecture: {}\n", cfg.string(), e.what());
+    return {};
+  }
 }
 
 }  // namespace rc::exp

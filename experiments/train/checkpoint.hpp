@@ -70,7 +70,8 @@ io::Metadata model_metadata(const std::string& type, const Params& params);
 bool read_model_metadata(const io::Metadata& metadata, std::string& type, Params& params, const std::string& file = "");
 
 // model_metadata of the run whose resolved config is run_dir/config.yaml (the runner writes it before the run
-// trains); {} when there is none (a run trained outside the runner, e.g. by a test).
+// trains); {} when there is none (a run trained outside the runner, e.g. by a test) or it cannot be read (then a
+// warning names it: a run is not stopped for its checkpoints' metadata).
 io::Metadata run_model_metadata(const std::filesystem::path& run_dir);
 
 }  // namespace rc::exp

@@ -40,6 +40,7 @@ class Probe : public Base {
   explicit Probe(std::shared_ptr<Base> inner) : inner_(this->register_module("inner", std::move(inner))) {}
   int64_t poison_at = 0;
   bool poison_before = false;
+  std::string poison_name;  // the parameter of inner to poison ("" = its first)
   std::vector<NamedTensors> evaluated;  // evaluated[k] = the weights of the (k+1)-th evaluation
 
   Var forward(const Input& x) override {
@@ -64,7 +65,14 @@ class Probe : public Base {
   std::shared_ptr<Base> inner_;
   int64_t calls_ = 0;
   bool trained_since_eval_ = false;
-  void poison() { inner_->state_dict().front().second.fill_(std::numeric_limits<float>::quiet_NaN()); }
+  void poison() {
+    for (auto& [name, t] : inner_->state_dict())
+      if (poison_name.empty() || name == poison_name) {
+        Tensor(t).fill_(std::numeric_limits<float>::quiet_NaN());
+        return;
+      }
+    FAIL("no parameter " << poison_name);
+  }
 };
 using ImageProbe = Probe<models::ImageModel, Var>;
 using GraphProbe = Probe<models::GraphModel, models::GraphInput>;
@@ -224,6 +232,7 @@ TEST_CASE("trainers: a run whose loss or weights become non-finite keeps the las
     auto model = small_gcn(s.task.input, 0);
     model->poison_at = 4;
     model->poison_before = true;
+    model->poison_name = "layers.1.weight";  // after the last ReLU, so that the loss itself becomes NaN
     RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "poisoned");
     CHECK_THAT(o.status, Catch::StartsWith("stopped: loss became") && Catch::EndsWith("at epoch 4 step 4"));
     CHECK(o.epochs_run == 3);

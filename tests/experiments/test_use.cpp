@@ -233,7 +233,7 @@ TEST_CASE("predict: a graph run's rows are keyed by node id, and older checkpoin
   CHECK_THROWS_WITH(cli::evaluate(ev), Catch::Contains("--split 'bogus'"));
 }
 
-TEST_CASE("compare: several results folders overlaid; curves mark the selected epoch and say why train accuracy is low") {
+TEST_CASE("compare: several results folders overlaid, and curves mark the selected epoch and say why train accuracy is low") {
   rc::test::TempDir a("use_cmp_a"), b("use_cmp_b");
   const std::string dataset =
       "dataset: {name: csbm, csbm: {nodes: 80, classes: 2, average_degree: 4, homophily: 0.8, features: 6, snr: 1.5}}\n"
