@@ -38,7 +38,11 @@ RunConfig read_run_config(const fs::path& run_dir) {
   const auto& mt = models::model_type(c.model_type);
   c.model_params = config::read_params(root["model"], mt.schema, cfg.string(), "model", {"type", "name", "train"});
   c.dataset = read_dataset_params(root["dataset"], cfg.string(), "dataset");
-  c.graph = data::dataset_type(c.dataset.get_string("name")).domain == data::kGraphDomain;
+  const std::string domain = data::dataset_type(c.dataset.get_string("name")).domain;
+  RC_CHECK(domain == data::kGraphDomain || domain == data::kImageDomain,
+           "{}: a run on {} data (dataset '{}'); loading runs back handles image and graph runs", run_dir.string(),
+           domain, c.dataset.get_string("name"));
+  c.graph = domain == data::kGraphDomain;
   try {
     if (root["train_size"]) c.train_size = root["train_size"].as<double>();
     if (root["seed"]) c.seed = root["seed"].as<int64_t>();
