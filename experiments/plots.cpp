@@ -80,7 +80,7 @@ cv::Mat draw_chart(const Chart& c, int w, int h) {
         text(img, tick(v), {px(v) - 12, h - bottom + 18});
       }
   } else {
-    const double xstep = nice_step((x1 - x0) / 6);
+    const double xstep = c.integer_x ? std::max(1.0, nice_step((x1 - x0) / 6)) : nice_step((x1 - x0) / 6);
     for (double v = std::ceil(x0 / xstep) * xstep; v <= x1 + 1e-9; v += xstep) {
       cv::line(img, {px(v), top}, {px(v), h - bottom}, {225, 225, 225}, 1);
       text(img, tick(v), {px(v) - 12, h - bottom + 18});
@@ -245,6 +245,7 @@ cv::Mat run_curve_image(const std::string& run, const RunCurves& c, int64_t sele
   acc.title = fmt::format("{}: accuracy per epoch", run);
   acc.note = note;
   acc.x_label = loss.x_label = "epoch";
+  acc.integer_x = loss.integer_x = true;
   acc.y_label = "accuracy (%)";
   for (Series s : {metric_series("train", c.epoch, c.train_accuracy, 100, 0),
                    metric_series("validation", c.epoch, c.val_accuracy, 100, 1),

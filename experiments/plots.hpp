@@ -23,6 +23,7 @@ struct Chart {
   std::string title, x_label, y_label, note;
   std::vector<Series> series;
   bool log_x = false;
+  bool integer_x = false;  // x ticks at whole numbers only (epochs)
   std::vector<std::pair<double, std::string>> markers;
 };
 cv::Mat draw_chart(const Chart& chart, int width = 900, int height = 560);

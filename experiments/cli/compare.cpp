@@ -160,6 +160,7 @@ int compare(const CompareArgs& a) {
   val_loss.title = "validation loss per epoch";
   val_loss.y_label = "validation loss";
   val.x_label = train_loss.x_label = val_loss.x_label = "epoch";
+  val.integer_x = train_loss.integer_x = val_loss.integer_x = true;
   fmt::print("{:<40} {:>10} {:>5} {:>20} {:>20} {:>8} {:>10}\n", "model", "train size", "runs", "test accuracy (%)",
              "best val (%)", "epochs", "params");
   for (size_t g = 0; g < order.size(); ++g) {
