@@ -38,9 +38,16 @@ DatasetType idx_dataset(std::string name, std::string description, std::vector<s
 
 const ParamBinding<FolderOptions>& folder_binding() {
   static const auto b = ParamBinding<FolderOptions>()
-                            .field(&FolderOptions::height, "height", "image-folder: resize height", 1.0, 32768.0)
-                            .field(&FolderOptions::width, "width", "image-folder: resize width", 1.0, 32768.0)
-                            .field(&FolderOptions::grayscale, "grayscale", "image-folder: decode as one channel");
+                            .field(&FolderOptions::height, "height",
+                                   "image-folder: resize height (0: the images' own, which must then all agree)", 0.0,
+                                   32768.0)
+                            .field(&FolderOptions::width, "width",
+                                   "image-folder: resize width (0: the images' own, which must then all agree)", 0.0,
+                                   32768.0)
+                            .field(&FolderOptions::grayscale, "grayscale",
+                                   "image-folder: true (one channel), false (RGB) or auto (as the images are; they "
+                                   "must then all be grey or all colour)",
+                                   {}, {}, {"auto", "true", "false"});
   return b;
 }
 struct HeldOutTest {
@@ -65,11 +72,22 @@ TrainTest load_folder(const Params& o) {
 }
 
 DatasetType image_folder() {
-  return {"image-folder", "root/<class>/*.png|jpg, decoded with OpenCV and resized", kImageDomain,
+  return {"image-folder", "root/<class>/*.png|jpg, decoded with OpenCV (by default at the images' own size and channels)",
+          kImageDomain,
           concat_schemas({Schema{{root_spec()}}, image_options_schema(), folder_binding().schema(), test_binding().schema()}),
           [](const Params& o) {
-            const FolderOptions f = folder_binding().from(o);
-            return std::vector<int64_t>{f.grayscale ? 1 : 3, f.height, f.width};
+            // automatic values look at the first image (the config check builds the models for this shape); when
+            // the folder cannot be read but the size is given, the channels cannot change a check (the loader
+            // reports the folder)
+            const FolderOptions given = folder_binding().from(o);
+            FolderOptions f;
+            try {
+              f = resolve_folder_options(o.get_string("root"), given);
+            } catch (const Error&) {
+              if (given.height == 0 || given.width == 0) throw;
+              f = given;
+            }
+            return std::vector<int64_t>{f.grayscale == "true" ? 1 : 3, f.height, f.width};
           },
           load_folder, nullptr, nullptr};
 }

@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "experiments/run_data.hpp"
 #include "framework/core/error.hpp"
 #include "framework/io/file_util.hpp"
 
@@ -43,9 +44,10 @@ std::string tick(double v) {
 }
 }  // namespace
 
-void line_chart(const std::filesystem::path& png, const std::string& title, const std::string& x_label,
-                const std::string& y_label, const std::vector<Series>& series, bool log_x) {
-  const int w = 900, h = 560, left = 100, right = 220, top = 50, bottom = 70;
+cv::Mat draw_chart(const Chart& c, int w, int h) {
+  const int left = 100, right = 220, top = c.note.empty() ? 50 : 68, bottom = 70;
+  const auto& series = c.series;
+  const bool log_x = c.log_x;
   cv::Mat img(h, w, CV_8UC3, cv::Scalar(255, 255, 255));
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
   auto fx = [&](double x) { return log_x ? std::log10(x) : x; };
@@ -79,43 +81,117 @@ void line_chart(const std::filesystem::path& png, const std::string& title, cons
         text(img, tick(v), {px(v) - 12, h - bottom + 18});
       }
   } else {
-    const double xstep = nice_step((x1 - x0) / 6);
+    const double xstep = c.integer_x ? std::max(1.0, nice_step((x1 - x0) / 6)) : nice_step((x1 - x0) / 6);
     for (double v = std::ceil(x0 / xstep) * xstep; v <= x1 + 1e-9; v += xstep) {
       cv::line(img, {px(v), top}, {px(v), h - bottom}, {225, 225, 225}, 1);
       text(img, tick(v), {px(v) - 12, h - bottom + 18});
     }
   }
-  // the title shrinks to fit between the left margin and the image's edge
-  double title_scale = 0.65;
-  int baseline = 0;
-  const int title_width = cv::getTextSize(title, cv::FONT_HERSHEY_SIMPLEX, title_scale, 2, &baseline).width;
-  if (title_width > w - left - 10) title_scale *= double(w - left - 10) / title_width;
-  text(img, title, {left, 30}, title_scale, 2);
-  text(img, x_label + (log_x ? " (log scale)" : ""), {left + (w - left - right) / 2 - 80, h - 20}, 0.5);
+  // the title (and note) shrink to fit between the left margin and the image's edge
+  auto fitted = [&](const std::string& s, double scale, int thickness, int y) {
+    int baseline = 0;
+    const int width = cv::getTextSize(s, cv::FONT_HERSHEY_SIMPLEX, scale, thickness, &baseline).width;
+    if (width > w - left - 10) scale *= double(w - left - 10) / width;
+    text(img, s, {left, y}, scale, thickness);
+  };
+  fitted(c.title, 0.65, 2, 30);
+  if (!c.note.empty()) fitted(c.note, 0.42, 1, 52);
+  text(img, c.x_label + (log_x ? " (log scale)" : ""), {left + (w - left - right) / 2 - 80, h - 20}, 0.5);
   cv::Mat ylab(24, 300, CV_8UC3, cv::Scalar(255, 255, 255));
-  text(ylab, y_label, {4, 17}, 0.5);
+  text(ylab, c.y_label, {4, 17}, 0.5);
   cv::rotate(ylab, ylab, cv::ROTATE_90_COUNTERCLOCKWISE);
   ylab.copyTo(img(cv::Rect(12, top + (h - top - bottom - 300) / 2, ylab.cols, ylab.rows)));
-  // series: line, points, error bars; legend
+  // markers: a dashed vertical line with its label at the top of the plot area
+  for (const auto& [x, label] : c.markers) {
+    if (fx(x) < x0 - 1e-9 || fx(x) > x1 + 1e-9) continue;
+    for (int y = top; y < h - bottom; y += 10) cv::line(img, {px(x), y}, {px(x), std::min(y + 5, h - bottom)}, {90, 90, 90}, 1);
+    text(img, label, {std::min(px(x) + 4, w - right - 150), top + 14}, 0.4, 1, {60, 60, 60});
+  }
+  // series: shaded bands or error bars, lines, points; legend
   for (size_t k = 0; k < series.size(); ++k) {
     const auto& s = series[k];
-    const cv::Scalar c = kColours[k % kColours.size()];
+    const cv::Scalar col = s.colour >= 0 ? kColours[size_t(s.colour) % kColours.size()] : kColours[k % kColours.size()];
+    if (s.band && s.x.size() >= 2) {
+      std::vector<cv::Point> poly;
+      for (size_t i = 0; i < s.x.size(); ++i) poly.push_back({px(s.x[i]), py(s.mean[i] + s.stddev[i])});
+      for (size_t i = s.x.size(); i-- > 0;) poly.push_back({px(s.x[i]), py(s.mean[i] - s.stddev[i])});
+      cv::Mat layer = img.clone();
+      cv::fillPoly(layer, std::vector<std::vector<cv::Point>>{poly}, col, cv::LINE_AA);
+      cv::addWeighted(layer, 0.2, img, 0.8, 0, img);
+    }
     for (size_t i = 0; i < s.x.size(); ++i) {
       cv::Point p{px(s.x[i]), py(s.mean[i])};
-      if (i > 0) cv::line(img, {px(s.x[i - 1]), py(s.mean[i - 1])}, p, c, 2, cv::LINE_AA);
-      if (s.x.size() <= 40) cv::circle(img, p, 4, c, cv::FILLED, cv::LINE_AA);
-      if (s.stddev[i] > 0) {
+      if (i > 0) {
+        const cv::Point a{px(s.x[i - 1]), py(s.mean[i - 1])};
+        if (!s.dashed) cv::line(img, a, p, col, 2, cv::LINE_AA);
+        else if (i % 2 == 1 || s.x.size() < 6) cv::line(img, a, p, col, 1, cv::LINE_AA);  // every other segment
+      }
+      if (s.x.size() <= 40 && !s.dashed) cv::circle(img, p, 4, col, cv::FILLED, cv::LINE_AA);
+      if (!s.band && s.stddev[i] > 0) {
         int a = py(s.mean[i] - s.stddev[i]), b = py(s.mean[i] + s.stddev[i]);
-        cv::line(img, {p.x, a}, {p.x, b}, c, 1, cv::LINE_AA);
-        cv::line(img, {p.x - 5, a}, {p.x + 5, a}, c, 1, cv::LINE_AA);
-        cv::line(img, {p.x - 5, b}, {p.x + 5, b}, c, 1, cv::LINE_AA);
+        cv::line(img, {p.x, a}, {p.x, b}, col, 1, cv::LINE_AA);
+        cv::line(img, {p.x - 5, a}, {p.x + 5, a}, col, 1, cv::LINE_AA);
+        cv::line(img, {p.x - 5, b}, {p.x + 5, b}, col, 1, cv::LINE_AA);
       }
     }
     const int ly = top + 10 + 22 * int(k);
-    cv::line(img, {w - right + 15, ly}, {w - right + 40, ly}, c, 2, cv::LINE_AA);
+    cv::line(img, {w - right + 15, ly}, {w - right + 40, ly}, col, s.dashed ? 1 : 2, cv::LINE_AA);
     text(img, s.label.substr(0, 24), {w - right + 46, ly + 5}, 0.45);
   }
-  write_png(png, img, "plot");
+  return img;
+}
+
+void line_chart(const std::filesystem::path& png, const std::string& title, const std::string& x_label,
+                const std::string& y_label, const std::vector<Series>& series, bool log_x) {
+  Chart c;
+  c.title = title, c.x_label = x_label, c.y_label = y_label, c.series = series, c.log_x = log_x;
+  write_png(png, draw_chart(c), "plot");
+}
+
+cv::Mat stack_vertically(const std::vector<cv::Mat>& panels) {
+  cv::Mat out;
+  cv::vconcat(panels, out);
+  return out;
+}
+
+void check_png_out(const std::filesystem::path& png, const char* who, const char* flag) {
+  std::string e = png.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), ::tolower);
+  RC_CHECK(e == ".png", "{}: {} '{}': expected a file name ending in .png (the picture is written as PNG)", who, flag,
+           png.string());
+}
+
+void confusion_png(const std::filesystem::path& png, const std::string& title, const std::vector<std::string>& names,
+                   const std::vector<std::vector<int64_t>>& confusion) {
+  const int k = static_cast<int>(names.size()), cell = k <= 12 ? 48 : std::max(12, 576 / k), left = 170, top = 80;
+  const int w = std::max(left + k * cell + 40, 520), h = top + k * cell + 150;
+  cv::Mat img(h, w, CV_8UC3, cv::Scalar(255, 255, 255));
+  text(img, title.substr(0, 90), {10, 24}, 0.5, 1);
+  text(img, "rows: true class, columns: predicted; shade: share of the row", {10, 46}, 0.42, 1, {80, 80, 80});
+  for (int t = 0; t < k; ++t) {
+    int64_t row = 0;
+    for (int64_t v : confusion[t]) row += v;
+    text(img, names[t].substr(0, 20), {8, top + t * cell + cell / 2 + 5}, 0.42);
+    for (int p = 0; p < k; ++p) {
+      const double share = row > 0 ? double(confusion[t][p]) / double(row) : 0.0;
+      const int shade = int(255 - 200 * share);
+      const cv::Rect r(left + p * cell, top + t * cell, cell, cell);
+      cv::rectangle(img, r, t == p ? cv::Scalar(shade, 255 - int(80 * share), shade) : cv::Scalar(shade, shade, 255),
+                    cv::FILLED);
+      cv::rectangle(img, r, {200, 200, 200}, 1);
+      if (cell >= 30 && confusion[t][p] > 0)
+        text(img, std::to_string(confusion[t][p]), {r.x + 4, r.y + cell / 2 + 5}, 0.38);
+    }
+  }
+  // column captions, rotated
+  for (int p = 0; p < k; ++p) {
+    cv::Mat cap(std::max(cell, 16), 140, CV_8UC3, cv::Scalar(255, 255, 255));
+    text(cap, names[p].substr(0, 18), {2, std::min(cell, 16) - 4}, 0.4);
+    cv::rotate(cap, cap, cv::ROTATE_90_CLOCKWISE);
+    const int cw = std::min(cap.cols, cell), ch = std::min(cap.rows, h - (top + k * cell + 4));
+    cap(cv::Rect(0, 0, cw, ch)).copyTo(img(cv::Rect(left + p * cell, top + k * cell + 4, cw, ch)));
+  }
+  write_png(png, img, "confusion matrix");
 }
 
 void write_png(const std::filesystem::path& png, const cv::Mat& image, const char* who) {
@@ -128,6 +204,86 @@ void write_png(const std::filesystem::path& png, const cv::Mat& image, const cha
   }
   RC_CHECK(encoded, "{}: cannot encode {} as PNG", who, png.string());
   io::write_bytes_atomic(png.string(), who, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+RunCurves read_run_curves(const std::filesystem::path& metrics_jsonl) {
+  RunCurves c;
+  std::ifstream in(metrics_jsonl);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("epoch") || !j["epoch"].is_number()) continue;
+    auto get = [&](const char* key) {
+      return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
+    };
+    c.epoch.push_back(j["epoch"].get<double>());
+    c.train_loss.push_back(get("train_loss"));
+    c.train_accuracy.push_back(get("train_accuracy"));
+    c.val_loss.push_back(get("val_loss"));
+    c.val_accuracy.push_back(get("val_accuracy"));
+    c.test_accuracy.push_back(get("test_accuracy"));
+  }
+  return c;
+}
+
+namespace {
+// The finite points of one metric as a series (scaled, e.g. 100 for percent).
+Series metric_series(const std::string& label, const std::vector<double>& x, const std::vector<double>& y,
+                     double scale, int colour, bool dashed = false) {
+  Series s;
+  s.label = label, s.colour = colour, s.dashed = dashed;
+  for (size_t i = 0; i < x.size(); ++i)
+    if (std::isfinite(y[i]) && y[i] >= 0) {
+      s.x.push_back(x[i]);
+      s.mean.push_back(scale * y[i]);
+      s.stddev.push_back(0);
+    }
+  return s;
+}
+}  // namespace
+
+cv::Mat run_curve_image(const std::string& run, const RunCurves& c, int64_t selected, const std::string& note) {
+  Chart acc, loss;
+  acc.title = fmt::format("{}: accuracy per epoch", run);
+  acc.note = note;
+  acc.x_label = loss.x_label = "epoch";
+  acc.integer_x = loss.integer_x = true;
+  acc.y_label = "accuracy (%)";
+  for (Series s : {metric_series("train", c.epoch, c.train_accuracy, 100, 0),
+                   metric_series("validation", c.epoch, c.val_accuracy, 100, 1),
+                   metric_series("test", c.epoch, c.test_accuracy, 100, 2)})
+    if (!s.x.empty()) acc.series.push_back(s);
+  loss.title = fmt::format("{}: loss per epoch (validation: cross-entropy; train: the training objective)", run);
+  loss.y_label = "loss";
+  for (Series s : {metric_series("train loss", c.epoch, c.train_loss, 1, 0),
+                   metric_series("validation loss", c.epoch, c.val_loss, 1, 1)})
+    if (!s.x.empty()) loss.series.push_back(s);
+  if (selected > 0) {
+    acc.markers.push_back({double(selected), fmt::format("selected: epoch {}", selected)});
+    loss.markers = acc.markers;
+  }
+  return stack_vertically({draw_chart(acc, 900, 460), draw_chart(loss, 900, 400)});
+}
+
+std::string training_accuracy_note(const std::filesystem::path& run_dir) {
+  try {
+    const RunConfig c = read_run_config(run_dir);
+    auto on = [](const ParamValue& v) {
+      if (const double* d = std::get_if<double>(&v)) return *d > 0;
+      if (const int64_t* i = std::get_if<int64_t>(&v)) return *i > 0;
+      if (const bool* b = std::get_if<bool>(&v)) return *b;
+      return false;
+    };
+    bool dropout = false, augment = false;
+    for (const auto& [k, v] : c.model_params.values()) dropout |= k.find("dropout") != std::string::npos && on(v);
+    for (const auto& [k, v] : c.dataset.values()) augment |= k.rfind("augment.", 0) == 0 && on(v);
+    if (!dropout && !augment) return "";
+    return fmt::format("train accuracy: mean over the epoch's training batches in training mode ({}), so it can "
+                       "sit below validation", dropout && augment ? "dropout on, augmented images"
+                                               : dropout          ? "dropout on"
+                                                                  : "augmented images");
+  } catch (const std::exception&) {
+    return "";
+  }
 }
 
 std::vector<std::filesystem::path> write_plots(const ResultsTable& table, const std::filesystem::path& out_dir) {
@@ -170,27 +326,16 @@ std::vector<std::filesystem::path> write_plots(const ResultsTable& table, const 
     written.push_back(png);
   }
   for (const auto& r : table.rows()) {
-    std::ifstream in(out_dir / "runs" / r.get("run") / "metrics.jsonl");
-    Series train{"train", {}, {}, {}}, val{"validation", {}, {}, {}}, test{"test", {}, {}, {}};
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.contains("epoch")) continue;
-      const double e = j["epoch"].get<double>();
-      auto add = [&](Series& s, const char* key) {
-        if (j.contains(key) && j[key].is_number() && j[key].get<double>() >= 0) {
-          s.x.push_back(e);
-          s.mean.push_back(100 * j[key].get<double>());
-          s.stddev.push_back(0);
-        }
-      };
-      add(train, "train_accuracy");
-      add(val, "val_accuracy");
-      add(test, "test_accuracy");
+    const auto run_dir = out_dir / "runs" / r.get("run");
+    const RunCurves c = read_run_curves(run_dir / "metrics.jsonl");
+    if (c.epoch.size() < 2) continue;
+    int64_t selected = 0;
+    try {
+      selected = r.get("best_epoch").empty() ? 0 : std::stoll(r.get("best_epoch"));
+    } catch (const std::exception&) {
     }
-    if (train.x.size() < 2) continue;
     auto png = out_dir / "plots" / fmt::format("curve_{}.png", r.get("run"));
-    line_chart(png, fmt::format("{}: accuracy per epoch", r.get("run")), "epoch", "accuracy (%)", {train, val, test},
-               false);
+    write_png(png, run_curve_image(r.get("run"), c, selected, training_accuracy_note(run_dir)), "plot");
     written.push_back(png);
   }
   for (auto& png : write_receptive_plots(table, out_dir)) written.push_back(std::move(png));

@@ -1,6 +1,8 @@
 #include "models/gnn.hpp"
 
 #include <cmath>
+#include <regex>
+#include <tuple>
 
 #include "framework/attention/attention.hpp"
 #include "framework/nn/init.hpp"
@@ -25,7 +27,19 @@ ParamSpec self_loops_spec() {
 }
 ParamSpec layers_spec(int64_t d) { return {"layers", ParamType::Int, d, "number of layers (including the output layer)", 1.0, {}, {}}; }
 
-// First layer on node features: sparse features through spmm_linear (with sparse dropout), dense through linear.
+// A linear map of the node features: sparse features through spmm_linear (with dropout on the stored values),
+// dense through linear (bias may be undefined).
+Var input_linear(const GraphInput& g, const Var& weight, const Var& bias, float p, bool training, uint64_t seed) {
+  const bool drop = training && p > 0;
+  if (g.sparse_features) {
+    CsrMatrix x = drop ? dropout_values(*g.sparse_features, p, seed) : *g.sparse_features;
+    return spmm_linear(x, weight, bias);
+  }
+  Var x(g.dense_features);
+  return linear(drop ? dropout(x, p, true, seed) : x, weight, bias);
+}
+
+// First layer on node features (input_linear): weight (out, in), optional bias (out).
 class InputLinear : public nn::Module {
  public:
   InputLinear(int64_t in, int64_t out, Generator& gen, bool bias) {
@@ -35,13 +49,7 @@ class InputLinear : public nn::Module {
     if (bias) bias_ = register_parameter("bias", Tensor::zeros({out}), true);
   }
   Var forward(const GraphInput& g, float p, uint64_t seed) {
-    const bool drop = is_training() && p > 0;
-    if (g.sparse_features) {
-      CsrMatrix x = drop ? dropout_values(*g.sparse_features, p, seed) : *g.sparse_features;
-      return spmm_linear(x, weight_, bias_);
-    }
-    Var x(g.dense_features);
-    return linear(drop ? dropout(x, p, true, seed) : x, weight_, bias_);
+    return input_linear(g, weight_, bias_, p, is_training(), seed);
   }
 
  private:
@@ -57,11 +65,12 @@ class Mlp : public GraphModel {
   Mlp(const Params& p, const GraphInput& g, uint64_t seed) : gen_(seed), seed_(seed) {
     dropout_ = float(p.get_float("dropout"));
     const int64_t hidden = p.get_int("hidden"), layers = p.get_int("layers");
-    in_ = register_module("input", std::make_shared<InputLinear>(g.num_features, layers == 1 ? g.num_classes : hidden,
-                                                                 gen_, true));
+    auto list = register_module("layers", std::make_shared<nn::ModuleList>());  // layers.<l>.weight, .bias
+    in_ = list->push_back(std::make_shared<InputLinear>(g.num_features, layers == 1 ? g.num_classes : hidden, gen_,
+                                                        true));
     for (int64_t l = 1; l < layers; ++l)
-      rest_.push_back(register_module(fmt::format("fc{}", l), std::make_shared<nn::Linear>(
-                                                                   hidden, l + 1 == layers ? g.num_classes : hidden, gen_)));
+      rest_.push_back(
+          list->push_back(std::make_shared<nn::Linear>(hidden, l + 1 == layers ? g.num_classes : hidden, gen_)));
   }
   Var forward(const GraphInput& g) override {
     uint64_t s = mix_seed(seed_, calls_++);
@@ -79,30 +88,44 @@ class Mlp : public GraphModel {
   std::vector<std::shared_ptr<nn::Linear>> rest_;
 };
 
+// One GCN layer's parameters: weight (out, in) and bias (out); the first layer's input is the node features
+// (sparse or dense), the others' the previous layer's output.
+class GcnLayer : public nn::Module {
+ public:
+  GcnLayer(int64_t in, int64_t out, Generator& gen) {
+    Tensor w = Tensor::empty({out, in});
+    nn::init::xavier_uniform_(w, gen);
+    weight_ = register_parameter("weight", w);
+  }
+  void add_bias(int64_t out) { bias_ = register_parameter("bias", Tensor::zeros({out}), true); }
+  const Var& weight() const { return weight_; }
+  const Var& bias() const { return bias_; }
+
+ private:
+  Var weight_, bias_;
+};
+
 class Gcn : public GraphModel {
  public:
   Gcn(const Params& p, const GraphInput& g, uint64_t seed) : gen_(seed), seed_(seed) {
     dropout_ = float(p.get_float("dropout"));
     const int64_t hidden = p.get_int("hidden"), layers = p.get_int("layers");
     adj_ = gcn_normalized_adjacency(g);
-    in_ = register_module("input", std::make_shared<InputLinear>(g.num_features, layers == 1 ? g.num_classes : hidden,
-                                                                 gen_, false));
-    for (int64_t l = 1; l < layers; ++l) {
-      Tensor w = Tensor::empty({l + 1 == layers ? g.num_classes : hidden, hidden});
-      nn::init::xavier_uniform_(w, gen_);
-      weights_.push_back(register_parameter(fmt::format("weight{}", l), w));
-    }
+    auto list = register_module("layers", std::make_shared<nn::ModuleList>());  // layers.<l>.weight, .bias
+    auto width = [&](int64_t l) { return l + 1 == layers ? g.num_classes : hidden; };
+    // every weight is drawn before any bias (biases start at zero), in layer order, as before the renaming
     for (int64_t l = 0; l < layers; ++l)
-      biases_.push_back(register_parameter(fmt::format("bias{}", l),
-                                           Tensor::zeros({l + 1 == layers ? g.num_classes : hidden}), true));
+      layers_.push_back(list->push_back(std::make_shared<GcnLayer>(l == 0 ? g.num_features : hidden, width(l), gen_)));
+    for (int64_t l = 0; l < layers; ++l) layers_[l]->add_bias(width(l));
   }
   Var forward(const GraphInput& g) override {
     uint64_t s = mix_seed(seed_, calls_++);
     // layer l: H' = Â (H W) + b, ReLU between layers; Â is symmetric, so it is its own transpose
-    Var x = add(spmm(adj_, in_->forward(g, dropout_, s), &adj_), biases_[0]);
-    for (size_t l = 0; l < weights_.size(); ++l) {
-      Var h = dropout(relu(x), dropout_, is_training(), mix_seed(s, l + 1));
-      x = add(spmm(adj_, linear(h, weights_[l]), &adj_), biases_[l + 1]);
+    Var x = add(spmm(adj_, input_linear(g, layers_[0]->weight(), Var(), dropout_, is_training(), s), &adj_),
+                layers_[0]->bias());
+    for (size_t l = 1; l < layers_.size(); ++l) {
+      Var h = dropout(relu(x), dropout_, is_training(), mix_seed(s, l));
+      x = add(spmm(adj_, linear(h, layers_[l]->weight()), &adj_), layers_[l]->bias());
     }
     return x;
   }
@@ -112,23 +135,18 @@ class Gcn : public GraphModel {
   uint64_t seed_, calls_ = 0;
   float dropout_;
   CsrMatrix adj_;
-  std::shared_ptr<InputLinear> in_;
-  std::vector<Var> weights_, biases_;
+  std::vector<std::shared_ptr<GcnLayer>> layers_;
 };
 
 // One GAT layer: h = x W, per head attention over N(i) ∪ {i} with LeakyReLU(a_q·h_i + a_k·h_j), heads
 // concatenated or averaged, plus a bias.
 class GatLayer : public nn::Module {
  public:
-  GatLayer(int64_t in, int64_t out, int64_t heads, bool concat, Generator& gen, bool sparse_input)
-      : out_(out), heads_(heads), concat_(concat) {
-    if (sparse_input)
-      input_ = register_module("input", std::make_shared<InputLinear>(in, heads * out, gen, false));
-    else {
-      Tensor w = Tensor::empty({heads * out, in});
-      nn::init::xavier_uniform_(w, gen);
-      weight_ = register_parameter("weight", w);
-    }
+  GatLayer(int64_t in, int64_t out, int64_t heads, bool concat, Generator& gen, bool input_layer)
+      : out_(out), heads_(heads), concat_(concat), input_layer_(input_layer) {
+    Tensor w = Tensor::empty({heads * out, in});
+    nn::init::xavier_uniform_(w, gen);
+    weight_ = register_parameter("weight", w);
     Tensor aq = Tensor::empty({heads, out}), ak = Tensor::empty({heads, out});
     nn::init::xavier_uniform_(aq, gen);
     nn::init::xavier_uniform_(ak, gen);
@@ -140,8 +158,8 @@ class GatLayer : public nn::Module {
   Var forward(const GraphInput& g, const Var& x, const Policy& policy, float dropout_p, float attn_dropout,
               uint64_t seed) {
     const int64_t n = g.num_nodes;
-    Var h = input_ ? input_->forward(g, dropout_p, seed)
-                   : linear(dropout(x, dropout_p, is_training(), seed), weight_);
+    Var h = input_layer_ ? input_linear(g, weight_, Var(), dropout_p, is_training(), seed)
+                         : linear(dropout(x, dropout_p, is_training(), seed), weight_);
     Var hh = permute(reshape(h, {1, n, heads_, out_}), {0, 2, 1, 3});  // (1, H, N, D)
     AttentionOptions o;
     o.score = ScoreKind::Additive;
@@ -157,8 +175,7 @@ class GatLayer : public nn::Module {
 
  private:
   int64_t out_, heads_;
-  bool concat_;
-  std::shared_ptr<InputLinear> input_;
+  bool concat_, input_layer_;
   Var weight_, a_q_, a_k_, bias_;
 };
 
@@ -171,11 +188,12 @@ class Gat : public GraphModel {
     const int64_t hidden = p.get_int("hidden"), heads = p.get_int("heads"), layers = p.get_int("layers");
     const int64_t out_heads = p.get_int("output_heads");
     int64_t in = g.num_features;
+    auto list = register_module("layers", std::make_shared<nn::ModuleList>());  // layers.<l>.weight, .a_q, ...
     for (int64_t l = 0; l < layers; ++l) {
       const bool last = l + 1 == layers;
       auto layer = std::make_shared<GatLayer>(in, last ? g.num_classes : hidden, last ? out_heads : heads, !last, gen_,
                                               l == 0);
-      layers_.push_back(register_module(fmt::format("layer{}", l), layer));
+      layers_.push_back(list->push_back(layer));
       in = hidden * heads;
     }
   }
@@ -204,7 +222,7 @@ class GraphTransformer : public GraphModel {
         policy_(p.get_string("policy") == "full" ? Policy::full() : adjacency_policy(g, p.get_bool("self_loops"))) {
     dropout_ = float(p.get_float("dropout"));
     const int64_t dim = p.get_int("hidden");
-    in_ = register_module("input", std::make_shared<InputLinear>(g.num_features, dim, gen_, true));
+    in_ = register_module("embed", std::make_shared<InputLinear>(g.num_features, dim, gen_, true));
     // residual dropout masks come from the forward's seed (below), so the blocks' own dropout stays unused
     nn::TransformerBlockOptions bo;
     bo.attention.dim = dim;
@@ -254,6 +272,22 @@ CsrMatrix gcn_normalized_adjacency(const GraphInput& g) {
       vals[e] = 1.0f / std::sqrt(di * dj);
     }
   return CsrMatrix::from_pattern(a.view(), std::move(vals));
+}
+
+std::string current_parameter_name(const std::string& type, const std::string& name) {
+  // (type, old pattern, new form): before the GNNs used layers.<l>.<param> (and embed for the graph Transformer)
+  static const std::vector<std::tuple<std::string, std::regex, std::string>> table = {
+      {"mlp", std::regex(R"(input\.(weight|bias))"), "layers.0.$1"},
+      {"mlp", std::regex(R"(fc(\d+)\.(weight|bias))"), "layers.$1.$2"},
+      {"gcn", std::regex(R"(input\.weight)"), "layers.0.weight"},
+      {"gcn", std::regex(R"((weight|bias)(\d+))"), "layers.$2.$1"},
+      {"gat", std::regex(R"(layer(\d+)\.input\.weight)"), "layers.$1.weight"},
+      {"gat", std::regex(R"(layer(\d+)\.(weight|a_q|a_k|bias))"), "layers.$1.$2"},
+      {"graph_transformer", std::regex(R"(input\.(weight|bias))"), "embed.$1"},
+  };
+  for (const auto& [t, pattern, form] : table)
+    if (t == type && std::regex_match(name, pattern)) return std::regex_replace(name, pattern, form);
+  return name;
 }
 
 Schema mlp_schema() { return Schema{{hidden_spec(64), layers_spec(2), dropout_spec(0.5)}}; }

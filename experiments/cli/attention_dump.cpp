@@ -62,11 +62,6 @@ void check_flags(const AttentionArgs& a, bool on_grid, bool graph) {
            a.policy);
 }
 
-Tensor as_float(const std::vector<int64_t>& v) {
-  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())});
-  for (size_t i = 0; i < v.size(); ++i) t.data()[i] = static_cast<float>(v[i]);
-  return t;
-}
 // N from the flags (the grid's cells for window2d and axial), after checking every size and value.
 int64_t sequence_length(const AttentionArgs& a, bool on_grid, bool graph) {
   RC_CHECK(!on_grid || (a.grid_h >= 1 && a.grid_w >= 1), "attention: --grid-h {} and --grid-w {} must be >= 1",
@@ -125,8 +120,8 @@ void save_arrays(const std::string& dir, const std::vector<Var>& qkvo, const Ten
     save("mask.npy", mask);
   }
   if (!row_ptr.empty()) {
-    save("row_ptr.npy", as_float(row_ptr));
-    save("col_idx.npy", as_float(col_idx));
+    io::save_npy_int64((fs::path(dir) / "row_ptr.npy").string(), row_ptr);
+    io::save_npy_int64((fs::path(dir) / "col_idx.npy").string(), col_idx);
   }
 }
 
@@ -182,6 +177,9 @@ int attention_dump(const AttentionArgs& a) {
   backward(out, dout);
 
   save_arrays(a.dump, {q, k, v, out}, dout, o, dense_weights ? &weights : nullptr, policy, n, row_ptr, col_idx);
+  // the 1-D table's radius R (T = 2R + 1), so that the index formula below can be used without reading bias.npy
+  const nlohmann::json radius =
+      a.bias && !offsets ? nlohmann::json((bias_entries(policy, keys, ctx) - 1) / 2) : nlohmann::json();
   nlohmann::json meta = {{"policy", policy.describe()},
                          {"shape", shape},
                          {"score", a.score},
@@ -195,12 +193,17 @@ int attention_dump(const AttentionArgs& a) {
                                                 "dilation steps, clamped to [-{0}, {0}] x [-{1}, {1}]",
                                                 offsets->radius_h, offsets->radius_w, 2 * offsets->radius_w + 1,
                                                 offsets->grid_h, offsets->grid_w)
-                                  : std::string("bias[h, e] with e = clamp(j - i, -R, R) + R, T = 2R + 1")},
+                                  : std::string("bias[h, e] with e = clamp(j - i, -R, R) + R, T = 2R + 1, R = bias_radius")},
+                         {"bias_radius", radius},
+                         {"bias_radius_h", a.bias && offsets ? nlohmann::json(offsets->radius_h) : nlohmann::json()},
+                         {"bias_radius_w", a.bias && offsets ? nlohmann::json(offsets->radius_w) : nlohmann::json()},
                          {"seed", a.seed},
                          {"files",
                           "q, k, v, out, dout (the upstream gradient), dq, dk, dv: (B, H, N, D); mask: (N, N) 1 where "
                           "j is allowed for i; weights: (B, H, N, N) probabilities; bias/dbias: (H, T); a_q/a_k and "
-                          "their gradients: (H, D); row_ptr/col_idx (graph): float32 copies of the CSR"}};
+                          "their gradients: (H, D); row_ptr/col_idx (graph): the CSR as int64 "
+                          "(row i's neighbours are col_idx[row_ptr[i]:row_ptr[i+1]]); bias_radius: R of the 1-D table, "
+                          "bias_radius_h/_w: the 2-D table's radii (null without --bias)"}};
   exp::write_file_atomic(std::filesystem::path(a.dump) / "meta.json", meta.dump(2) + "\n");
   fmt::print("{}: wrote q, k, v, out and gradients for {} ({}) to {}\n", "attention", policy.describe(),
              shape_str(shape), a.dump);

@@ -14,6 +14,7 @@
 #include "experiments/config/experiment.hpp"
 #include "experiments/config/yaml_params.hpp"
 #include "experiments/plots.hpp"
+#include "experiments/run_data.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/train/checkpoint.hpp"
 #include "framework/io/file_util.hpp"
@@ -29,53 +30,31 @@ namespace fs = std::filesystem;
 namespace {
 struct LoadedRun {
   std::shared_ptr<models::ImageModel> model;
-  exp::ImageData data;  // empty when the run was loaded without its dataset
+  std::unique_ptr<exp::RunData> data;  // null when the run was loaded without its dataset
   exp::ImageInputInfo input;  // shape, normalisation and class names the model was trained with
   models::PatchLayout layout;
+  const data::ImageDataset& test() const { return data->images->test; }
 };
 
-// A run folder's model with its best weights. need_data = false loads the dataset only when best.safetensors
-// does not record the input (checkpoints written before image_input_metadata existed); it is then prepared
-// as the runner does (exp::load_images: the same images, the same normalisation statistics).
+// A run folder's model with its best weights (exp::load_image_run). need_data = false loads the dataset only
+// when best.safetensors does not record the input (checkpoints written before image_input_metadata existed); it
+// is then prepared as the runner does (the same images, the same normalisation statistics).
 LoadedRun load_run(const std::string& run_dir, bool need_data = true) {
-  const fs::path dir(run_dir), cfg = dir / "config.yaml", weights = dir / "best.safetensors";
-  RC_CHECK(fs::exists(cfg), "{}: no config.yaml (expected a run folder such as results/<name>/runs/<run>)", run_dir);
-  RC_CHECK(fs::exists(weights), "{}: no best.safetensors (did the run finish an epoch?)", run_dir);
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(cfg.string());
-  } catch (const YAML::ParserException& e) {
-    fail("{}:{}: YAML syntax error: {}", cfg.string(), e.mark.line + 1, e.msg);
-  } catch (const YAML::Exception& e) {
-    fail("{}: cannot read the run's config ({})", cfg.string(), e.what());
-  }
-  RC_CHECK(root.IsMap() && root["model"].IsMap(), "{}: no `model` section (expected the config.yaml a run writes)",
-           cfg.string());
-  const std::string type = config::scalar_of(root["model"]["type"], cfg.string(), "model.type", "a model type");
-  const auto& mt = models::model_type(type);
-  RC_CHECK(type == "patch_attention", "{}: model type '{}' has no attention to show (expected patch_attention)",
-           run_dir, type);
-  Params mp = config::read_params(root["model"], mt.schema, cfg.string(), "model", {"type", "name", "train"});
-  Params dp = exp::read_dataset_params(root["dataset"], cfg.string(), "dataset");
+  const exp::RunConfig c = exp::read_run_config(run_dir);
+  RC_CHECK(c.model_type == "patch_attention", "{}: model type '{}' has no attention to show (expected patch_attention)",
+           run_dir, c.model_type);
+  const fs::path weights = exp::run_checkpoint(run_dir, "best");
   LoadedRun r;
-  const bool recorded =
-      exp::read_image_input_metadata(io::load_safetensors(weights.string()).metadata, r.input, weights.string());
-  if (need_data || !recorded) {
+  if (need_data || !exp::checkpoint_records_input(weights)) {
     if (!need_data)
       fmt::print(stderr, "{}: the checkpoint does not record how its input was normalised (trained before that was "
                  "saved); loading dataset '{}' to recompute it as the runner does\n", weights.string(),
-                 dp.get_string("name"));
-    r.data = exp::load_images(dp);
-    r.input = {r.data.shape, r.data.normalize, r.data.train.class_names};
+                 c.dataset.get_string("name"));
+    r.data = exp::load_run_data(c);
   }
-  r.model = mt.make_image(mp, r.input.shape, 0);
-  io::load_module(weights.string(), *r.model);
-  // the runner never saves non-finite weights; such a file was damaged or written by something else, and every
-  // map drawn from it would be NaN
-  if (const std::string bad = exp::non_finite_tensor(*r.model); !bad.empty())
-    fail("{}: the weights hold {} (expected finite values; the runner never saves such a checkpoint)",
-         weights.string(), bad);
-  r.model->eval();
+  exp::ImageRun run = exp::load_image_run(c, weights, r.data.get());
+  r.model = run.model;
+  r.input = run.input;
   r.layout = models::patch_layout(*r.model);
   return r;
 }
@@ -157,12 +136,13 @@ cv::Mat grid_of(const std::vector<std::vector<cv::Mat>>& panels, const std::stri
 }  // namespace
 
 int attention_map(const MapArgs& a) {
+  exp::check_png_out(a.out, "attention-map");
   RC_CHECK(a.image.empty() || a.index < 0, "attention-map: give --index (a test image) or --image FILE, not both");
   const bool from_file = !a.image.empty();
   LoadedRun r = load_run(a.run, !from_file);
   data::ImageDataset file_image;
   if (from_file) file_image = read_image_file(a.image, r.input);
-  const data::ImageDataset& images = from_file ? file_image : r.data.test;
+  const data::ImageDataset& images = from_file ? file_image : r.test();
   const int64_t index = from_file ? 0 : std::max<int64_t>(a.index, 0);
   RC_CHECK(index < images.size(), "attention-map: --index {} outside the {} test images", index, images.size());
   const auto& L = r.layout;
@@ -225,7 +205,7 @@ struct OffsetMass {
 };
 
 OffsetMass attention_by_offset(LoadedRun& r, int64_t n_img) {
-  const auto& test = r.data.test;
+  const auto& test = r.test();
   const auto& L = r.layout;
   OffsetMass m;
   m.oh = 2 * L.grid_h - 1, m.ow = 2 * L.grid_w - 1, m.images = n_img;
@@ -241,7 +221,7 @@ OffsetMass attention_by_offset(LoadedRun& r, int64_t n_img) {
   for (int64_t start = 0; start < n_img; start += 100) {
     std::vector<int64_t> idx;
     for (int64_t i = start; i < std::min(n_img, start + 100); ++i) idx.push_back(i);
-    Tensor x = data::make_batch(test, idx, {}, r.data.normalize, false, 0, nullptr);
+    Tensor x = data::make_batch(test, idx, {}, r.input.normalize, false, 0, nullptr);
     auto layers = models::patch_attention_weights(*r.model, x, queries);  // (B, H, cells, N)
     if (m.sums.empty())
       m.sums.assign(layers.size(), std::vector<std::vector<double>>(layers[0].dim(1), std::vector<double>(m.oh * m.ow, 0.0)));
@@ -341,8 +321,9 @@ void write_locality(const MapArgs& a, const LoadedRun& r, const OffsetMass& m) {
 }  // namespace
 
 int receptive_field(const MapArgs& a) {
+  exp::check_png_out(a.out, "receptive-field");
   LoadedRun r = load_run(a.run);
-  const int64_t n_img = std::min<int64_t>(a.images, r.data.test.size());
+  const int64_t n_img = std::min<int64_t>(a.images, r.test().size());
   RC_CHECK(n_img >= 1, "receptive-field: --images must be >= 1");
   const OffsetMass m = attention_by_offset(r, n_img);
   write_offset_maps(a, r, m);

@@ -47,6 +47,32 @@ struct MapArgs {
 int attention_map(const MapArgs& args);    // `receptive attention-map`
 int receptive_field(const MapArgs& args);  // `receptive receptive-field`
 
+struct PredictArgs {
+  std::string run, out, split;       // split: test | val (images); train | val | test | all (graphs)
+  std::vector<std::string> images;   // or image files and folders (image runs)
+  std::string checkpoint = "best";   // best | last
+  int64_t batch_size = 500;
+};
+// `receptive predict RUN`: per item the predicted class, the class probabilities and the true label where
+// known, as CSV
+int predict(const PredictArgs& args);
+
+struct EvaluateArgs {
+  std::string run, out, split = "test";  // out: confusion-matrix PNG ("" = none)
+  std::string checkpoint = "best";
+  int64_t batch_size = 500;
+};
+// `receptive evaluate RUN`: accuracy and per-class accuracy on a split, and the confusion matrix as a PNG
+int evaluate(const EvaluateArgs& args);
+
+struct CompareArgs {
+  std::vector<std::string> dirs;  // run folders (runs/<run>) or results folders (holding results.csv)
+  std::string out;                // PNG
+};
+// `receptive compare DIR...`: the runs' curves overlaid (one line per model, mean over seeds with a band) and
+// a merged table of their results
+int compare(const CompareArgs& args);
+
 struct InfoArgs {
   double probe_seconds = 1.0;  // 0 = no GEMM probe
 };

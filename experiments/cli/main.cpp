@@ -37,17 +37,21 @@ CLI::App* add_attention_command(CLI::App& app, rc::cli::AttentionArgs& att, Atte
       "attention", "run the attention operator once on seeded random inputs and dump q, k, v, out and gradients as .npy");
   attn->add_option("--policy", att.policy,
                    "a kind (full, causal, window1d, window2d, axial, global, graph) or a composition: 'a | b' "
-                   "(union), 'a & b' (intersection)");
-  attn->add_option("--score", att.score, "dot | additive")->check(CLI::IsMember({"dot", "additive"}));
+                   "(union), 'a & b' (intersection)")
+      ->capture_default_str();
+  attn->add_option("--score", att.score, "dot | additive")
+      ->check(CLI::IsMember({"dot", "additive"}))
+      ->capture_default_str();
   attn->add_option("--dump", att.dump, "output folder")->required();
-  attn->add_option("--batch", att.batch, "B");
-  attn->add_option("--heads", att.heads, "H");
+  attn->add_option("--batch", att.batch, "B")->capture_default_str();
+  attn->add_option("--heads", att.heads, "H")->capture_default_str();
   auto& shape_flags = f.shape;
-  shape_flags["tokens"] = attn->add_option("--tokens", att.tokens, "N (window2d, axial: grid-h × grid-w)");
-  attn->add_option("--dim", att.dim, "D");
-  shape_flags["grid_h"] = attn->add_option("--grid-h", att.grid_h, "window2d, axial: grid rows (default 4)");
-  shape_flags["grid_w"] = attn->add_option("--grid-w", att.grid_w, "window2d, axial: grid columns (default 4)");
-  shape_flags["degree"] = attn->add_option("--degree", att.degree, "graph: random neighbours per node (default 4)");
+  shape_flags["tokens"] = attn->add_option("--tokens", att.tokens, "N (window2d, axial: grid-h × grid-w)")
+                               ->capture_default_str();
+  attn->add_option("--dim", att.dim, "D")->capture_default_str();
+  shape_flags["grid_h"] = attn->add_option("--grid-h", att.grid_h, "window2d, axial: grid rows")->capture_default_str();
+  shape_flags["grid_w"] = attn->add_option("--grid-w", att.grid_w, "window2d, axial: grid columns")->capture_default_str();
+  shape_flags["degree"] = attn->add_option("--degree", att.degree, "graph: random neighbours per node")->capture_default_str();
   // one flag per key of the policy schema (--kernel-h for kernel_h), with its doc; defaults are the schema's
   auto &int_keys = f.ints;
   auto &bool_keys = f.bools;
@@ -64,9 +68,9 @@ CLI::App* add_attention_command(CLI::App& app, rc::cli::AttentionArgs& att, Atte
     else
       key_flags[spec.name] = attn->add_option(flag, int_keys[spec.name], doc);
   }
-  attn->add_flag("--bias", att.bias, "learned relative-position bias (random table)");
-  attn->add_option("--scale", att.scale, "dot: score scale (default 1/sqrt(D))");
-  attn->add_option("--seed", att.seed, "random seed");
+  attn->add_flag("--bias", att.bias, "learned relative-position bias (random table; default off)");
+  attn->add_option("--scale", att.scale, "dot: score scale (0 = 1/sqrt(D))")->capture_default_str();
+  attn->add_option("--seed", att.seed, "random seed")->capture_default_str();
 
   return attn;
 }
@@ -133,6 +137,51 @@ int main(int argc, char** argv) {
   rfield->add_option("--images", rf_args.images, "test images to average over");
   rfield->add_option("--out", rf_args.out, "PNG to write (the maps also go to the same name with .npy)")->required();
 
+  // using a trained run: predict, evaluate, compare
+  rc::cli::PredictArgs predict_args;
+  auto* predict = app.add_subcommand("predict", "a trained run's predictions: per item the predicted class, the class "
+                                                "probabilities and the true label where known (CSV)");
+  predict->add_option("run", predict_args.run, "run folder: <out>/runs/<run> (holds config.yaml and the checkpoints)")
+      ->required();
+  auto* predict_images =
+      predict->add_option("--images", predict_args.images,
+                          "image files or folders (searched recursively; an image in a folder named after a class "
+                          "gets that class as its true label), prepared as the checkpoint records");
+  predict->add_option("--split", predict_args.split, "a split of the run's data: test or val (images); train, val, "
+                                                     "test or all (graphs, rows keyed by node id)")
+      ->check(CLI::IsMember({"test", "val", "train", "all"}))
+      ->excludes(predict_images);
+  predict->add_option("--checkpoint", predict_args.checkpoint, "best (the selected epoch) or last")
+      ->check(CLI::IsMember({"best", "last"}))
+      ->capture_default_str();
+  predict->add_option("--batch-size", predict_args.batch_size, "images per inference batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  predict->add_option("--out", predict_args.out, "CSV to write")->required();
+
+  rc::cli::EvaluateArgs evaluate_args;
+  auto* evaluate = app.add_subcommand("evaluate", "a trained run's accuracy and per-class accuracy on a split, and "
+                                                  "its confusion matrix (PNG)");
+  evaluate->add_option("run", evaluate_args.run, "run folder: <out>/runs/<run>")->required();
+  evaluate->add_option("--split", evaluate_args.split, "test or val (images); train, val, test or all (graphs)")
+      ->check(CLI::IsMember({"test", "val", "train", "all"}))
+      ->capture_default_str();
+  evaluate->add_option("--checkpoint", evaluate_args.checkpoint, "best (the selected epoch) or last")
+      ->check(CLI::IsMember({"best", "last"}))
+      ->capture_default_str();
+  evaluate->add_option("--batch-size", evaluate_args.batch_size, "images per inference batch")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  evaluate->add_option("--out", evaluate_args.out, "confusion-matrix PNG to write (default: none)");
+
+  rc::cli::CompareArgs compare_args;
+  auto* compare = app.add_subcommand("compare", "overlay the curves (validation accuracy, training and validation "
+                                                "loss; mean over seeds with a band) of several runs or results "
+                                                "folders, and print one merged table");
+  compare->add_option("dirs", compare_args.dirs, "results folders (holding results.csv) or run folders (runs/<run>)")
+      ->required();
+  compare->add_option("--out", compare_args.out, "PNG to write")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -150,6 +199,9 @@ int main(int argc, char** argv) {
     }
     if (*amap) return rc::cli::attention_map(map_args);
     if (*rfield) return rc::cli::receptive_field(rf_args);
+    if (*predict) return rc::cli::predict(predict_args);
+    if (*evaluate) return rc::cli::evaluate(evaluate_args);
+    if (*compare) return rc::cli::compare(compare_args);
   } catch (const std::exception& e) {
     fmt::print(stderr, "receptive: error: {}\n", e.what());
     return 1;

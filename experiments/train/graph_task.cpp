@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "experiments/train/checkpoint.hpp"
 #include "experiments/train/trainer.hpp"
 #include "framework/ops/loss.hpp"
 
@@ -31,6 +32,8 @@ GraphTask make_graph_task(const data::GraphDataset& g, const data::Split& split)
   in.adjacency = data::csr_arrays(g.graph, false);
   t.labels.assign(g.labels.begin(), g.labels.end());
   t.split = split;
+  t.class_names = g.class_names;
+  t.node_ids = g.node_ids;
   return t;
 }
 
@@ -61,12 +64,8 @@ TrainBatch NodeClassification::next_batch() {
 }
 
 std::vector<Evaluation> NodeClassification::evaluate(const std::vector<Split>& splits, Progress*, const std::string&) {
-  NoGradGuard no_grad;
-  const bool was_training = model_.is_training();
-  model_.eval();
   const auto t0 = std::chrono::steady_clock::now();
-  const Var logits = model_.forward(data_.input);
-  model_.train(was_training);
+  const Var logits = infer_graph(model_, data_.input);
   std::vector<Evaluation> out;
   for (Split split : splits) {
     CrossEntropyOptions ce;
@@ -81,9 +80,27 @@ std::vector<Evaluation> NodeClassification::evaluate(const std::vector<Split>& s
   return out;
 }
 
+Var infer_graph(models::GraphModel& model, const models::GraphInput& input) {
+  NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  Var logits = model.forward(input);
+  model.train(was_training);
+  return logits;
+}
+
+io::Metadata NodeClassification::checkpoint_metadata() const {
+  const auto& in = data_.input;
+  io::Metadata m = graph_input_metadata({in.num_nodes, in.num_features, in.num_classes, data_.class_names,
+                                         data_.node_ids});
+  for (const auto& [k, v] : extra_metadata_) m[k] = v;
+  return m;
+}
+
 RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, const TrainSettings& settings,
                              const std::filesystem::path& run_dir, const std::string& label) {
   NodeClassification t(model, task);
+  t.add_metadata(run_model_metadata(run_dir));  // the architecture, from the run's config.yaml when there is one
   return train(t, settings, run_dir, label);
 }
 

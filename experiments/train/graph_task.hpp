@@ -21,6 +21,7 @@ struct GraphTask {
   std::shared_ptr<CsrMatrix> sparse_features;
   std::vector<int64_t> labels;  // per node
   data::Split split;
+  std::vector<std::string> class_names, node_ids;  // the dataset's, recorded in checkpoints
 };
 
 // Builds the model input from a dataset (sparse features when under 10 % are non-zero).
@@ -38,12 +39,19 @@ class NodeClassification : public TrainingTask {
   void shard(int rank, int ranks) override;
   TrainBatch next_batch() override;
   std::vector<Evaluation> evaluate(const std::vector<Split>& splits, Progress* bar, const std::string& note) override;
+  // graph_input_metadata (checkpoint.hpp) plus the keys given to add_metadata (the architecture)
+  io::Metadata checkpoint_metadata() const override;
+  void add_metadata(const io::Metadata& m) { extra_metadata_.insert(m.begin(), m.end()); }
 
  private:
   models::GraphModel& model_;
   const GraphTask& data_;
+  io::Metadata extra_metadata_;
   std::vector<uint8_t> train_mask_, val_mask_, test_mask_;
 };
+
+// The model's logits (N, classes) over the whole graph: one forward in evaluation mode, without an autograd graph.
+Var infer_graph(models::GraphModel& model, const models::GraphInput& input);
 
 // The graph run through the training loop (trainer.hpp).
 RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, const TrainSettings& settings,

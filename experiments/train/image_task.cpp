@@ -15,30 +15,40 @@
 
 namespace rc::exp {
 
-Evaluation evaluate_image_set(models::ImageModel& model, const data::ImageDataset& d,
-                              const std::vector<int64_t>& indices, const data::Normalize& normalize, int64_t batch_size,
-                              const EvalProgress& progress) {
+void infer_image_batches(models::ImageModel& model, const data::ImageDataset& d, const std::vector<int64_t>& indices,
+                         const data::Normalize& normalize, int64_t batch_size, const BatchConsumer& consume,
+                         const EvalProgress& progress) {
   // inference: no autograd graph is recorded (nothing is saved for a backward pass), evaluation-mode layers
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t n = indices.empty() ? d.size() : static_cast<int64_t>(indices.size());
-  int64_t correct = 0;
-  double loss_sum = 0;
   std::vector<int64_t> idx, labels;
   for (int64_t start = 0; start < n; start += batch_size) {
     idx.clear();
     for (int64_t i = start; i < std::min(n, start + batch_size); ++i) idx.push_back(indices.empty() ? i : indices[i]);
     Tensor x = data::make_batch(d, idx, {}, normalize, false, 0, &labels);
-    Var logits = model.forward(Var(x));
-    correct += std::llround(accuracy(logits.value(), labels) * double(idx.size()));
-    loss_sum += cross_entropy(logits, labels).value().item() * double(idx.size());  // batch mean → sum
+    consume(model.forward(Var(x)), labels);
     if (progress.bar)
       progress.bar->evaluation(progress.what, start + static_cast<int64_t>(idx.size()), n,
                                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   model.train(was_training);
+}
+
+Evaluation evaluate_image_set(models::ImageModel& model, const data::ImageDataset& d,
+                              const std::vector<int64_t>& indices, const data::Normalize& normalize, int64_t batch_size,
+                              const EvalProgress& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t n = indices.empty() ? d.size() : static_cast<int64_t>(indices.size());
+  int64_t correct = 0;
+  double loss_sum = 0;
+  infer_image_batches(model, d, indices, normalize, batch_size, [&](const Var& logits, const std::vector<int64_t>& labels) {
+    const double b = static_cast<double>(labels.size());
+    correct += std::llround(accuracy(logits.value(), labels) * b);
+    loss_sum += cross_entropy(logits, labels).value().item() * b;  // batch mean → sum
+  }, progress);
   Evaluation r;
   r.items = n;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -125,7 +135,10 @@ std::vector<Evaluation> ImageClassification::evaluate(const std::vector<Split>& 
 
 io::Metadata ImageClassification::checkpoint_metadata() const {
   const data::ImageDataset& d = *data_.train;
-  return image_input_metadata({{d.channels, d.height, d.width, d.num_classes()}, data_.normalize, d.class_names});
+  io::Metadata m =
+      image_input_metadata({{d.channels, d.height, d.width, d.num_classes()}, data_.normalize, d.class_names});
+  for (const auto& [k, v] : extra_metadata_) m[k] = v;
+  return m;
 }
 
 nlohmann::json ImageClassification::diagnostics() {
@@ -147,6 +160,7 @@ nlohmann::json ImageClassification::diagnostics() {
 RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, const TrainSettings& settings,
                              const std::filesystem::path& run_dir, uint64_t seed, const std::string& label) {
   ImageClassification t(model, task, settings, seed);
+  t.add_metadata(run_model_metadata(run_dir));  // the architecture, from the run's config.yaml when there is one
   return train(t, settings, run_dir, label);
 }
 

@@ -2,6 +2,7 @@
 // Image classification as a training task (task.hpp): shuffled mini-batches, augmented and normalised on a
 // second thread while the model trains on the previous one; validation and test sets evaluated in batches.
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,8 @@ class ImageClassification : public TrainingTask {
   // The model's receptive field (models::ReceptiveField) on a fixed batch of up to 32 validation images (test
   // images when there is no validation split): {"mean_distance": [[layer][head]], "width": ..., "gate": ...}.
   nlohmann::json diagnostics() override;
+  // Further keys every checkpoint records (the architecture: model_metadata, checkpoint.hpp).
+  void add_metadata(const io::Metadata& m) { extra_metadata_.insert(m.begin(), m.end()); }
 
  private:
   models::ImageModel& model_;
@@ -58,6 +61,7 @@ class ImageClassification : public TrainingTask {
   Tensor next_x_;
   std::vector<int64_t> next_labels_;
   Tensor probe_;  // the diagnostics' fixed images
+  io::Metadata extra_metadata_;
 
   void prepare(int64_t b);
 };
@@ -71,8 +75,13 @@ struct EvalProgress {
   std::string what;         // "val", "test (best)", ...
 };
 
-// The model over the given items (all when `indices` is empty), in evaluation mode, as inference: no autograd
-// graph, batches of batch_size.
+// The model over the given items (all when `indices` is empty) in order, in evaluation mode, as inference: no
+// autograd graph, batches of batch_size; `consume` gets each batch's logits (B, classes) and labels.
+using BatchConsumer = std::function<void(const Var& logits, const std::vector<int64_t>& labels)>;
+void infer_image_batches(models::ImageModel& model, const data::ImageDataset& data, const std::vector<int64_t>& indices,
+                         const data::Normalize& normalize, int64_t batch_size, const BatchConsumer& consume,
+                         const EvalProgress& progress = {});
+// Accuracy and mean cross-entropy of the model over the given items (infer_image_batches).
 Evaluation evaluate_image_set(models::ImageModel& model, const data::ImageDataset& data,
                               const std::vector<int64_t>& indices, const data::Normalize& normalize, int64_t batch_size,
                               const EvalProgress& progress = {});

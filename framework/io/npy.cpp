@@ -82,10 +82,11 @@ struct HeaderParser {
 
 }  // namespace
 
-std::string npy_header(const Shape& shape) {
+std::string npy_header(const Shape& shape, const char* descr) {
   // numpy: the dict, then spaces, then '\n', so that magic (6) + version (2) + length (2) + dict is a multiple
   // of 64; when the unpadded total already is one, numpy still adds 64 spaces.
-  std::string dict = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape_tuple(shape));
+  std::string dict =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape_tuple(shape));
   size_t pad = 64 - (10 + dict.size() + 1) % 64;
   dict.append(pad, ' ');
   dict.push_back('\n');
@@ -107,6 +108,22 @@ void save_npy(const std::string& path, const Tensor& t) {
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     out.write(reinterpret_cast<const char*>(c.data()), static_cast<std::streamsize>(c.numel() * sizeof(float)));
   });
+}
+
+void save_npy_int64(const std::string& path, const std::vector<int64_t>& values, const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  RC_CHECK(n == static_cast<int64_t>(values.size()), "save_npy_int64: '{}': shape {} holds {} values, got {}", path,
+           shape_str(shape), n, values.size());
+  const std::string header = npy_header(shape, "<i8");
+  write_file_atomic(path, "save_npy", [&](std::ostream& out) {
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(n * sizeof(int64_t)));
+  });
+}
+
+void save_npy_int64(const std::string& path, const std::vector<int64_t>& values) {
+  save_npy_int64(path, values, {static_cast<int64_t>(values.size())});
 }
 
 Tensor load_npy(const std::string& path) {

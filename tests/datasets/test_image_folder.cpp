@@ -56,7 +56,7 @@ TEST_CASE("image folder: classes by folder name, pixels in CHW RGB order") {
   CHECK(ds.image(0)[0] == 200);
   CHECK(ds.image(1)[24] == 101);
   CHECK(ds.image(2)[48 + 2 * 6 + 5] == 25);
-  o.grayscale = true;
+  o.grayscale = "true";
   o.height = 2;
   o.width = 3;
   ImageDataset g = load_image_folder(d.path.string(), o);
@@ -147,4 +147,49 @@ TEST_CASE("batches: normalization by hand, deterministic augmentation, thread-co
   }
   CHECK(flipped > 3);
   CHECK(flipped < 17);
+}
+
+TEST_CASE("image folder: by default the size and channels follow the images; mixed ones are an error naming both") {
+  TempDir d("auto");
+  fs::create_directories(d.path / "a");
+  fs::create_directories(d.path / "b");
+  auto grey = [](const fs::path& p, int rows, int cols, int v) {
+    cv::Mat m(rows, cols, CV_8UC1);
+    for (int y = 0; y < rows; ++y)
+      for (int x = 0; x < cols; ++x) m.at<uchar>(y, x) = uchar(v + 3 * y + x);
+    REQUIRE(cv::imwrite(p.string(), m));
+  };
+  grey(d.path / "a" / "0.png", 28, 28, 10);
+  grey(d.path / "b" / "0.png", 28, 28, 50);
+  // 28×28 grey stays 28×28 and one channel, pixels as written (no resize, no colour conversion)
+  ImageDataset ds = load_image_folder(d.path.string());
+  CHECK(ds.channels == 1);
+  CHECK(ds.height == 28);
+  CHECK(ds.width == 28);
+  CHECK(ds.image(1)[2 * 28 + 5] == 50 + 6 + 5);
+  const FolderOptions r = resolve_folder_options(d.path.string(), {});
+  CHECK(r.height == 28);
+  CHECK(r.width == 28);
+  CHECK(r.grayscale == "true");
+  // a 4×6 colour image among 28×28 grey ones: with automatic size, its size is the first error
+  write_png(d.path / "b" / "1.png", 1);
+  CHECK_THROWS_WITH(load_image_folder(d.path.string()), Catch::Contains("1.png is 4x6") && Catch::Contains("28x28") &&
+                                                            Catch::Contains("dataset.height"));
+  FolderOptions o;
+  o.height = 8;  // resizing is a choice the config makes; grey or colour is still automatic
+  o.width = 8;
+  CHECK_THROWS_WITH(load_image_folder(d.path.string(), o),
+                    Catch::Contains("1.png is colour") && Catch::Contains("grayscale: true or false"));
+  o.grayscale = "true";
+  ImageDataset resized = load_image_folder(d.path.string(), o);
+  CHECK(resized.height == 8);
+  CHECK(resized.channels == 1);
+  CHECK(resized.size() == 3);
+  // a colour first image makes the folder RGB
+  fs::remove(d.path / "b" / "1.png");
+  fs::remove(d.path / "a" / "0.png");
+  write_png(d.path / "a" / "0.png", 2);
+  CHECK(resolve_folder_options(d.path.string(), {}).grayscale == "false");
+  o.grayscale = "maybe";
+  CHECK_THROWS_WITH(load_image_folder(d.path.string(), o), Catch::Contains("grayscale 'maybe'"));
 }

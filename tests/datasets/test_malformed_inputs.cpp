@@ -105,7 +105,7 @@ TEST_CASE("image headers: declared sizes are checked before decoding (PNG, BMP, 
   fs::create_directories(d.path / "root" / "b");
   write_bytes(d.path / "root" / "a" / "0.png", huge);
   write_bytes(d.path / "root" / "b" / "0.png", str(png));
-  CHECK_THROWS_WITH(load_image_folder((d.path / "root").string(), {8, 8, true}),
+  CHECK_THROWS_WITH(load_image_folder((d.path / "root").string(), {8, 8, "true"}),
                     Catch::Contains("0.png") && Catch::Contains("60000x60000"));
   // zero width, a truncated header, and content that is no image at all
   std::string zero = str(png);

@@ -1,3 +1,4 @@
+#include <cstring>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +24,18 @@ namespace {
 struct Dense64 {
   std::vector<double> out, weights, dq, dk, dv, da_q, da_k, dbias;
 };
+
+// A 1-D '<i8' .npy file's values (the header is checked to say int64).
+std::vector<int64_t> read_int64_npy(const fs::path& path) {
+  const std::string bytes = test::read_all(path.string());
+  REQUIRE(bytes.size() >= 10);
+  const size_t header = 10 + (uint8_t(bytes[8]) | (uint8_t(bytes[9]) << 8));
+  CHECK(bytes.substr(10, header - 10).find("'descr': '<i8'") != std::string::npos);
+  REQUIRE((bytes.size() - header) % 8 == 0);
+  std::vector<int64_t> v((bytes.size() - header) / 8);
+  std::memcpy(v.data(), bytes.data() + header, bytes.size() - header);
+  return v;
+}
 
 using BiasEntry = std::function<int64_t(int64_t i, int64_t j)>;  // table entry of a pair (meta.json's bias_index)
 
@@ -166,6 +179,7 @@ TEST_CASE("receptive attention --dump: a dense float64 recomputation from the fi
       } else {
         const int64_t R = (T - 1) / 2;
         REQUIRE(R == (std::string(cs.policy) == "window1d" ? 2 : n - 1));
+        CHECK(meta["bias_radius"].get<int64_t>() == R);  // meta.json alone gives the table's size
         entry = [=](int64_t i, int64_t j) { return std::clamp(j - i, -R, R) + R; };
       }
     }
@@ -181,6 +195,17 @@ TEST_CASE("receptive attention --dump: a dense float64 recomputation from the fi
     }
     if (cs.bias) check_close(dir, "dbias.npy", r.dbias);
     for (const char* f : {"dout.npy", "mask.npy", "meta.json"}) CHECK(fs::exists(dir / f));
+    if (std::string(cs.policy) == "graph") {
+      // the CSR is int64 ('<i8'), and its edges are the mask's allowed pairs (self-loops are added by the policy)
+      const std::vector<int64_t> row_ptr = read_int64_npy(dir / "row_ptr.npy"), col = read_int64_npy(dir / "col_idx.npy");
+      REQUIRE(row_ptr.size() == size_t(n + 1));
+      CHECK(row_ptr.front() == 0);
+      CHECK(row_ptr.back() == int64_t(col.size()));
+      CHECK(col.size() > size_t(n));  // --degree 4: not an empty graph
+      const Tensor mask = io::load_npy((dir / "mask.npy").string());
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) CHECK(mask.data()[i * n + col[e]] == 1.0f);
+    }
   }
 }
 

@@ -40,6 +40,7 @@ class Probe : public Base {
   explicit Probe(std::shared_ptr<Base> inner) : inner_(this->register_module("inner", std::move(inner))) {}
   int64_t poison_at = 0;
   bool poison_before = false;
+  std::string poison_name;  // the parameter of inner to poison ("" = its first)
   std::vector<NamedTensors> evaluated;  // evaluated[k] = the weights of the (k+1)-th evaluation
 
   Var forward(const Input& x) override {
@@ -64,7 +65,14 @@ class Probe : public Base {
   std::shared_ptr<Base> inner_;
   int64_t calls_ = 0;
   bool trained_since_eval_ = false;
-  void poison() { inner_->state_dict().front().second.fill_(std::numeric_limits<float>::quiet_NaN()); }
+  void poison() {
+    for (auto& [name, t] : inner_->state_dict())
+      if (poison_name.empty() || name == poison_name) {
+        Tensor(t).fill_(std::numeric_limits<float>::quiet_NaN());
+        return;
+      }
+    FAIL("no parameter " << poison_name);
+  }
 };
 using ImageProbe = Probe<models::ImageModel, Var>;
 using GraphProbe = Probe<models::GraphModel, models::GraphInput>;
@@ -224,6 +232,7 @@ TEST_CASE("trainers: a run whose loss or weights become non-finite keeps the las
     auto model = small_gcn(s.task.input, 0);
     model->poison_at = 4;
     model->poison_before = true;
+    model->poison_name = "layers.1.weight";  // after the last ReLU, so that the loss itself becomes NaN
     RunOutcome o = train_graph_model(*model, s.task, s.settings, dir.path, "poisoned");
     CHECK_THAT(o.status, Catch::StartsWith("stopped: loss became") && Catch::EndsWith("at epoch 4 step 4"));
     CHECK(o.epochs_run == 3);
@@ -330,8 +339,64 @@ TEST_CASE("checkpoint helpers: non-finite tensors are named, input metadata roun
   io::Metadata bad = image_input_metadata(in);
   bad["normalize_std"] = "[1.0]";
   CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("same, non-zero length"));
-  bad["input_shape"] = "[1, 2";
-  CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("input_shape"));
+  bad["classes"] = "[4";
+  CHECK_THROWS_WITH(read_image_input_metadata(bad, out), Catch::Contains("'classes'") && Catch::Contains("integer"));
+  // named fields: what a reader elsewhere needs without knowing the order of a list
+  const io::Metadata named = image_input_metadata(in);
+  CHECK(named.at("channels") == "3");
+  CHECK(named.at("height") == "5");
+  CHECK(named.at("width") == "7");
+  CHECK(named.at("classes") == "4");
+  CHECK(named.at("domain") == "image");
+  CHECK_FALSE(named.count("input_shape"));
+  // checkpoints written before the named fields: input_shape [C, H, W, classes] is still read
+  io::Metadata old = named;
+  for (const char* k : {"channels", "height", "width", "classes", "domain"}) old.erase(k);
+  old["input_shape"] = "[3, 5, 7, 4]";
+  ImageInputInfo legacy;
+  REQUIRE(read_image_input_metadata(old, legacy));
+  CHECK(legacy.shape.channels == 3);
+  CHECK(legacy.shape.height == 5);
+  CHECK(legacy.shape.width == 7);
+  CHECK(legacy.shape.num_classes == 4);
+  CHECK(legacy.class_names == in.class_names);
+  old["input_shape"] = "[1, 2";
+  CHECK_THROWS_WITH(read_image_input_metadata(old, out), Catch::Contains("input_shape"));
+}
+
+TEST_CASE("checkpoint helpers: graph input and model metadata round-trip, bad values name the key") {
+  GraphInputInfo g{4, 3, 2, {"x", "y"}, {"p10", "p2", "p33", "p4"}}, back;
+  REQUIRE(read_graph_input_metadata(graph_input_metadata(g), back, "best.safetensors"));
+  CHECK(back.nodes == 4);
+  CHECK(back.features == 3);
+  CHECK(back.classes == 2);
+  CHECK(back.class_names == g.class_names);
+  CHECK(back.node_ids == g.node_ids);
+  CHECK_FALSE(read_graph_input_metadata({{"epoch", "1"}}, back));
+  io::Metadata bad = graph_input_metadata(g);
+  bad["node_ids"] = "[\"a\"]";
+  CHECK_THROWS_WITH(read_graph_input_metadata(bad, back, "best.safetensors"),
+                    Catch::Contains("best.safetensors") && Catch::Contains("'node_ids': 1 ids for 4 nodes"));
+
+  Params p;
+  for (const ParamSpec& s : models::model_type("gat").schema.params) p.set(s.name, s.default_value);
+  p.set("hidden", int64_t{5});
+  p.set("dropout", 0.25);
+  const io::Metadata m = model_metadata("gat", p);
+  CHECK(m.at("model_type") == "gat");
+  std::string type;
+  Params q;
+  REQUIRE(read_model_metadata(m, type, q, "x.safetensors"));
+  CHECK(type == "gat");
+  CHECK(q.get_int("hidden") == 5);
+  CHECK(q.get_float("dropout") == 0.25);
+  CHECK(q.get_bool("self_loops") == p.get_bool("self_loops"));
+  io::Metadata wrong = m;
+  wrong["model_params"] = "{\"hiden\": 3}";
+  CHECK_THROWS_WITH(read_model_metadata(wrong, type, q, "x.safetensors"),
+                    Catch::Contains("x.safetensors") && Catch::Contains("no parameter 'hiden'"));
+  wrong["model_params"] = "{\"hidden\": 0}";
+  CHECK_THROWS_WITH(read_model_metadata(wrong, type, q), Catch::Contains("hidden"));
 }
 
 TEST_CASE("trainers: test_every_eval logs the test accuracy at every evaluation, and the selected epoch's is the "

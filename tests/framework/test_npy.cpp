@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -125,4 +126,20 @@ TEST_CASE("npy: numpy reads what we write and we read what numpy writes") {
   CHECK(read_all(theirs).substr(0, 128) == npy_header({2, 3}));
   std::remove(ours.c_str());
   std::remove(theirs.c_str());
+}
+
+TEST_CASE("npy: int64 arrays are written as '<i8' with numpy's header") {
+  const std::string path = tmp_path("int64.npy");
+  save_npy_int64(path, {0, 3, -7, int64_t{1} << 40});
+  const std::string bytes = read_all(path);
+  REQUIRE(bytes.size() == 128 + 4 * 8);
+  CHECK(bytes.substr(10, 59) == "{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }  ");
+  int64_t v[4];
+  std::memcpy(v, bytes.data() + 128, sizeof v);
+  CHECK(v[1] == 3);
+  CHECK(v[2] == -7);
+  CHECK(v[3] == (int64_t{1} << 40));
+  save_npy_int64(path, {1, 2, 3, 4, 5, 6}, {2, 3});
+  CHECK(read_all(path).find("'shape': (2, 3)") != std::string::npos);
+  CHECK_THROWS_WITH(save_npy_int64(path, {1, 2, 3}, {2, 2}), Catch::Contains("holds 4 values, got 3"));
 }

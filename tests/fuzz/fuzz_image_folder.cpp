@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const auto& [h, w, grey] : {std::tuple{8, 8, true}, std::tuple{5, 3, false}}) {
     try {
-      rc::data::ImageDataset d = rc::data::load_image_folder(root.string(), {h, w, grey});
+      rc::data::ImageDataset d = rc::data::load_image_folder(root.string(), {h, w, grey ? "true" : "false"});
       if (static_cast<int64_t>(d.pixels.size()) != d.size() * d.image_bytes()) __builtin_trap();
     } catch (const rc::Error&) {
     }

@@ -211,3 +211,52 @@ TEST_CASE("gat: without self-loops a node with no neighbour gets only its bias (
   CHECK(std::isfinite(y.at({0, 0})));
   CHECK(y.at({0, 0}) != 0.0f);
 }
+
+TEST_CASE("graph models: parameters are named <module>.<index>.<param>, and the names of older checkpoints map to them") {
+  const TwoCommunities graph;
+  // the names each model saved before the common scheme (layers = 2), in the order of the current state dict
+  const std::vector<std::pair<const char*, std::vector<std::pair<std::string, std::string>>>> cases = {
+      {"mlp", {{"input.weight", "layers.0.weight"}, {"input.bias", "layers.0.bias"}, {"fc1.weight", "layers.1.weight"},
+               {"fc1.bias", "layers.1.bias"}}},
+      {"gcn", {{"input.weight", "layers.0.weight"}, {"bias0", "layers.0.bias"}, {"weight1", "layers.1.weight"},
+               {"bias1", "layers.1.bias"}}},
+      {"gat", {{"layer0.input.weight", "layers.0.weight"}, {"layer0.a_q", "layers.0.a_q"}, {"layer0.a_k", "layers.0.a_k"},
+               {"layer0.bias", "layers.0.bias"}, {"layer1.weight", "layers.1.weight"}, {"layer1.a_q", "layers.1.a_q"},
+               {"layer1.a_k", "layers.1.a_k"}, {"layer1.bias", "layers.1.bias"}}},
+  };
+  for (const auto& [type, names] : cases) {
+    INFO(type);
+    auto m = model_type(type).make_graph(model_type(type).schema.defaults(), graph.input, 3);
+    NamedTensors now = m->state_dict();
+    std::vector<std::string> current;
+    for (const auto& [n, t] : now) current.push_back(n);
+    std::vector<std::string> expected;
+    for (const auto& [old_name, new_name] : names) expected.push_back(new_name);
+    std::sort(current.begin(), current.end());
+    std::sort(expected.begin(), expected.end());
+    CHECK(current == expected);
+    for (const auto& [old_name, new_name] : names) CHECK(current_parameter_name(type, old_name) == new_name);
+    CHECK(current_parameter_name(type, "layers.1.bias") == "layers.1.bias");  // current names stay
+  }
+  CHECK(current_parameter_name("graph_transformer", "input.weight") == "embed.weight");
+  CHECK(current_parameter_name("graph_transformer", "blocks.0.ln1.weight") == "blocks.0.ln1.weight");
+  CHECK(current_parameter_name("cnn", "input.weight") == "input.weight");  // other types are left alone
+  // an old-named state dict of another model's weights loads into a fresh model once renamed: same logits
+  auto a = model_type("gat").make_graph(model_type("gat").schema.defaults(), graph.input, 3);
+  auto b = model_type("gat").make_graph(model_type("gat").schema.defaults(), graph.input, 9);
+  NamedTensors old;
+  for (const auto& [n, t] : a->state_dict()) {
+    std::string legacy = "layer" + n.substr(7);  // layers.<l>.<p> -> layer<l>.<p>, the first weight under .input
+    if (legacy == "layer0.weight") legacy = "layer0.input.weight";
+    old.emplace_back(legacy, t.clone());
+  }
+  CHECK(old.front().first.rfind("layer0", 0) == 0);
+  CHECK_THROWS(b->load_state_dict(old, true));  // the old names alone do not load
+  for (auto& [n, t] : old) n = current_parameter_name("gat", n);
+  b->load_state_dict(old, true);
+  a->eval(), b->eval();
+  const Tensor la = a->forward(graph.input).value(), lb = b->forward(graph.input).value();
+  CHECK(la.to_vector() == lb.to_vector());
+  const std::vector<float> v = la.to_vector();
+  CHECK(std::any_of(v.begin(), v.end(), [](float x) { return x != 0.0f; }));
+}
