@@ -149,7 +149,7 @@ TEST_CASE("batches: normalization by hand, deterministic augmentation, thread-co
   CHECK(flipped < 17);
 }
 
-TEST_CASE("image folder: by default the size and channels follow the images; mixed ones are an error naming both") {
+TEST_CASE("image folder: by default the size and channels follow the images, and mixed ones are an error naming both") {
   TempDir d("auto");
   fs::create_directories(d.path / "a");
   fs::create_directories(d.path / "b");
