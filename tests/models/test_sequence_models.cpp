@@ -386,6 +386,18 @@ TEST_CASE("sequence models: parameter counts (the sizes of the sequence_fashion 
   // conv1d: F·C·k, then (layers - 1) × C·C·k, 2C per batch norm, head C·10 + 10
   CHECK(count(*make("conv1d", {{"channels", int64_t{64}}, {"layers", int64_t{4}}}, rows)) ==
         28 * 64 * 3 + 3 * 64 * 64 * 3 + 4 * 2 * 64 + 64 * 10 + 10);
+  // sized for a ~100-150 K budget: conv1d 112 wide, 4 layers, dilations 1, 2, 4, 8 (receptive field 31 >= 28)
+  CHECK(count(*make("conv1d", {{"channels", int64_t{112}}, {"layers", int64_t{4}},
+                               {"dilation", std::string("exponential")}}, rows)) == 124330);
+  // Transformer dim 64, depth 4, heads 4, MLP 128: per block 4E² + 2E·M + 9E + M = 33472; embedding 28E + E,
+  // learned positions 28E, final norm 2E, head 10E + 10
+  const int64_t E = 64, M = 128, block = 4 * E * E + 2 * E * M + 9 * E + M;
+  CHECK(block == 33472);
+  CHECK(count(*make("sequence_transformer", {}, rows)) == 4 * block + 29 * E + 28 * E + 2 * E + 10 * E + 10);
+  CHECK(count(*make("sequence_transformer", {}, rows)) == 138314);
+  // relative positions instead: no table of positions, a (heads, 2·27 + 1) bias per block
+  CHECK(count(*make("sequence_transformer", {{"position", std::string("relative")}}, rows)) ==
+        138314 - 28 * E + 4 * 4 * 55);
 }
 
 TEST_CASE("sequence models: impossible options are rejected with the values") {
