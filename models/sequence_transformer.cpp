@@ -147,10 +147,12 @@ class SequenceTransformer : public SequenceModel {
     head_ = register_module("head", std::make_shared<nn::Linear>(dim_, shape.num_classes, gen_, true, true));
   }
 
+  size_t depth() const { return blocks_->size(); }
+
   Var forward(const Var& sequences) override { return head_->forward(pool(tokens(sequences))); }
 
-  // (B, L, F) -> the final-LayerNorm tokens (B, N, E)
-  Var tokens(const Var& sequences) {
+  // (B, L, F) -> the final-LayerNorm tokens (B, N, E); weights: one request per block (or empty)
+  Var tokens(const Var& sequences, const std::vector<AttentionWeights*>& weights = {}) {
     RC_CHECK(sequences.ndim() == 3 && sequences.dim(2) == features_ && sequences.dim(1) >= 1 &&
                  sequences.dim(1) <= length_,
              "sequence_transformer: sequences must be (B, L <= {}, F = {}), got shape {}", length_, features_,
@@ -162,7 +164,8 @@ class SequenceTransformer : public SequenceModel {
     if (sinusoidal_) x = add(x, Var(sinusoidal_table(first, l)));
     x = drop_->forward(x);
     for (size_t i = 0; i < blocks_->size(); ++i)
-      x = static_cast<nn::TransformerBlock*>((*blocks_)[i].get())->forward(x, policy_);
+      x = static_cast<nn::TransformerBlock*>((*blocks_)[i].get())
+              ->forward(x, policy_, i < weights.size() ? weights[i] : nullptr);
     return norm_->forward(x);
   }
 
@@ -209,6 +212,26 @@ Tensor sequence_transformer_tokens(SequenceModel& model, const Tensor& sequences
   model.eval();
   Tensor out = st->tokens(Var(sequences)).value();
   model.train(was_training);
+  return out;
+}
+
+std::vector<Tensor> sequence_transformer_weights(SequenceModel& model, const Tensor& sequences,
+                                                 const std::vector<int64_t>& queries) {
+  auto* st = dynamic_cast<SequenceTransformer*>(&model);
+  RC_CHECK(st != nullptr, "attention weights: the model is not a sequence_transformer");
+  std::vector<AttentionWeights> w(st->depth());
+  std::vector<AttentionWeights*> requests;
+  for (AttentionWeights& x : w) {
+    x.queries = queries;
+    requests.push_back(&x);
+  }
+  NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  st->tokens(Var(sequences), requests);
+  model.train(was_training);
+  std::vector<Tensor> out;
+  for (AttentionWeights& x : w) out.push_back(x.dense);
   return out;
 }
 

@@ -37,4 +37,10 @@ Policy sequence_transformer_policy(const Params& p, const SequenceShape& shape);
 // first when there is one). Errors when `model` is not a sequence_transformer.
 Tensor sequence_transformer_tokens(SequenceModel& model, const Tensor& sequences);
 
+// Attention probabilities of every block for the given query tokens, in evaluation mode (for attention maps):
+// result[layer] has shape (B, H, |queries|, tokens), class token first when there is one. Errors when `model` is
+// not a sequence_transformer.
+std::vector<Tensor> sequence_transformer_weights(SequenceModel& model, const Tensor& sequences,
+                                                 const std::vector<int64_t>& queries);
+
 }  // namespace rc::models

@@ -116,7 +116,7 @@ int64_t count(SequenceModel& m) { return m.num_parameters(); }
 
 }  // namespace
 
-TEST_CASE("sequence models: every type builds for several shapes and options; logits are (B, C); gradients flow") {
+TEST_CASE("sequence models: every type builds for several shapes and options, logits are (B, C), gradients flow") {
   const std::vector<std::pair<std::string, std::vector<KV>>> configs = {
       {"rnn",
        {{{"cell", std::string("gru")}, {"hidden", int64_t{8}}},
@@ -210,7 +210,7 @@ TEST_CASE("sequence models: whole-model gradients match finite differences on ti
   }
 }
 
-TEST_CASE("rnn: pooling last is nn::GRU's final state and a linear head, as by hand; bidirectional is h_n") {
+TEST_CASE("rnn: pooling last is nn::GRU's final state and a linear head, as by hand, and bidirectional is h_n") {
   const SequenceShape shape{9, 5, 3};
   const Tensor x = random_tensor({4, shape.length, shape.features}, 8);
   auto m = make("rnn", {{"cell", std::string("gru")}, {"hidden", int64_t{6}}, {"layers", int64_t{2}}}, shape, 21);
@@ -289,7 +289,38 @@ TEST_CASE("sequence_transformer: under a causal policy a token does not see late
                   sequence_transformer_tokens(*full, changed).slice(1, 0, 1).clone().to_vector()) > 1e-6);
 }
 
-TEST_CASE("sequence_transformer: a window1d that covers the sequence is full attention; policies by name") {
+TEST_CASE("sequence_transformer: attention weights per block follow the policy (causal, dilated window)") {
+  const SequenceShape shape{11, 3, 2};
+  const Tensor x = random_tensor({2, shape.length, shape.features}, 3);
+  auto m = make("sequence_transformer",
+                {{"dim", int64_t{8}}, {"depth", int64_t{2}}, {"heads", int64_t{2}}, {"pooling", std::string("last")},
+                 {"policy.kind", std::string("window1d & causal")}, {"policy.radius", int64_t{2}},
+                 {"policy.dilation", int64_t{3}}},
+                shape, 2);
+  const std::vector<int64_t> queries{0, 5, 10};
+  const std::vector<Tensor> w = sequence_transformer_weights(*m, x, queries);
+  REQUIRE(w.size() == 2);
+  for (const Tensor& layer : w) {
+    REQUIRE(layer.shape() == Shape{2, 2, 3, shape.length});
+    for (int64_t bh = 0; bh < 4; ++bh)
+      for (int64_t q = 0; q < 3; ++q) {
+        double total = 0;
+        for (int64_t j = 0; j < shape.length; ++j) {
+          const float p = layer.data()[(bh * 3 + q) * shape.length + j];
+          const int64_t off = queries[size_t(q)] - j;
+          const bool allowed = off >= 0 && off <= 6 && off % 3 == 0;
+          INFO("query " << queries[size_t(q)] << " key " << j);
+          CHECK((p > 0.0f) == allowed);
+          total += p;
+        }
+        CHECK(total == Approx(1.0).epsilon(1e-5));
+      }
+  }
+  auto rnn = make("rnn", {{"hidden", int64_t{4}}}, shape);
+  CHECK_THROWS_WITH(sequence_transformer_weights(*rnn, x, queries), Catch::Contains("not a sequence_transformer"));
+}
+
+TEST_CASE("sequence_transformer: a window1d that covers the sequence is full attention, policies by name") {
   const SequenceShape shape{10, 3, 4};
   const KV base{{"dim", int64_t{8}}, {"depth", int64_t{2}}, {"heads", int64_t{2}}};
   KV window = base;
