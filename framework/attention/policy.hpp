@@ -11,7 +11,8 @@
 // Kinds and their neighbourhoods (tokens are 0..n-1):
 //   full                 every j
 //   causal               j <= i
-//   window1d(l, r, c)    i - l <= j <= i + r   (c = causal: r is forced to 0)
+//   window1d(l, r, c, d) i - l·d <= j <= i + r·d and d divides j - i   (c = causal: r is forced to 0; d = dilation,
+//                        default 1; a dilated window's 1-D relative-position bias counts offsets in steps of d)
 //   window2d(grid)       tokens first .. first + gh*gw - 1 form a gh x gw grid (row-major). Query (r, c) sees a
 //                        kh x kw block of keys on the same dilation sub-grid (rows ≡ r mod dil_h, columns ≡ c
 //                        mod dil_w). On that sub-grid of length L the window starts at clamp(p - k/2, 0, L - k)
@@ -76,7 +77,7 @@ class Policy {
 
   static Policy full();
   static Policy causal();
-  static Policy window1d(int64_t left, int64_t right, bool causal = false);
+  static Policy window1d(int64_t left, int64_t right, bool causal = false, int64_t dilation = 1);
   static Policy window2d(const Window2d& w);
   static Policy global(int64_t first, int64_t count);
   // Copies the CSR (validated: sizes, ranges, sorted rows). self_loops adds (i, i) where missing; it defaults to

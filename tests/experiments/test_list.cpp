@@ -58,7 +58,7 @@ TEST_CASE("receptive list: every attention policy with its parameters and defaul
   const std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> expected = {
       {"full", {}},
       {"causal", {}},
-      {"window1d", {{"radius", "4"}, {"left", "-1"}, {"right", "-1"}, {"causal", "false"}}},
+      {"window1d", {{"radius", "4"}, {"left", "-1"}, {"right", "-1"}, {"causal", "false"}, {"dilation", "1"}}},
       {"window2d",
        {{"kernel", "3"},
         {"kernel_h", "0"},

@@ -135,6 +135,8 @@ std::vector<AttnCase> fd_cases() {
   add("intersection", Policy::causal() & Policy::window1d(5, 5) & Policy::predicate(every_other), 19, 4);
   add("union with a global token", Policy::window1d(1, 2) | Policy::global(0, 1), 18, 3);
   add("dilated window2d", Policy::window2d(grid(5, 6, 2, 3, 2, 1)), 31, 5);  // token 30 is off the grid
+  add("dilated window1d + 1-D bias in dilation steps", Policy::window1d(2, 1, false, 3) | Policy::global(0, 1), 25, 4)
+      .bias_T = 5;
   add("window2d + 2-D bias", Policy::window2d(grid(4, 5, 3, 3)), 20, 6).bias_T = 25;
   AttnCase& grid_bias = add("full + 2-D bias on an explicit grid after a class token", Policy::full(), 13, 4);
   grid_bias.grid = {3, 4, 1}, grid_bias.bias_T = 5 * 7;

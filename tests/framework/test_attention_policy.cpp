@@ -269,9 +269,11 @@ TEST_CASE("policy_from_params: one schema and one set of defaults, compositions,
   CHECK_THROWS_WITH(make({{"kind", std::string("full")}, {"kernel", int64_t{5}}}),
                     "policy.kernel = 5 does not apply to policy.kind = 'full' (it takes no other keys)");
   CHECK_NOTHROW(make({{"kind", std::string("full")}, {"kernel", int64_t{3}}}));  // a resolved config's default
-  CHECK_THROWS_WITH(make({{"kind", std::string("window1d")}, {"dilation", int64_t{2}}}),
-                    Catch::Contains("policy.dilation = 2 does not apply to policy.kind = 'window1d' (it takes radius, "
-                                    "left, right, causal)"));
+  CHECK_THROWS_WITH(make({{"kind", std::string("window1d")}, {"kernel", int64_t{5}}}),
+                    Catch::Contains("policy.kernel = 5 does not apply to policy.kind = 'window1d' (it takes radius, "
+                                    "left, right, causal, dilation)"));
+  CHECK(make({{"kind", std::string("window1d")}, {"dilation", int64_t{2}}}) ==
+        "(window1d(left=4, right=4, causal=false, dilation=2) | global(first=0, count=1))");
   CHECK_THROWS_WITH(make({{"kind", std::string("windw2d")}}),
                     Catch::Contains("unknown policy kind 'windw2d' (did you mean 'window2d'?)"));
   CHECK_THROWS_WITH(make({{"kind", std::string("window2d | ")}}), Catch::Contains("unknown policy kind ''"));

@@ -44,7 +44,8 @@ void check_gradients_flow(nn::Module& m, const Var& loss, const std::string& may
 TEST_CASE("models: registry lists every type and suggests near misses") {
   std::vector<std::string> names;
   for (const auto& t : model_types()) names.push_back(t.type);
-  CHECK(names == std::vector<std::string>{"cnn", "patch_attention", "mlp", "gcn", "gat", "graph_transformer"});
+  CHECK(names == std::vector<std::string>{"cnn", "patch_attention", "mlp", "gcn", "gat", "graph_transformer", "rnn",
+                                          "conv1d", "sequence_transformer"});
   CHECK_THROWS_WITH(model_type("patch_atention"), Catch::Contains("did you mean 'patch_attention'"));
 }
 
