@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "framework/attention/attention.hpp"
+#include "framework/nn/call_counter.hpp"
 #include "framework/nn/init.hpp"
 #include "framework/nn/layers.hpp"
 #include "framework/nn/transformer_block.hpp"
@@ -52,7 +53,7 @@ Policy adjacency_policy(const GraphInput& g, bool self_loops) {
   return Policy::graph(g.adjacency.view(), self_loops);
 }
 
-class Mlp : public GraphModel {
+class Mlp : public GraphModel, public nn::CallCounted {
  public:
   Mlp(const Params& p, const GraphInput& g, uint64_t seed) : gen_(seed), seed_(seed) {
     dropout_ = float(p.get_float("dropout"));
@@ -71,6 +72,9 @@ class Mlp : public GraphModel {
     return x;
   }
 
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
+
  private:
   Generator gen_;
   uint64_t seed_, calls_ = 0;
@@ -79,7 +83,7 @@ class Mlp : public GraphModel {
   std::vector<std::shared_ptr<nn::Linear>> rest_;
 };
 
-class Gcn : public GraphModel {
+class Gcn : public GraphModel, public nn::CallCounted {
  public:
   Gcn(const Params& p, const GraphInput& g, uint64_t seed) : gen_(seed), seed_(seed) {
     dropout_ = float(p.get_float("dropout"));
@@ -106,6 +110,9 @@ class Gcn : public GraphModel {
     }
     return x;
   }
+
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
 
  private:
   Generator gen_;
@@ -162,7 +169,7 @@ class GatLayer : public nn::Module {
   Var weight_, a_q_, a_k_, bias_;
 };
 
-class Gat : public GraphModel {
+class Gat : public GraphModel, public nn::CallCounted {
  public:
   Gat(const Params& p, const GraphInput& g, uint64_t seed)
       : gen_(seed), seed_(seed), policy_(adjacency_policy(g, p.get_bool("self_loops"))) {
@@ -189,6 +196,9 @@ class Gat : public GraphModel {
     return x;
   }
 
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
+
  private:
   Generator gen_;
   uint64_t seed_, calls_ = 0;
@@ -197,7 +207,7 @@ class Gat : public GraphModel {
   std::vector<std::shared_ptr<GatLayer>> layers_;
 };
 
-class GraphTransformer : public GraphModel {
+class GraphTransformer : public GraphModel, public nn::CallCounted {
  public:
   GraphTransformer(const Params& p, const GraphInput& g, uint64_t seed)
       : gen_(seed), seed_(seed),
@@ -231,6 +241,9 @@ class GraphTransformer : public GraphModel {
     }
     return head_->forward(reshape(norm_->forward(x), {n, -1}));
   }
+
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
 
  private:
   Generator gen_;

@@ -82,9 +82,10 @@ std::vector<Evaluation> NodeClassification::evaluate(const std::vector<Split>& s
 }
 
 RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, const TrainSettings& settings,
-                             const std::filesystem::path& run_dir, const std::string& label) {
+                             const std::filesystem::path& run_dir, const std::string& label,
+                             const TrainControl& control) {
   NodeClassification t(model, task);
-  return train(t, settings, run_dir, label);
+  return train(t, settings, run_dir, label, control);
 }
 
 }  // namespace rc::exp

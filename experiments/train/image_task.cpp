@@ -98,6 +98,33 @@ void ImageClassification::begin_epoch(int64_t epoch, int64_t steps) {
   if (steps_ > 0) prepare(0);
 }
 
+void ImageClassification::continue_epoch(int64_t epoch, int64_t first, int64_t steps) {
+  next_.wait();
+  aug_seed_ = mix_seed(seed_, 2000 + epoch);
+  steps_ = steps;
+  b_ = first;
+  if (b_ < steps_) prepare(b_);
+}
+
+std::string ImageClassification::save_state() const { return nlohmann::json{{"order", order_}}.dump(); }
+
+void ImageClassification::load_state(const std::string& text) {
+  std::vector<int64_t> order;
+  try {
+    order = nlohmann::json::parse(text).at("order").get<std::vector<int64_t>>();
+  } catch (const std::exception& e) {
+    fail("image task: the training state's order is not a list of indices ({})", e.what());
+  }
+  // the saved order must be a permutation of this run's training indices
+  std::vector<int64_t> a = order, b = data_.train_idx;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  RC_CHECK(a == b, "image task: the training state's order ({} indices) is not a permutation of this run's {} "
+           "training images (the data changed since the run was stopped)", order.size(), b.size());
+  next_.wait();
+  order_ = std::move(order);
+}
+
 TrainBatch ImageClassification::next_batch() {
   RC_CHECK(b_ < steps_, "image task: batch {} of an epoch of {}", b_, steps_);
   next_.wait();
@@ -129,9 +156,10 @@ io::Metadata ImageClassification::checkpoint_metadata() const {
 }
 
 RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, const TrainSettings& settings,
-                             const std::filesystem::path& run_dir, uint64_t seed, const std::string& label) {
+                             const std::filesystem::path& run_dir, uint64_t seed, const std::string& label,
+                             const TrainControl& control) {
   ImageClassification t(model, task, settings, seed);
-  return train(t, settings, run_dir, label);
+  return train(t, settings, run_dir, label, control);
 }
 
 }  // namespace rc::exp

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "framework/attention/attention.hpp"
+#include "framework/nn/call_counter.hpp"
 #include "framework/nn/layers.hpp"
 
 namespace rc::nn {
@@ -23,13 +24,15 @@ struct MultiHeadAttentionOptions {
   bool qkv_bias = true;
 };
 
-class MultiHeadAttention : public Module {
+class MultiHeadAttention : public Module, public CallCounted {
  public:
   // Draws W_qkv then W_o from gen; `seed` seeds the attention-dropout masks (one per call, from a counter).
   MultiHeadAttention(const MultiHeadAttentionOptions& options, Generator& gen, uint64_t seed);
   // x: (B, N, E) -> (B, N, E). weights: optional request for the attention probabilities (see attention.hpp).
   Var forward(const Var& x, const Policy& policy, AttentionWeights* weights = nullptr);
   const MultiHeadAttentionOptions& options() const { return options_; }
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
 
  private:
   MultiHeadAttentionOptions options_;
