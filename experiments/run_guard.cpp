@@ -63,7 +63,7 @@ OutDirLock::~OutDirLock() {
 
 int remove_stale_temporaries(const fs::path& dir) {
   // Only the runner's own temporaries: DIR/{results.csv,summary.md}.tmp.<pid> and
-  // DIR/runs/<run>/{config.yaml,metrics.jsonl,best.safetensors,last.safetensors}.tmp[.<pid>], and a .tmp.<pid>
+  // DIR/runs/<run>/{config.yaml,metrics.jsonl,best,last,train_state.safetensors}.tmp[.<pid>], and a .tmp.<pid>
   // only when process <pid> is gone (a `receptive report` may be writing beside a run).
   auto stale = [](const fs::path& p, const std::set<std::string>& names) {
     const std::string f = p.filename().string();
@@ -86,7 +86,9 @@ int remove_stale_temporaries(const fs::path& dir) {
   scan(dir, {"results.csv", "summary.md"});
   if (fs::is_directory(dir / "runs", ec))
     for (auto it = fs::directory_iterator(dir / "runs", ec); !ec && it != fs::directory_iterator(); it.increment(ec))
-      if (it->is_directory(ec)) scan(it->path(), {"config.yaml", "metrics.jsonl", "best.safetensors", "last.safetensors"});
+      if (it->is_directory(ec))
+        scan(it->path(), {"config.yaml", "metrics.jsonl", "best.safetensors", "last.safetensors",
+                          "train_state.safetensors"});
   int removed = 0;
   for (const auto& p : doomed) removed += fs::remove(p, ec) ? 1 : 0;
   return removed;

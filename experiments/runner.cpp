@@ -224,7 +224,10 @@ std::vector<size_t> runs_to_train(const Experiment& e, const ResultsTable* table
   if (table)
     for (size_t i = 0; i < e.runs.size(); ++i) {
       const std::string& id = e.runs[i].id;
-      if (!table->has_run(id) || rerun.count(id) || extend.count(id)) todo.push_back(i);
+      // a run in the table whose state is unfinished: an interrupted --rerun or --extend, which continues
+      if (!table->has_run(id) || rerun.count(id) || extend.count(id) ||
+          train_state_unfinished(table->path().parent_path() / "runs" / id / kTrainStateFile))
+        todo.push_back(i);
     }
   if (mode == Mode::Single) return todo;
   std::string text;

@@ -509,27 +509,38 @@ bool selects(const std::string& selector, const RunSpec& r) {
 // One --set. In a config with several experiments, a key that is not a top-level one (name, experiments.N...)
 // goes to the experiments that accept it: all of them when all do, the one when only one does; otherwise the
 // error lists the experiments.N.<key> paths that fit (or why none does).
-void apply_set(YAML::Node& root, const std::string& assignment, const std::string& file) {
+// `applied` gets the key paths the value went to, with the argument.
+static void apply_set(YAML::Node& root, const std::string& assignment, const std::string& file,
+               std::vector<std::pair<std::string, std::string>>& applied) {
   const size_t eq = assignment.find('=');
   const std::string key = assignment.substr(0, eq);
   const bool multi = root.IsMap() && root["experiments"] && root["experiments"].IsSequence();
-  if (!multi || eq == std::string::npos || key == "name" || key.rfind("experiments", 0) == 0)
-    return config::apply_override(root, assignment);
+  if (!multi || eq == std::string::npos || key == "name" || key.rfind("experiments", 0) == 0) {
+    config::apply_override(root, assignment);
+    applied.emplace_back(key, assignment);
+    return;
+  }
   const size_t n = root["experiments"].size();
   std::vector<size_t> fits;
   std::vector<std::string> why;
   for (size_t i = 0; i < n; ++i) {
     YAML::Node trial = YAML::Clone(root);
+    std::vector<std::pair<std::string, std::string>> origins = applied;
+    origins.emplace_back(fmt::format("experiments.{}.{}", i, key), assignment);
+    config::SetOrigins named(origins);
     try {
       config::apply_override(trial, fmt::format("experiments.{}.{}", i, assignment));
       parse_experiment(trial, file);
       fits.push_back(i);
     } catch (const ConfigError& e) {
-      why.push_back(fmt::format("  experiments.{}.{}: {}", i, key, e.what()));
+      why.push_back(fmt::format("  {}", e.what()));
     }
   }
   if (fits.size() == n || fits.size() == 1) {
-    for (size_t i : fits) config::apply_override(root, fmt::format("experiments.{}.{}", i, assignment));
+    for (size_t i : fits) {
+      config::apply_override(root, fmt::format("experiments.{}.{}", i, assignment));
+      applied.emplace_back(fmt::format("experiments.{}.{}", i, key), assignment);
+    }
     return;
   }
   if (fits.empty())
@@ -570,7 +581,12 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", path, e.mark.line + 1, e.msg));
   }
   config::check_duplicate_keys(root, path);  // yaml-cpp keeps both; the first would silently win
-  for (const auto& o : overrides) apply_set(root, o, path);
+  std::vector<std::pair<std::string, std::string>> applied;
+  for (const auto& o : overrides) {
+    config::SetOrigins origins(applied);  // a --set that fails in a trial parse names the earlier ones it met
+    apply_set(root, o, path, applied);
+  }
+  config::SetOrigins origins(applied);  // errors in a value a --set gave name the argument, not line 1 of the file
   return parse_experiment(root, path);
 }
 

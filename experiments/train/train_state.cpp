@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "framework/core/error.hpp"
 
@@ -43,6 +45,24 @@ std::optional<TrainState> load_train_state(const std::filesystem::path& path) {
     else fail("{}: tensor '{}' is neither 'model.*' nor 'optimizer.*'", path.string(), name);
   }
   return s;
+}
+
+bool train_state_unfinished(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  unsigned char len[8] = {};
+  if (!in.read(reinterpret_cast<char*>(len), 8)) return false;
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | len[i];
+  if (n == 0 || n > 100'000'000) return false;
+  std::string header(n, '\0');
+  if (!in.read(header.data(), static_cast<std::streamsize>(n))) return false;
+  try {
+    const auto meta = nlohmann::json::parse(header).at("__metadata__");
+    return !nlohmann::json::parse(meta.at("loop").get<std::string>()).at("finished").get<bool>();
+  } catch (const std::exception&) {
+    return false;  // not a state this version wrote: the trainer reports it when it loads the state
+  }
 }
 
 std::string exact_double(double v) {

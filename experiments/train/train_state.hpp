@@ -9,8 +9,9 @@
 //            "optimizer.<key>"   the optimizer's state (optim::Optimizer::state_dict: step counts, moments);
 //   metadata "format"            "receptive-train-state 1";
 //            "loop"              the training loop's counters as a JSON object (step, epoch, batches of the epoch
-//                                done, evaluation points logged, model selection and patience, timing; doubles as
-//                                C99 hex-float strings so that they round-trip bit for bit, NaN and Inf included);
+//                                done, evaluation points logged, model selection and patience, timing, whether the
+//                                run had finished; doubles as C99 hex-float strings so that they round-trip bit for
+//                                bit, NaN and Inf included);
 //            "call_counters"     the modules' dropout call counters (nn::Module::named_call_counters), JSON;
 //            "task"              the task's own state (TrainingTask::save_state, e.g. the epoch's shuffled order).
 // The learning-rate schedule has no state of its own: it is a function of the step.
@@ -36,6 +37,10 @@ void save_train_state(const std::filesystem::path& path, const TrainState& state
 // nullopt when the file does not exist; a file that is not a training state (another format, missing keys) is an
 // error naming it.
 std::optional<TrainState> load_train_state(const std::filesystem::path& path);
+
+// Whether the state at `path` is that of a run that stopped before its end (interrupted: loop "finished" is
+// false); false when there is no state. Reads the file's header only.
+bool train_state_unfinished(const std::filesystem::path& path);
 
 // Doubles as exact text: C99 hex floats ("0x1.8p+1"), "nan", "inf", "-inf".
 std::string exact_double(double v);

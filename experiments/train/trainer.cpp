@@ -89,7 +89,7 @@ class Run {
   // start), how many of them are done; evaluation points logged; the step of the last one; whether the step the
   // run was interrupted at still owes its evaluation; wall seconds of earlier attempts
   int64_t epoch_ = 0, epoch_steps_ = 0, epoch_done_ = 0, points_ = 0, last_eval_step_ = 0;
-  bool pending_eval_ = false;
+  bool pending_eval_ = false, resumed_ = false;
   double earlier_seconds_ = 0;
 
   void start_afresh();
@@ -145,7 +145,7 @@ void Run::start_afresh() {
 
 RunOutcome Run::run() {
   int64_t epoch = 1, first = 0;
-  if (epoch_ > 0) {  // continued: the step it stopped at may owe its evaluation, then the epoch goes on
+  if (resumed_) {  // continued: the step it stopped at may owe its evaluation, then the epoch goes on
     if (pending_eval_) evaluate_point(epoch_);
     pending_eval_ = false;
     if (has_val_ && s_.patience > 0 && selection_.stale() >= s_.patience) stop_ = true;
@@ -323,7 +323,7 @@ void Run::save_state() const {
   const json loop = {
       {"step", step_}, {"epoch", epoch_}, {"epoch_done", epoch_done_}, {"points", points_},
       {"last_eval_step", last_eval_step_}, {"pending_eval", pending_eval_}, {"items", items_},
-      {"batches", batches_},
+      {"batches", batches_}, {"finished", out_.status == "ok"},
       {"best_step", best_.empty() ? int64_t(0) : std::stoll(best_.metadata().at("step"))},
       {"best_epoch", out_.best_epoch}, {"epochs_run", out_.epochs_run},
       // doubles as exact text (NaN and Inf included): a continued run computes with the same bits
@@ -392,6 +392,7 @@ void Run::restore(const TrainState& st) {
     fail("{}: cannot continue from {}: {}; `receptive run CONFIG --rerun RUN` trains this run afresh", label_,
          state_path_.string(), e.what());
   }
+  resumed_ = true;
   cut_metrics();
   if (writer_) fmt::print("{}: continuing from step {} (epoch {})\n", label_, step_, epoch_);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -218,4 +219,77 @@ models:
   CHECK_THAT(log, !Catch::Contains("does not exist") && !Catch::Contains("error"));
   CHECK_FALSE(fs::exists(out / "results.csv"));
   CHECK(temporaries(out).empty());
+}
+
+TEST_CASE("receptive run: a run stopped by Ctrl-C continues from its state and ends as an uninterrupted one") {
+  rc::test::TempDir dir("sigint_continue");
+  const fs::path parts = dir.path / "parts", whole = dir.path / "whole", config = dir.path / "gat.yaml";
+  // one GAT run with dropout (its masks come from a per-forward counter) and early stopping
+  dir.write("gat.yaml", R"(name: gat
+dataset: {name: karate}
+train: {epochs: 1500, lr: 0.005, optimizer: adam, weight_decay: 0.0005, schedule: cosine, warmup_epochs: 50,
+        progress: false}
+models:
+  gat: {type: gat, hidden: 8, heads: 2, dropout: 0.5}
+)");
+  auto command = [&](const fs::path& out) {
+    return std::vector<std::string>{"--threads", "1", "run", config.string(), "--out", out.string()};
+  };
+  const fs::path metrics = parts / "runs" / "gat__split__s0" / "metrics.jsonl";
+  ChildGuard child{spawn_receptive(command(parts), dir.path / "first.log")};
+  // stop it once it has trained some epochs
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  std::error_code ec;
+  while ((!fs::exists(metrics, ec) || lines_of(metrics).size() < 30) && Clock::now() < deadline &&
+         waitpid(child.pid, nullptr, WNOHANG) == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(kill(child.pid, SIGINT) == 0);
+  const auto status = wait_for(child.pid, 15);
+  child.pid = -1;
+  const std::string log = rc::test::read_all((dir.path / "first.log").string());
+  INFO("first output:\n" << log);
+  REQUIRE(status.has_value());
+  REQUIRE(WIFEXITED(*status));
+  REQUIRE(WEXITSTATUS(*status) == 130);  // else the run had finished before the signal
+  CHECK_THAT(log, Catch::Contains("interrupted at step") && Catch::Contains("continues it from there"));
+  CHECK_THAT(log, !Catch::Contains("will restart"));
+  CHECK(fs::exists(parts / "runs" / "gat__split__s0" / "train_state.safetensors"));
+  const size_t logged = lines_of(metrics).size();
+  CHECK(logged < 1500);
+
+  for (const auto& [out, name] : {std::pair{parts, "second.log"}, std::pair{whole, "whole.log"}}) {
+    child.pid = spawn_receptive(command(out), dir.path / name);
+    const auto s = wait_for(child.pid, 120);
+    child.pid = -1;
+    INFO(rc::test::read_all((dir.path / name).string()));
+    REQUIRE(s.has_value());
+    REQUIRE(WIFEXITED(*s));
+    CHECK(WEXITSTATUS(*s) == 0);
+  }
+  CHECK_THAT(rc::test::read_all((dir.path / "second.log").string()), Catch::Contains("continuing from step"));
+  // the same row (time columns aside), checkpoints and metrics
+  const rc::exp::ResultsTable a(parts), b(whole);
+  REQUIRE(a.rows().size() == 1);
+  REQUIRE(b.rows().size() == 1);
+  for (const auto& column : b.columns()) {
+    if (column == "train_seconds" || column == "items_per_second" || column == "eval_items_per_second") continue;
+    INFO(column);
+    CHECK(a.rows()[0].get(column) == b.rows()[0].get(column));
+  }
+  for (const char* f : {"best.safetensors", "last.safetensors"})
+    CHECK(rc::test::read_all((parts / "runs" / "gat__split__s0" / f).string()) ==
+          rc::test::read_all((whole / "runs" / "gat__split__s0" / f).string()));
+  auto without_times = [](const fs::path& p) {
+    std::vector<std::string> out;
+    for (const auto& line : lines_of(p)) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      for (const char* k : {"interval_seconds", "elapsed_seconds", "items_per_second", "eval_items_per_second"})
+        j.erase(k);
+      out.push_back(j.dump());
+    }
+    return out;
+  };
+  CHECK(without_times(metrics) == without_times(whole / "runs" / "gat__split__s0" / "metrics.jsonl"));
+  CHECK(temporaries(parts).empty());
+  CHECK_FALSE(fs::exists(parts / ".lock"));
 }
