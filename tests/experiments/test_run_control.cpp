@@ -87,24 +87,33 @@ TEST_CASE("run control: --rerun trains matching runs afresh and replaces their r
   rc::test::TempDir dir("rerun");
   RunnerOptions o;
   o.out_dir = dir.path;
-  REQUIRE(run_experiment(parse(graph_config(10)), o) == 0);
+  auto config = [](int hidden) {
+    std::string y = graph_config(10);
+    y.replace(y.find("hidden: 8"), 9, "hidden: " + std::to_string(hidden));
+    return y;
+  };
+  REQUIRE(run_experiment(parse(config(8)), o) == 0);
   const auto before = ResultsTable(dir.path).rows();
+  // gcn's width changed: refused without a flag, and the message names --rerun with the run
+  CHECK_THROWS_WITH(run_experiment(parse(config(12)), o),
+                    Catch::Contains("run gcn__split__s0: model.hidden was 8 and is now 12") &&
+                        Catch::Contains("--rerun") && !Catch::Contains("--extend"));
   o.rerun = {"gcn__*"};
-  REQUIRE(run_experiment(parse(graph_config(10, "0.05")), o) == 0);
+  REQUIRE(run_experiment(parse(config(12)), o) == 0);
   const auto after = ResultsTable(dir.path).rows();
   REQUIRE(after.size() == 2);
   CHECK(after[0].get("run") == "gat__split__s0");
-  CHECK(after[1].get("run") == "gcn__split__s0");
-  CHECK(after[0].get("test_accuracy") == before[0].get("test_accuracy"));
+  CHECK(after[1].get("run") == "gcn__split__s0");  // in place
   CHECK(after[0].get("train_seconds") == before[0].get("train_seconds"));  // not retrained
+  CHECK(after[1].get("params") != before[1].get("params"));               // retrained with 12 hidden units
   const YAML::Node saved = YAML::LoadFile((dir.path / "runs" / "gcn__split__s0" / "config.yaml").string());
-  CHECK(saved["train_resolved"]["lr"].as<std::string>() == "0.05");
-  // the other run still has the old lr: the config as a whole is refused without a flag for it
+  CHECK(saved["model_resolved"]["hidden"].as<int>() == 12);
+  // now the config as it is trains nothing
   o.rerun.clear();
-  CHECK_THROWS_WITH(run_experiment(parse(graph_config(10, "0.05")), o),
-                    Catch::Contains("run gat__split__s0: train.lr was 0.01") && Catch::Contains("--rerun"));
+  REQUIRE(run_experiment(parse(config(12)), o) == 0);
+  CHECK(ResultsTable(dir.path).rows()[1].get("train_seconds") == after[1].get("train_seconds"));
   o.rerun = {"nope"};
-  CHECK_THROWS_WITH(run_experiment(parse(graph_config(10, "0.05")), o),
+  CHECK_THROWS_WITH(run_experiment(parse(config(12)), o),
                     Catch::Contains("--rerun 'nope' matches no run") && Catch::Contains("gat__split__s0"));
   CHECK_FALSE(fs::exists(dir.path / ".lock"));
 }

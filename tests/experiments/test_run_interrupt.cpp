@@ -293,3 +293,62 @@ models:
   CHECK(temporaries(parts).empty());
   CHECK_FALSE(fs::exists(parts / ".lock"));
 }
+
+TEST_CASE("receptive run --dry-run shows each run's training and validation items; --only and --set errors") {
+  rc::test::TempDir dir("dry_run");
+  const fs::path config = dir.path / "two.yaml";
+  dir.write("two.yaml", R"(name: two
+experiments:
+  - name: club
+    dataset: {name: karate}
+    models:
+      gcn: {type: gcn}
+  - name: sbm
+    dataset: {name: csbm, split: random, csbm: {nodes: 300, classes: 3}}
+    models:
+      gcn: {type: gcn}
+    sweep: {train_size: [5, 10]}
+)");
+  auto run = [&](std::vector<std::string> extra, const std::string& log) {
+    std::vector<std::string> args = {"run", config.string(), "--out", (dir.path / "out").string(), "--dry-run"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ChildGuard child{spawn_receptive(args, dir.path / log)};
+    const auto status = wait_for(child.pid, 60);
+    child.pid = -1;
+    REQUIRE(status.has_value());
+    REQUIRE(WIFEXITED(*status));
+    return std::pair{WEXITSTATUS(*status), rc::test::read_all((dir.path / log).string())};
+  };
+  const auto [code, log] = run({}, "dry.log");
+  INFO(log);
+  CHECK(code == 0);
+  CHECK_THAT(log, Catch::Contains("train") && Catch::Contains("val"));
+  // csbm with 5 labelled nodes per class: 15 training nodes; karate: 2
+  bool sbm5 = false, club = false;
+  for (const auto& line : lines_of(dir.path / "dry.log")) {
+    std::istringstream in(line);
+    std::string id, size;
+    int64_t seed = -1, train = -1;
+    in >> id >> size >> seed >> train;
+    if (id == "sbm__gcn__5__s0") sbm5 = train == 15;
+    if (id == "club__gcn__split__s0") club = train == 2;
+  }
+  CHECK(sbm5);
+  CHECK(club);
+  const auto [only_code, only_log] = run({"--only", "sbm"}, "only.log");
+  CHECK(only_code == 0);
+  CHECK_THAT(only_log, Catch::Contains("sbm__gcn__5__s0") && !Catch::Contains("club__gcn"));
+  const auto [bad_code, bad_log] = run({"--only", "cora"}, "bad_only.log");
+  CHECK(bad_code == 1);
+  CHECK_THAT(bad_log, Catch::Contains("--only 'cora'") && Catch::Contains("club, sbm"));
+  // a bad value from --set names the argument, not a line of the file
+  const auto [set_code, set_log] = run({"--set", "train.epochs=-2"}, "set.log");
+  CHECK(set_code == 1);
+  CHECK_THAT(set_log, Catch::Contains("--set 'train.epochs=-2'") && !Catch::Contains("two.yaml:1:"));
+  // and one from the file names its line
+  dir.write("bad.yaml", "name: bad\ndataset: {name: karate}\ntrain:\n  lr: 0.01\n  epochs: -3\nmodels:\n  gcn: {type: gcn}\n");
+  ChildGuard child{spawn_receptive({"run", (dir.path / "bad.yaml").string(), "--dry-run"}, dir.path / "bad.log")};
+  REQUIRE(wait_for(child.pid, 30).has_value());
+  child.pid = -1;
+  CHECK_THAT(rc::test::read_all((dir.path / "bad.log").string()), Catch::Contains("bad.yaml:5: train.epochs"));
+}
