@@ -304,7 +304,7 @@ experiments:
     models:
       gcn: {type: gcn}
   - name: sbm
-    dataset: {name: csbm, split: random, csbm: {nodes: 300, classes: 3}}
+    dataset: {name: csbm, split: random, csbm: {nodes: 1600, classes: 3}}
     models:
       gcn: {type: gcn}
     sweep: {train_size: [5, 10]}
