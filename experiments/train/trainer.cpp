@@ -132,7 +132,12 @@ Run::Run(TrainingTask& task, const TrainSettings& s, const std::filesystem::path
   if (writer_) std::filesystem::create_directories(run_dir);
   out_.params = model_.num_parameters();
   out_.best_val_accuracy = -1;
-  const std::optional<TrainState> state = control.resume ? load_train_state(state_path_) : std::nullopt;
+  std::optional<TrainState> state;
+  try {
+    if (control.resume) state = load_train_state(state_path_);
+  } catch (const std::exception& e) {
+    fail("{}: cannot continue: {}; `receptive run CONFIG --rerun RUN` trains this run afresh", label_, e.what());
+  }
   if (state) restore(*state);
   else start_afresh();
 }
