@@ -9,6 +9,8 @@
 #include "datasets/graph/synthetic.hpp"
 #include "datasets/image/folder.hpp"
 #include "datasets/registry.hpp"
+#include "datasets/sequence/image_sequence.hpp"
+#include "datasets/sequence/marked_sum.hpp"
 #include "framework/core/error.hpp"
 #include "framework/core/param_binding.hpp"
 
@@ -31,7 +33,7 @@ DatasetType idx_dataset(std::string name, std::string description, std::vector<s
           [name, classes, default_dir](const Params& o) {
             return load_idx_train_test(name, o.get_string("root"), classes, default_dir);
           },
-          nullptr};
+          nullptr, nullptr};
 }
 
 const ParamBinding<FolderOptions>& folder_binding() {
@@ -69,7 +71,7 @@ DatasetType image_folder() {
             const FolderOptions f = folder_binding().from(o);
             return std::vector<int64_t>{f.grayscale ? 1 : 3, f.height, f.width};
           },
-          load_folder, nullptr};
+          load_folder, nullptr, nullptr};
 }
 
 struct LinqsSettings {
@@ -96,7 +98,7 @@ GraphDataset load_linqs_entry(const std::string& name, const Params& o) {
 DatasetType linqs_dataset(const std::string& name, std::string description) {
   return {name, std::move(description), kGraphDomain,
           concat_schemas({Schema{{root_spec()}}, graph_options_schema(), linqs_binding().schema()}), nullptr, nullptr,
-          [name](const Params& o) { return load_linqs_entry(name, o); }};
+          [name](const Params& o) { return load_linqs_entry(name, o); }, nullptr};
 }
 
 const ParamBinding<CsbmOptions>& csbm_binding() {
@@ -121,6 +123,41 @@ GraphDataset load_csbm(const Params& p) {
   return csbm(o);
 }
 
+// An IDX image set (28 × 28 grey) read as sequences (datasets/sequence/image_sequence.hpp).
+DatasetType idx_sequence_dataset(std::string name, std::string images, std::string description,
+                                 std::vector<std::string> classes,
+                                 std::optional<std::filesystem::path> default_dir = std::nullopt) {
+  const std::string fallback = default_dir ? fmt::format(", then {}", default_dir->string()) : "";
+  ParamSpec root = root_spec(fallback);
+  root.doc = fmt::format("folder holding the {} IDX files; default $RECEPTIVE_DATA/{}, then data/{}{}", images, images,
+                         images, fallback);
+  DatasetType t{name, std::move(description), kSequenceDomain,
+                concat_schemas({Schema{{root}}, sequence_options_schema(), image_sequence_schema()}),
+                [](const Params& o) {
+                  const auto [steps, features] = image_sequence_shape(1, 28, 28, image_sequence_options(o));
+                  return std::vector<int64_t>{steps, features};
+                },
+                nullptr, nullptr, nullptr};
+  t.load_sequences = [name, images, classes, default_dir](const Params& o) {
+    // the files are the image dataset's: its folder name is the lookup name ($RECEPTIVE_DATA/<images>, ...)
+    return images_as_sequences(load_idx_train_test(images, o.get_string("root"), classes, default_dir),
+                               image_sequence_options(o), name);
+  };
+  return t;
+}
+
+DatasetType marked_sum_dataset() {
+  DatasetType t{"marked-sum",
+                "synthetic long-range task: L random digits, two marked, label = their sum mod 10 (generated, seeded)",
+                kSequenceDomain, concat_schemas({sequence_options_schema(), marked_sum_schema()}),
+                [](const Params& o) {
+                  return std::vector<int64_t>{marked_sum_options(o).length, 11};
+                },
+                nullptr, nullptr, nullptr};
+  t.load_sequences = [](const Params& o) { return marked_sum(marked_sum_options(o)); };
+  return t;
+}
+
 }  // namespace
 
 void register_builtin_datasets() {
@@ -130,13 +167,20 @@ void register_builtin_datasets() {
     register_dataset(idx_dataset("mnist", "MNIST handwritten digits (IDX, gzip or plain) at root or $RECEPTIVE_DATA/mnist",
                                  {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, 28, 28));
     register_dataset(image_folder());
+    register_dataset(idx_sequence_dataset("fashion-mnist-sequence", "fashion-mnist",
+                                          "Fashion-MNIST read as sequences: order rows | patches | pixels | permuted",
+                                          fashion_mnist_classes(), "/usr/share/datasets/fashion-mnist"));
+    register_dataset(idx_sequence_dataset("mnist-sequence", "mnist",
+                                          "MNIST read as sequences (sequential / permuted MNIST)",
+                                          {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
+    register_dataset(marked_sum_dataset());
     register_dataset(linqs_dataset("cora", "Cora citation graph (LINQS format; Planetoid split file beside it)"));
     register_dataset(linqs_dataset("citeseer", "CiteSeer citation graph (LINQS format; Planetoid split file beside it)"));
     register_dataset({"karate", "Zachary's karate club (built in; 34 nodes, 2 factions)", kGraphDomain,
-                      graph_options_schema(), nullptr, nullptr, [](const Params&) { return karate_club(); }});
+                      graph_options_schema(), nullptr, nullptr, [](const Params&) { return karate_club(); }, nullptr});
     register_dataset({"csbm", "contextual stochastic block model (built in, seeded)", kGraphDomain,
                       concat_schemas({graph_options_schema(), csbm_binding().schema("csbm.")}), nullptr, nullptr,
-                      load_csbm});
+                      load_csbm, nullptr});
     return true;
   }();
   (void)done;

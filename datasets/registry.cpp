@@ -85,4 +85,18 @@ GraphDataset load_graph_dataset(const Params& options) {
   return g;
 }
 
+SequenceData load_sequence_dataset(const Params& options) {
+  const DatasetType& t = entry_of(options, kSequenceDomain);
+  RC_CHECK(t.load_sequences, "dataset {}: its registry entry has no sequence loader", t.name);
+  SequenceData d = t.load_sequences(options);
+  check_sequence_data(d, t.name);
+  if (t.input_shape) {
+    const std::vector<int64_t> declared = t.input_shape(options), got{d.train.length, d.train.features};
+    RC_CHECK(declared.empty() || declared == got,
+             "dataset {}: the sequences are {} steps × {} features but the dataset declares {}", t.name, got[0], got[1],
+             fmt::join(declared, " × "));
+  }
+  return d;
+}
+
 }  // namespace rc::data

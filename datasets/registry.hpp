@@ -10,6 +10,7 @@
 
 #include "datasets/graph/graph.hpp"
 #include "datasets/image/image_data.hpp"
+#include "datasets/sequence/sequence_data.hpp"
 #include "framework/core/params.hpp"
 
 namespace rc::data {
@@ -18,17 +19,19 @@ namespace rc::data {
 // Model types name their domain the same way, and a config may only pair a model and a dataset of one domain.
 inline const std::string kImageDomain = "image";
 inline const std::string kGraphDomain = "graph";
+inline const std::string kSequenceDomain = "sequence";
 
 struct DatasetType {
   std::string name, description;
-  std::string domain;  // kImageDomain, kGraphDomain, ...
+  std::string domain;  // kImageDomain, kGraphDomain, kSequenceDomain
   Schema schema;       // every option of the dataset section except `name` (the domain's options included)
   // The shape of one input item that the options imply, known before loading ({C, H, W} for images); empty when
-  // only the data tells (a graph's feature count). The config check builds models for it.
+  // only the data tells (a graph's feature count); {L, F} for sequences. The config check builds models for it.
   std::function<std::vector<int64_t>(const Params&)> input_shape;
-  // The loader of the entry's domain (the other is empty). Options are the whole dataset section, resolved.
+  // The loader of the entry's domain (the others are empty). Options are the whole dataset section, resolved.
   std::function<TrainTest(const Params&)> load_images;
   std::function<GraphDataset(const Params&)> load_graph;
+  std::function<SequenceData(const Params&)> load_sequences;
 };
 
 void register_dataset(DatasetType type);
@@ -47,5 +50,6 @@ Schema dataset_schema(const DatasetType& type);
 // and, for images, with the training pool's normalisation when `normalize` asks for it.
 ImageData load_image_dataset(const Params& options);
 GraphDataset load_graph_dataset(const Params& options);
+SequenceData load_sequence_dataset(const Params& options);
 
 }  // namespace rc::data

@@ -22,6 +22,7 @@
 #include "experiments/summary.hpp"
 #include "experiments/train/graph_task.hpp"
 #include "experiments/train/image_task.hpp"
+#include "experiments/train/sequence_task.hpp"
 #include "experiments/train/train_state.hpp"
 #include "framework/core/collective.hpp"
 #include "framework/core/random.hpp"
@@ -86,19 +87,25 @@ void save_resolved(const RunSpec& r, const fs::path& run_dir) {
 }  // namespace
 
 namespace {
-// One part's data, loaded once: images or a graph, as the dataset's domain says.
+// One part's data, loaded once: images, a graph or sequences, as the dataset's domain says.
 struct PartData {
   std::string dataset;
   const Params* options = nullptr;
   std::optional<ImageData> images;
   std::optional<data::GraphDataset> graph;
+  std::optional<data::SequenceData> sequences;
+  models::SequenceShape sequence_shape() const {
+    return {sequences->train.length, sequences->train.features, sequences->train.num_classes()};
+  }
 };
 
 PartData load_part(const Params& ds) {
   PartData d;
   d.dataset = ds.get_string("name");
   d.options = &ds;
-  if (data::dataset_type(d.dataset).domain == data::kGraphDomain) d.graph = data::load_graph_dataset(ds);
+  const std::string& domain = data::dataset_type(d.dataset).domain;
+  if (domain == data::kGraphDomain) d.graph = data::load_graph_dataset(ds);
+  else if (domain == data::kSequenceDomain) d.sequences = data::load_sequence_dataset(ds);
   else d.images = load_images(ds);
   return d;
 }
@@ -109,6 +116,7 @@ int64_t parameter_count(const RunSpec& r, const PartData& d) {
     GraphTask t = make_graph_task(*d.graph, d.graph->split);
     return mt.make_graph(r.model_params, t.input, 0)->num_parameters();
   }
+  if (d.sequences) return mt.make_sequence(r.model_params, d.sequence_shape(), 0)->num_parameters();
   return mt.make_image(r.model_params, d.images->shape, 0)->num_parameters();
 }
 
@@ -124,6 +132,14 @@ RunOutcome train_run(const RunSpec& r, const PartData& d, const fs::path& run_di
     auto model = mt.make_graph(r.model_params, task.input, uint64_t(r.seed));
     used = static_cast<int64_t>(split.train.size());
     return train_graph_model(*model, task, ts, run_dir, label, control);
+  }
+  if (d.sequences) {
+    const auto sub = data::run_subset(*d.sequences, *d.options, r.train_size, uint64_t(r.seed), d.dataset, r.id);
+    SequenceTask task{&d.sequences->train, sub.train, sub.val, &d.sequences->test};
+    manual_seed(uint64_t(r.seed));
+    auto model = mt.make_sequence(r.model_params, d.sequence_shape(), uint64_t(r.seed));
+    used = static_cast<int64_t>(sub.train.size());
+    return train_sequence_model(*model, task, ts, run_dir, uint64_t(r.seed), label, control);
   }
   const auto sub = data::run_subset(*d.images, *d.options, r.train_size, uint64_t(r.seed), d.dataset, r.id);
   ImageTask task;
@@ -193,6 +209,10 @@ std::pair<int64_t, int64_t> item_counts(const RunSpec& r, const PartData& d) {
   if (d.graph) {
     const data::Split split = data::run_split(*d.graph, *d.options, r.train_size, uint64_t(r.seed), d.dataset);
     return {static_cast<int64_t>(split.train.size()), static_cast<int64_t>(split.val.size())};
+  }
+  if (d.sequences) {
+    const auto sub = data::run_subset(*d.sequences, *d.options, r.train_size, uint64_t(r.seed), d.dataset, r.id);
+    return {static_cast<int64_t>(sub.train.size()), static_cast<int64_t>(sub.val.size())};
   }
   const auto sub = data::run_subset(*d.images, *d.options, r.train_size, uint64_t(r.seed), d.dataset, r.id);
   return {static_cast<int64_t>(sub.train.size()), static_cast<int64_t>(sub.val.size())};

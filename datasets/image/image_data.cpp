@@ -50,18 +50,8 @@ void check_image_data(const ImageData& d, const std::string& name) {
 
 SubsetIndices run_subset(const ImageData& d, const Params& options, double train_size, uint64_t seed,
                          const std::string& dataset, const std::string& run) {
-  const int64_t classes = d.train.num_classes();
-  SubsetSpec spec;
-  spec.seed = seed;
-  spec.val_fraction = image_options(options).val_fraction;
-  if (train_size <= 1.0) spec.fraction = train_size;
-  else spec.per_class = std::max<int64_t>(1, std::llround(train_size / double(classes)));
-  SubsetIndices sub = stratified_subset(d.train.labels, classes, spec);
-  const int64_t held = distinct_labels(d.train.labels, sub.train);
-  RC_CHECK(held >= 2,
-           "dataset {}: the {} training images of run {} hold {} class(es); classification needs at least 2", dataset,
-           sub.train.size(), run, held);
-  return sub;
+  return run_class_subset(d.train.labels, d.train.num_classes(), image_options(options).val_fraction, train_size, seed,
+                          dataset, run, "images");
 }
 
 TrainTest split_off_test(const ImageDataset& all, double test_fraction) {

@@ -38,6 +38,21 @@ SubsetIndices stratified_subset(const std::vector<int32_t>& labels, int64_t num_
   return out;
 }
 
+SubsetIndices run_class_subset(const std::vector<int32_t>& labels, int64_t num_classes, double val_fraction,
+                               double train_size, uint64_t seed, const std::string& dataset, const std::string& run,
+                               const std::string& items) {
+  SubsetSpec spec;
+  spec.seed = seed;
+  spec.val_fraction = val_fraction;
+  if (train_size <= 1.0) spec.fraction = train_size;
+  else spec.per_class = std::max<int64_t>(1, std::llround(train_size / double(num_classes)));
+  SubsetIndices sub = stratified_subset(labels, num_classes, spec);
+  const int64_t held = distinct_labels(labels, sub.train);
+  RC_CHECK(held >= 2, "dataset {}: the {} training {} of run {} hold {} class(es); classification needs at least 2",
+           dataset, sub.train.size(), items, run, held);
+  return sub;
+}
+
 int64_t distinct_labels(const std::vector<int32_t>& labels, const std::vector<int64_t>& idx) {
   std::vector<int32_t> seen;
   if (idx.empty()) seen = labels;

@@ -4,6 +4,7 @@
 // the rest — so for one seed, every smaller subset is contained in every larger one (nested), and no
 // subset ever touches the validation items.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace rc::data {
@@ -21,6 +22,13 @@ struct SubsetIndices {
 
 // labels: one class per item, values in [0, num_classes). Errors name the offending value.
 SubsetIndices stratified_subset(const std::vector<int32_t>& labels, int64_t num_classes, const SubsetSpec& spec);
+
+// One run's training and validation items of a labelled pool, as every classification domain draws them:
+// `train_size` a fraction (<= 1) or a count (> 1, split evenly over the classes), after holding out val_fraction of
+// each class. A subset with fewer than 2 classes is an error naming the dataset, the run and `items` ("images").
+SubsetIndices run_class_subset(const std::vector<int32_t>& labels, int64_t num_classes, double val_fraction,
+                               double train_size, uint64_t seed, const std::string& dataset, const std::string& run,
+                               const std::string& items);
 
 // How many different labels the items `idx` (all items when empty) carry.
 int64_t distinct_labels(const std::vector<int32_t>& labels, const std::vector<int64_t>& idx);

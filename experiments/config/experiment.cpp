@@ -261,7 +261,17 @@ void check_model(const PartContext& c, const models::ModelType& mt, const Params
     const std::string bad = mt.check_graph(mp);
     if (!bad.empty()) throw ConfigError(fmt::format("{}: {}", location(c.file, section, mpath), bad));
   }
-  if (!c.graph && mt.check_image) {
+  if (mt.domain == models::Domain::Sequence && mt.check_sequence) {
+    models::SequenceShape shape;
+    const std::vector<int64_t> dims = c.dataset_type->input_shape ? c.dataset_type->input_shape(c.dataset)
+                                                                  : std::vector<int64_t>{};
+    if (dims.size() == 2) shape.length = dims[0], shape.features = dims[1];
+    const std::string bad = mt.check_sequence(mp, shape);
+    if (!bad.empty())
+      throw ConfigError(fmt::format("{}: {} (sequences of {} steps × {} features)", location(c.file, section, mpath),
+                                    bad, shape.length, shape.features));
+  }
+  if (mt.domain == models::Domain::Image && mt.check_image) {
     models::ImageShape shape;
     const std::vector<int64_t> dims = c.dataset_type->input_shape ? c.dataset_type->input_shape(c.dataset)
                                                                   : std::vector<int64_t>{};

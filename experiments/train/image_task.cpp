@@ -9,6 +9,7 @@
 #include <random>
 
 #include "experiments/train/checkpoint.hpp"
+#include "experiments/train/train_state.hpp"
 #include "experiments/train/trainer.hpp"
 #include "framework/core/random.hpp"
 #include "framework/ops/loss.hpp"
@@ -106,21 +107,10 @@ void ImageClassification::continue_epoch(int64_t epoch, int64_t first, int64_t s
   if (b_ < steps_) prepare(b_);
 }
 
-std::string ImageClassification::save_state() const { return nlohmann::json{{"order", order_}}.dump(); }
+std::string ImageClassification::save_state() const { return order_state(order_); }
 
 void ImageClassification::load_state(const std::string& text) {
-  std::vector<int64_t> order;
-  try {
-    order = nlohmann::json::parse(text).at("order").get<std::vector<int64_t>>();
-  } catch (const std::exception& e) {
-    fail("image task: the training state's order is not a list of indices ({})", e.what());
-  }
-  // the saved order must be a permutation of this run's training indices
-  std::vector<int64_t> a = order, b = data_.train_idx;
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  RC_CHECK(a == b, "image task: the training state's order ({} indices) is not a permutation of this run's {} "
-           "training images (the data changed since the run was stopped)", order.size(), b.size());
+  std::vector<int64_t> order = order_from_state(text, data_.train_idx, "image task");
   next_.wait();
   order_ = std::move(order);
 }

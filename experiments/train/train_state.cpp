@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -63,6 +64,23 @@ bool train_state_unfinished(const std::filesystem::path& path) {
   } catch (const std::exception&) {
     return false;  // not a state this version wrote: the trainer reports it when it loads the state
   }
+}
+
+std::string order_state(const std::vector<int64_t>& order) { return nlohmann::json{{"order", order}}.dump(); }
+
+std::vector<int64_t> order_from_state(const std::string& text, const std::vector<int64_t>& items, const char* what) {
+  std::vector<int64_t> order;
+  try {
+    order = nlohmann::json::parse(text).at("order").get<std::vector<int64_t>>();
+  } catch (const std::exception& e) {
+    fail("{}: the training state's order is not a list of indices ({})", what, e.what());
+  }
+  std::vector<int64_t> a = order, b = items;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  RC_CHECK(a == b, "{}: the training state's order ({} indices) is not a permutation of this run's {} training items "
+           "(the data changed since the run was stopped)", what, order.size(), b.size());
+  return order;
 }
 
 std::string exact_double(double v) {

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "framework/core/named_tensors.hpp"
 #include "framework/io/safetensors.hpp"
@@ -41,6 +42,12 @@ std::optional<TrainState> load_train_state(const std::filesystem::path& path);
 // Whether the state at `path` is that of a run that stopped before its end (interrupted: loop "finished" is
 // false); false when there is no state. Reads the file's header only.
 bool train_state_unfinished(const std::filesystem::path& path);
+
+// A task's shuffled order of training indices as its state (TrainingTask::save_state): {"order": [...]}; and
+// back, checked to be a permutation of `items` (the run's training indices) so that a state of other data is an
+// error naming `what` ("image task").
+std::string order_state(const std::vector<int64_t>& order);
+std::vector<int64_t> order_from_state(const std::string& json, const std::vector<int64_t>& items, const char* what);
 
 // Doubles as exact text: C99 hex floats ("0x1.8p+1"), "nan", "inf", "-inf".
 std::string exact_double(double v);
