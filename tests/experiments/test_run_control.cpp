@@ -212,3 +212,19 @@ models:
   CHECK(sgd.runs.at(0).resolved["train_resolved"]["momentum"]);
   CHECK(sgd.runs.at(0).resolved["train_resolved"]["gamma"]);
 }
+
+TEST_CASE("run control: the README's --set example works on the quick start config") {
+  const fs::path quickstart =
+      fs::path(RECEPTIVE_TEST_DATA).parent_path().parent_path() / "experiments" / "configs" / "quickstart.yaml";
+  REQUIRE(fs::exists(quickstart));
+  Experiment e = load_experiment(quickstart.string(), {"train.epochs=3", "models.attention_window.policy.kernel=5"});
+  bool window = false;
+  for (const auto& r : e.runs) {
+    CHECK(r.train_params.get_int("epochs") == 3);
+    if (r.model == "attention_window") window = r.model_params.get_int("policy.kernel") == 5;
+  }
+  CHECK(window);
+  // a key that fits no experiment names the paths tried and why
+  CHECK_THROWS_WITH(load_experiment(quickstart.string(), {"models.local.policy.kernel=5"}),
+                    Catch::Contains("none accepts 'models.local.policy.kernel'"));
+}
