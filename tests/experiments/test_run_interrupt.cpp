@@ -294,7 +294,7 @@ models:
   CHECK_FALSE(fs::exists(parts / ".lock"));
 }
 
-TEST_CASE("receptive run --dry-run shows each run's training and validation items; --only and --set errors") {
+TEST_CASE("receptive run --dry-run shows each run's training and validation items, --only and --set errors") {
   rc::test::TempDir dir("dry_run");
   const fs::path config = dir.path / "two.yaml";
   dir.write("two.yaml", R"(name: two
