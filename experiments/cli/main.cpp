@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   run->add_option("--out", run_args.out, "output folder (default: results/<config name>)");
   run->add_option("--set", run_args.overrides,
                   "override a config key: --set train.epochs=3 (repeatable); in a config with several experiments a "
-                  "key goes to every experiment that has it, or write experiments.N.train.epochs=3");
+                  "key goes to all of them when all accept it, or to the only one that does (else the error lists "
+                  "the experiments.N.<key> paths)");
   run->add_option("--threads", threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   run->add_option("--only", run_args.only,
                   "train only part of the config: an experiment's name, a model's name, or EXPERIMENT/MODEL "

@@ -115,6 +115,8 @@ TEST_CASE("dataset registry: every entry has a domain, a loader of that domain a
       CHECK(t.input_shape);
       CHECK(t.schema.find("val_fraction"));
       CHECK(t.schema.find("augment.crop_padding"));
+    } else if (t.domain == kSequenceDomain) {
+      CHECK(t.load_sequences);
     } else {
       CHECK(t.domain == kGraphDomain);
       CHECK(t.load_graph);
