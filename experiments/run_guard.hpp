@@ -20,7 +20,8 @@
 namespace rc::exp {
 
 // Set (by the SIGINT/SIGTERM/SIGHUP handler of `receptive run`) to stop training after the current step (the
-// run reports "interrupted" and is not recorded) and to start no further run.
+// run reports "interrupted", gets no row and saves its training state to continue from next time, trainer.hpp)
+// and to start no further run.
 std::atomic<bool>& stop_requested();
 
 class OutDirLock {
