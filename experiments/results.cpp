@@ -140,6 +140,20 @@ void ResultsTable::append(const ResultRow& row) {
   write_all();
 }
 
+void ResultsTable::put(const ResultRow& row) {
+  const std::string id = row.get("run");
+  const auto it = std::find_if(rows_.begin(), rows_.end(), [&](const ResultRow& r) { return r.get("run") == id; });
+  if (id.empty() || it == rows_.end()) return append(row);
+  for (const auto& [k, v] : row.values)
+    if (std::find(columns_.begin(), columns_.end(), k) == columns_.end()) columns_.push_back(k);
+  ResultRow replaced = row;
+  replaced.line = it->line;
+  *it = replaced;
+  rows_.erase(std::remove_if(std::next(it), rows_.end(), [&](const ResultRow& r) { return r.get("run") == id; }),
+              rows_.end());
+  write_all();
+}
+
 void ResultsTable::write_all() const {
   std::ostringstream out;
   for (size_t i = 0; i < columns_.size(); ++i) out << (i ? "," : "") << csv_field(columns_[i]);

@@ -32,6 +32,9 @@ class ResultsTable {
   const std::vector<ResultRow>& rows() const { return rows_; }
   bool has_run(const std::string& run_id) const;  // the `run` column
   void append(const ResultRow& row);              // atomic replace of results.csv
+  // The row of the same run (the `run` column) replaced in place, or appended when there is none; atomic as append.
+  // A retrained run (`receptive run --rerun`/`--extend`) keeps its place in the table.
+  void put(const ResultRow& row);
   const std::vector<std::string>& columns() const { return columns_; }
   // The column's value as a number; an empty or non-numeric field is an error naming results.csv, the row's line,
   // the column and the value.

@@ -1,6 +1,8 @@
 #include "experiments/runner.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <fnmatch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +23,7 @@
 #include "experiments/train/graph_task.hpp"
 #include "experiments/train/image_task.hpp"
 #include "experiments/train/sequence_task.hpp"
+#include "experiments/train/train_state.hpp"
 #include "framework/core/collective.hpp"
 #include "framework/core/random.hpp"
 #include "models/registry.hpp"
@@ -119,7 +122,7 @@ int64_t parameter_count(const RunSpec& r, const PartData& d) {
 
 // Trains run r on its split of the part's data; `used` gets the number of labelled training items.
 RunOutcome train_run(const RunSpec& r, const PartData& d, const fs::path& run_dir, const std::string& label,
-                     int64_t& used) {
+                     const TrainControl& control, int64_t& used) {
   const TrainSettings ts = TrainSettings::from(r.train_params);
   const auto& mt = models::model_type(r.model_type);
   if (d.graph) {
@@ -128,7 +131,7 @@ RunOutcome train_run(const RunSpec& r, const PartData& d, const fs::path& run_di
     manual_seed(uint64_t(r.seed));
     auto model = mt.make_graph(r.model_params, task.input, uint64_t(r.seed));
     used = static_cast<int64_t>(split.train.size());
-    return train_graph_model(*model, task, ts, run_dir, label);
+    return train_graph_model(*model, task, ts, run_dir, label, control);
   }
   if (d.sequences) {
     const auto sub = data::run_subset(*d.sequences, *d.options, r.train_size, uint64_t(r.seed), d.dataset, r.id);
@@ -136,7 +139,7 @@ RunOutcome train_run(const RunSpec& r, const PartData& d, const fs::path& run_di
     manual_seed(uint64_t(r.seed));
     auto model = mt.make_sequence(r.model_params, d.sequence_shape(), uint64_t(r.seed));
     used = static_cast<int64_t>(sub.train.size());
-    return train_sequence_model(*model, task, ts, run_dir, uint64_t(r.seed), label);
+    return train_sequence_model(*model, task, ts, run_dir, uint64_t(r.seed), label, control);
   }
   const auto sub = data::run_subset(*d.images, *d.options, r.train_size, uint64_t(r.seed), d.dataset, r.id);
   ImageTask task;
@@ -149,7 +152,25 @@ RunOutcome train_run(const RunSpec& r, const PartData& d, const fs::path& run_di
   manual_seed(uint64_t(r.seed));
   auto model = mt.make_image(r.model_params, d.images->shape, uint64_t(r.seed));
   used = static_cast<int64_t>(sub.train.size());
-  return train_image_model(*model, task, ts, run_dir, uint64_t(r.seed), label);
+  return train_image_model(*model, task, ts, run_dir, uint64_t(r.seed), label, control);
+}
+
+// The finished runs --extend continues: those whose saved settings differ from the config's in budget keys only
+// (check_resume_matches has refused any other change). Each needs its training state.
+std::set<std::string> runs_to_extend(const Experiment& e, const ResultsTable& table, const fs::path& dir,
+                                     const std::set<std::string>& rerun) {
+  std::set<std::string> out;
+  for (const auto& c : changed_settings(e, table, dir))
+    if (c.budget && table.has_run(c.run) && !rerun.count(c.run)) out.insert(c.run);
+  for (const auto& id : out) {
+    std::error_code ec;
+    if (!fs::exists(dir / "runs" / id / kTrainStateFile, ec))
+      throw config::ConfigError(fmt::format(
+          "--extend: run {} has no training state to continue from ({} is missing: it was trained by an earlier "
+          "version); --rerun {} trains it afresh with the new budget", id,
+          (dir / "runs" / id / kTrainStateFile).string(), id));
+  }
+  return out;
 }
 
 // How the ranks of a job share a config's runs (one rank: Single).
@@ -183,21 +204,51 @@ class PartCache {
   std::unique_ptr<PartData> data_;
 };
 
-void print_dry_run(const Experiment& e, const ResultsTable& table) {
-  fmt::print("{:<56} {:>10} {:>5} {:>10}\n", "run", "train_size", "seed", "params");
-  PartCache cache;
-  for (const auto& r : e.runs)
-    fmt::print("{:<56} {:>10} {:>5} {:>10}{}\n", r.id, r.train_size == 0 ? "split" : fmt::format("{:g}", r.train_size),
-               r.seed, parameter_count(r, cache.get(r)), table.has_run(r.id) ? "  (done)" : "");
+// The numbers of training and validation items run r trains and selects on (images, or labelled nodes).
+std::pair<int64_t, int64_t> item_counts(const RunSpec& r, const PartData& d) {
+  if (d.graph) {
+    const data::Split split = data::run_split(*d.graph, *d.options, r.train_size, uint64_t(r.seed), d.dataset);
+    return {static_cast<int64_t>(split.train.size()), static_cast<int64_t>(split.val.size())};
+  }
+  if (d.sequences) {
+    const auto sub = data::run_subset(*d.sequences, *d.options, r.train_size, uint64_t(r.seed), d.dataset, r.id);
+    return {static_cast<int64_t>(sub.train.size()), static_cast<int64_t>(sub.val.size())};
+  }
+  const auto sub = data::run_subset(*d.images, *d.options, r.train_size, uint64_t(r.seed), d.dataset, r.id);
+  return {static_cast<int64_t>(sub.train.size()), static_cast<int64_t>(sub.val.size())};
 }
 
-// The indices (into e.runs) of the runs results.csv lacks, in config order; under mpirun every rank takes rank
-// 0's list (only rank 0 reads results.csv; the dispatcher hands out positions in this list).
-std::vector<size_t> runs_to_train(const Experiment& e, const ResultsTable* table, const dist::World& world, Mode mode) {
+void print_dry_run(const Experiment& e, const ResultsTable& table, const std::vector<size_t>& todo,
+                   const std::set<std::string>& rerun) {
+  fmt::print("{:<56} {:>10} {:>5} {:>8} {:>8} {:>10}\n", "run", "train_size", "seed", "train", "val", "params");
+  PartCache cache;
+  for (size_t i = 0; i < e.runs.size(); ++i) {
+    const RunSpec& r = e.runs[i];
+    const PartData& d = cache.get(r);
+    const auto [train, val] = item_counts(r, d);
+    const bool trains = std::find(todo.begin(), todo.end(), i) != todo.end();
+    const std::string note = !table.has_run(r.id) ? "" : rerun.count(r.id) ? "  (done; --rerun: trained afresh)"
+                             : trains ? "  (done; --extend: continued)" : "  (done)";
+    fmt::print("{:<56} {:>10} {:>5} {:>8} {:>8} {:>10}{}\n", r.id,
+               r.train_size == 0 ? "split" : fmt::format("{:g}", r.train_size), r.seed, train, val,
+               parameter_count(r, d), note);
+  }
+}
+
+// The indices (into e.runs) of the runs to train, in config order: those results.csv lacks, those to rerun and
+// those to extend; under mpirun every rank takes rank 0's list (only rank 0 reads results.csv; the dispatcher
+// hands out positions in this list).
+std::vector<size_t> runs_to_train(const Experiment& e, const ResultsTable* table, const std::set<std::string>& rerun,
+                                  const std::set<std::string>& extend, const dist::World& world, Mode mode) {
   std::vector<size_t> todo;
   if (table)
-    for (size_t i = 0; i < e.runs.size(); ++i)
-      if (!table->has_run(e.runs[i].id)) todo.push_back(i);
+    for (size_t i = 0; i < e.runs.size(); ++i) {
+      const std::string& id = e.runs[i].id;
+      // a run in the table whose state is unfinished: an interrupted --rerun or --extend, which continues
+      if (!table->has_run(id) || rerun.count(id) || extend.count(id) ||
+          train_state_unfinished(table->path().parent_path() / "runs" / id / kTrainStateFile))
+        todo.push_back(i);
+    }
   if (mode == Mode::Single) return todo;
   std::string text;
   for (size_t i : todo) text += std::to_string(i) + " ";
@@ -208,8 +259,8 @@ std::vector<size_t> runs_to_train(const Experiment& e, const ResultsTable* table
 }
 
 // Trains the runs the dispatcher hands this rank; returns how many did not finish.
-int train_runs(const Experiment& e, const std::vector<size_t>& todo, dist::Dispatcher& dispatcher,
-               const RunnerOptions& opt, const dist::World& world, Mode mode) {
+int train_runs(const Experiment& e, const std::vector<size_t>& todo, const std::set<std::string>& rerun,
+               dist::Dispatcher& dispatcher, const RunnerOptions& opt, const dist::World& world, Mode mode) {
   PartCache cache;
   const bool writer = mode != Mode::DataParallel || world.rank() == 0;  // data parallel: rank 0 writes the run's files
   int unfinished = 0;
@@ -225,9 +276,13 @@ int train_runs(const Experiment& e, const std::vector<size_t>& todo, dist::Dispa
                                                   : fmt::format("[{}/{}] {}", counter, todo.size(), r.id);
     const PartData& data = cache.get(r);
     int64_t used = 0;
-    RunOutcome o = train_run(r, data, run_dir, label, used);
+    TrainControl control;
+    control.resume = !rerun.count(r.id);  // a rerun starts afresh; every other run continues from its state
+    RunOutcome o = train_run(r, data, run_dir, label, control, used);
     if (o.status == "interrupted") {
-      fmt::print(stderr, "{}: interrupted; this run is not recorded and will restart next time\n", r.id);
+      fmt::print(stderr, "{}: interrupted at step {}; its state is saved in {}, and the same command continues it "
+                 "from there{}\n", r.id, o.steps, (run_dir / kTrainStateFile).string(),
+                 control.resume ? "" : " (without --rerun, which would start it afresh again)");
       ++unfinished;
       break;
     }
@@ -261,18 +316,28 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
     table.emplace(opt.out_dir, std::vector<std::string>{"run", "model_type", "size_spec", "steps", "best_epoch",
                                                         "items_per_second", "status", "last_test_accuracy",
                                                         "eval_items_per_second"});
-    check_resume_matches(e, *table, opt.out_dir);
   }
-  const std::vector<size_t> todo = runs_to_train(e, table ? &*table : nullptr, world, opt.dry_run ? Mode::Single : mode);
+  const std::set<std::string> rerun = matching_runs(e, opt.rerun);
+  std::set<std::string> extend;
   if (root) {
-    fmt::print("{}: {} runs, {} already in {}, {} to train", e.name, e.runs.size(), e.runs.size() - todo.size(),
-               table->path().string(), todo.size());
+    check_resume_matches(e, *table, opt.out_dir, rerun, opt.extend);
+    if (opt.extend) extend = runs_to_extend(e, *table, opt.out_dir, rerun);
+  }
+  const std::vector<size_t> todo =
+      runs_to_train(e, table ? &*table : nullptr, rerun, extend, world, opt.dry_run ? Mode::Single : mode);
+  if (root) {
+    size_t done = 0;
+    for (const auto& r : e.runs) done += table->has_run(r.id);
+    fmt::print("{}: {} runs, {} already in {}, {} to train", e.name, e.runs.size(), done, table->path().string(),
+               todo.size());
+    if (!rerun.empty() || !extend.empty())
+      fmt::print(" ({} again: {} rerun, {} extended)", rerun.size() + extend.size(), rerun.size(), extend.size());
     if (mode == Mode::Sweep) fmt::print(", shared by {} ranks", world.size());
     if (mode == Mode::DataParallel) fmt::print(", each by {} ranks together (data parallel)", world.size());
     fmt::print("\n");
   }
   if (opt.dry_run) {
-    print_dry_run(e, *table);
+    print_dry_run(e, *table, todo, rerun);
     return 0;
   }
   std::optional<dist::WorldCollective> group;
@@ -281,10 +346,10 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
     set_data_parallel_group(&*group);
   }
   // rank 0's writer: one call at a time (the dispatcher serialises them)
-  auto write = [&](size_t, const ResultRow& row) { table->append(row); };
+  auto write = [&](size_t, const ResultRow& row) { table->put(row); };  // a rerun or extended run keeps its place
   auto dispatcher = mode == Mode::Sweep ? dist::make_dispatcher(world, todo.size(), write)
                                         : dist::make_dispatcher(dist::World::single(), todo.size(), write);
-  const int unfinished = train_runs(e, todo, *dispatcher, opt, world, mode);
+  const int unfinished = train_runs(e, todo, rerun, *dispatcher, opt, world, mode);
   dispatcher->finish();
   set_data_parallel_group(nullptr);
   if (!root) return unfinished;
@@ -293,6 +358,22 @@ int run_experiment(const Experiment& e, const RunnerOptions& opt) {
   if (fs::exists(table->path())) write_report(opt.out_dir, e.name);
   else fmt::print("{}: no run has finished yet, so there is no results.csv or summary\n", opt.out_dir.string());
   return unfinished;
+}
+
+std::set<std::string> matching_runs(const Experiment& e, const std::vector<std::string>& patterns) {
+  std::set<std::string> out;
+  for (const auto& p : patterns) {
+    size_t hits = 0;
+    for (const auto& r : e.runs)
+      if (fnmatch(p.c_str(), r.id.c_str(), 0) == 0) out.insert(r.id), ++hits;
+    if (hits > 0) continue;
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < e.runs.size() && i < 12; ++i) ids.push_back(e.runs[i].id);
+    throw config::ConfigError(fmt::format("--rerun '{}' matches no run of {}; its runs are: {}{} (a glob such as "
+                                          "'{}*' selects several)", p, e.name, fmt::join(ids, ", "),
+                                          e.runs.size() > ids.size() ? ", ..." : "", ids.empty() ? "" : ids[0].substr(0, ids[0].find("__") + 2)));
+  }
+  return out;
 }
 
 size_t write_report(const std::filesystem::path& out_dir, const std::string& title) {

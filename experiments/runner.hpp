@@ -1,9 +1,13 @@
 #pragma once
 // Runs an expanded experiment: loads the dataset once, trains every run that results.csv does not already
-// hold (so re-running the same command, or --resume, continues where it stopped), appends one row per
-// finished run atomically, and writes summary.md.
+// hold (so re-running the same command, or --resume, continues where it stopped: a run that was interrupted goes
+// on from its training state, trainer.hpp), appends one row per finished run atomically, and writes summary.md.
+// Runs already in results.csv are trained again only on request: --rerun (afresh) or --extend (from their
+// training state to a larger budget); their rows are then replaced in place.
 #include <filesystem>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "datasets/image/image_data.hpp"
 #include "experiments/config/experiment.hpp"
@@ -15,7 +19,16 @@ struct RunnerOptions {
   std::filesystem::path out_dir;
   bool dry_run = false;  // print the runs and parameter counts, train nothing
   bool resume = true;    // skip runs already in results.csv (always on; --resume only makes it explicit)
+  // run ids or globs (fnmatch: *, ?, [...]) of runs to train afresh, replacing their rows; each must match a run
+  std::vector<std::string> rerun;
+  // finished runs whose training budget (train.epochs, steps, patience) is now larger continue from their
+  // training state to the new budget, replacing their rows
+  bool extend = false;
 };
+
+// The ids of e's runs that the patterns match (rerun above); a pattern matching none is a ConfigError listing
+// some of the run ids.
+std::set<std::string> matching_runs(const Experiment& e, const std::vector<std::string>& patterns);
 
 // An image dataset as the runs see it: training pool, test set, the training pool's normalisation (as the dataset
 // registry loads them, datasets/registry.hpp), and the shape the models are built for.

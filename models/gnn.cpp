@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "framework/attention/attention.hpp"
+#include "framework/nn/call_counter.hpp"
 #include "framework/nn/init.hpp"
 #include "framework/nn/layers.hpp"
 #include "framework/nn/transformer_block.hpp"
@@ -60,7 +61,7 @@ Policy adjacency_policy(const GraphInput& g, bool self_loops) {
   return Policy::graph(g.adjacency.view(), self_loops);
 }
 
-class Mlp : public GraphModel {
+class Mlp : public GraphModel, public nn::CallCounted {
  public:
   Mlp(const Params& p, const GraphInput& g, uint64_t seed) : gen_(seed), seed_(seed) {
     dropout_ = float(p.get_float("dropout"));
@@ -79,6 +80,9 @@ class Mlp : public GraphModel {
       x = rest_[l]->forward(dropout(relu(x), dropout_, is_training(), mix_seed(s, l + 1)));
     return x;
   }
+
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
 
  private:
   Generator gen_;
@@ -105,7 +109,7 @@ class GcnLayer : public nn::Module {
   Var weight_, bias_;
 };
 
-class Gcn : public GraphModel {
+class Gcn : public GraphModel, public nn::CallCounted {
  public:
   Gcn(const Params& p, const GraphInput& g, uint64_t seed) : gen_(seed), seed_(seed) {
     dropout_ = float(p.get_float("dropout"));
@@ -129,6 +133,9 @@ class Gcn : public GraphModel {
     }
     return x;
   }
+
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
 
  private:
   Generator gen_;
@@ -179,7 +186,7 @@ class GatLayer : public nn::Module {
   Var weight_, a_q_, a_k_, bias_;
 };
 
-class Gat : public GraphModel {
+class Gat : public GraphModel, public nn::CallCounted {
  public:
   Gat(const Params& p, const GraphInput& g, uint64_t seed)
       : gen_(seed), seed_(seed), policy_(adjacency_policy(g, p.get_bool("self_loops"))) {
@@ -207,6 +214,9 @@ class Gat : public GraphModel {
     return x;
   }
 
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
+
  private:
   Generator gen_;
   uint64_t seed_, calls_ = 0;
@@ -215,7 +225,7 @@ class Gat : public GraphModel {
   std::vector<std::shared_ptr<GatLayer>> layers_;
 };
 
-class GraphTransformer : public GraphModel {
+class GraphTransformer : public GraphModel, public nn::CallCounted {
  public:
   GraphTransformer(const Params& p, const GraphInput& g, uint64_t seed)
       : gen_(seed), seed_(seed),
@@ -249,6 +259,9 @@ class GraphTransformer : public GraphModel {
     }
     return head_->forward(reshape(norm_->forward(x), {n, -1}));
   }
+
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
 
  private:
   Generator gen_;

@@ -16,7 +16,9 @@ void print_list(bool markdown = false);        // `receptive list [--markdown]`
 struct RunArgs {
   std::string config, out;
   std::vector<std::string> overrides;  // --set key=value
-  bool dry_run = false, resume = false;
+  std::vector<std::string> only;       // --only EXPERIMENT[/MODEL]
+  std::vector<std::string> rerun;      // --rerun RUN (ids or globs)
+  bool dry_run = false, resume = false, extend = false;
 };
 int run(const RunArgs& args);  // `receptive run`; returns the process exit code
 

@@ -99,10 +99,26 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "train the runs of an experiment config and write results.csv, summary.md");
   run->add_option("config", run_args.config, "experiment config (YAML)")->required()->check(CLI::ExistingFile);
   run->add_option("--out", run_args.out, "output folder (default: results/<config name>)");
-  run->add_option("--set", run_args.overrides, "override a config key: --set train.epochs=3 (repeatable)");
+  run->add_option("--set", run_args.overrides,
+                  "override a config key: --set train.epochs=3 (repeatable); in a config with several experiments a "
+                  "key goes to all of them when all accept it, or to the only one that does (else the error lists "
+                  "the experiments.N.<key> paths)");
   run->add_option("--threads", threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-  run->add_flag("--resume", run_args.resume, "continue in --out: skip runs already in results.csv (the default)");
-  run->add_flag("--dry-run", run_args.dry_run, "print the expanded runs and parameter counts; train nothing");
+  run->add_option("--only", run_args.only,
+                  "train only part of the config: an experiment's name, a model's name, or EXPERIMENT/MODEL "
+                  "(repeatable)");
+  run->add_option("--rerun", run_args.rerun,
+                  "train a run already in results.csv again from scratch and replace its row: a run id or a glob "
+                  "such as 'cnn__*' (repeatable)");
+  run->add_flag("--extend", run_args.extend,
+                "continue finished runs whose training budget (train.epochs, steps, patience) changed from their "
+                "saved training state to the new budget, replacing their rows");
+  run->add_flag("--resume", run_args.resume,
+                "continue in --out (the default): skip runs already in results.csv, continue interrupted runs from "
+                "their saved state");
+  run->add_flag("--dry-run", run_args.dry_run,
+                "print the expanded runs with their training and validation item counts and parameter counts; train "
+                "nothing");
 
   rc::cli::ReportArgs report_args;
   auto* report = app.add_subcommand(

@@ -12,8 +12,8 @@ namespace rc::cli {
 
 namespace {
 // The first SIGINT, SIGTERM or SIGHUP (Ctrl-C; what cluster schedulers and a closed terminal send) asks the
-// runner to stop after the current step: finished rows stay in results.csv, the unfinished run restarts next
-// time. The exit code is then 128 + the signal's number (130, 143, 129), as a shell reports a process killed by
+// runner to stop after the current step: finished rows stay in results.csv, the unfinished run saves its training
+// state and continues from it next time. The exit code is then 128 + the signal's number (130, 143, 129), as a shell reports a process killed by
 // it; a second signal quits at once with the same code.
 volatile std::sig_atomic_t g_signal = 0;
 
@@ -25,7 +25,10 @@ extern "C" void on_stop_signal(int sig) {
 
 int run(const RunArgs& a) {
   exp::Experiment e = exp::load_experiment(a.config, a.overrides);
+  if (!a.only.empty()) exp::keep_only(e, a.only);
   exp::RunnerOptions o;
+  o.rerun = a.rerun;
+  o.extend = a.extend;
   o.out_dir = a.out.empty() ? std::filesystem::path("results") / e.name : std::filesystem::path(a.out);
   o.dry_run = a.dry_run;
   o.resume = true;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -282,6 +283,39 @@ void check_model(const PartContext& c, const models::ModelType& mt, const Params
   }
 }
 
+// A resolved setting as YAML: lists as (flow) lists, everything else as its scalar text.
+YAML::Node setting_node(const ParamValue& v) {
+  YAML::Node n;
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<double>> ||
+                      std::is_same_v<T, std::vector<std::string>>) {
+          n = YAML::Node(YAML::NodeType::Sequence);
+          for (const auto& e : x) {
+            if constexpr (std::is_same_v<T, std::vector<std::string>>) n.push_back(e);
+            else n.push_back(fmt::format("{}", e));  // as param_value_str writes numbers
+          }
+          n.SetStyle(YAML::EmitterStyle::Flow);
+        } else {
+          n = param_value_str(v);
+        }
+      },
+      v);
+  return n;
+}
+
+// The training settings that apply to a run (saved in its config.yaml): those of other optimizers and schedules,
+// and warmup_epochs when warmup_steps replaces it, are left out.
+bool train_setting_applies(const std::string& key, const Params& tp) {
+  const std::string opt = tp.get_string("optimizer"), sched = tp.get_string("schedule");
+  if (key == "momentum" || key == "nesterov") return opt == "sgd";
+  if (key == "step_size" || key == "gamma") return sched == "step";
+  if (key == "min_lr") return sched == "cosine";
+  if (key == "warmup_epochs") return tp.get_int("warmup_steps") == 0;
+  return true;
+}
+
 // The runs of one model variant: one per training size and seed, each with its complete resolved config.
 void add_runs(const PartContext& c, Experiment& e, const std::string& variant, const std::string& type,
               YAML::Node msec, const Params& mp, const Params& tp) {
@@ -300,12 +334,13 @@ void add_runs(const PartContext& c, Experiment& e, const std::string& variant, c
       YAML::Node res;
       res["name"] = c.part.empty() ? e.name : c.part;
       res["dataset"] = clone(c.root["dataset"] ? c.root["dataset"] : YAML::Node(YAML::NodeType::Map));
-      for (const auto& [k, v] : c.dataset.values()) res["dataset_resolved"][k] = param_value_str(v);
+      for (const auto& [k, v] : c.dataset.values()) res["dataset_resolved"][k] = setting_node(v);
       msec.remove("train");
       res["model"] = msec;
       res["model"]["name"] = variant;
-      for (const auto& [k, v] : mp.values()) res["model_resolved"][k] = param_value_str(v);
-      for (const auto& [k, v] : tp.values()) res["train_resolved"][k] = param_value_str(v);
+      for (const auto& [k, v] : mp.values()) res["model_resolved"][k] = setting_node(v);
+      for (const auto& [k, v] : tp.values())
+        if (train_setting_applies(k, tp)) res["train_resolved"][k] = setting_node(v);
       res["train_size"] = size;
       res["seed"] = seed;
       r.resolved = res;
@@ -468,6 +503,84 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
   return e;
 }
 
+namespace {
+// The model's name as written under `models:`: the run's model without its grid variant ("local[...]" -> "local").
+std::string base_model(const std::string& model) { return model.substr(0, model.find('[')); }
+
+bool selects(const std::string& selector, const RunSpec& r) {
+  const size_t slash = selector.find('/');
+  if (slash != std::string::npos)
+    return selector.substr(0, slash) == r.part &&
+           (selector.substr(slash + 1) == r.model || selector.substr(slash + 1) == base_model(r.model));
+  return selector == r.part || selector == r.model || selector == base_model(r.model);
+}
+}  // namespace
+
+// One --set. In a config with several experiments, a key that is not a top-level one (name, experiments.N...)
+// goes to the experiments that accept it: all of them when all do, the one when only one does; otherwise the
+// error lists the experiments.N.<key> paths that fit (or why none does).
+// `applied` gets the key paths the value went to, with the argument.
+static void apply_set(YAML::Node& root, const std::string& assignment, const std::string& file,
+               std::vector<std::pair<std::string, std::string>>& applied) {
+  const size_t eq = assignment.find('=');
+  const std::string key = assignment.substr(0, eq);
+  const bool multi = root.IsMap() && root["experiments"] && root["experiments"].IsSequence();
+  if (!multi || eq == std::string::npos || key == "name" || key.rfind("experiments", 0) == 0) {
+    config::apply_override(root, assignment);
+    applied.emplace_back(key, assignment);
+    return;
+  }
+  const size_t n = root["experiments"].size();
+  std::vector<size_t> fits;
+  std::vector<std::string> why;
+  for (size_t i = 0; i < n; ++i) {
+    YAML::Node trial = YAML::Clone(root);
+    std::vector<std::pair<std::string, std::string>> origins = applied;
+    origins.emplace_back(fmt::format("experiments.{}.{}", i, key), assignment);
+    config::SetOrigins named(origins);
+    try {
+      config::apply_override(trial, fmt::format("experiments.{}.{}", i, assignment));
+      parse_experiment(trial, file);
+      fits.push_back(i);
+    } catch (const ConfigError& e) {
+      why.push_back(fmt::format("  {}", e.what()));
+    }
+  }
+  if (fits.size() == n || fits.size() == 1) {
+    for (size_t i : fits) {
+      config::apply_override(root, fmt::format("experiments.{}.{}", i, assignment));
+      applied.emplace_back(fmt::format("experiments.{}.{}", i, key), assignment);
+    }
+    return;
+  }
+  if (fits.empty())
+    throw ConfigError(fmt::format("--set '{}': this config has {} experiments and none accepts '{}':\n{}", assignment, n,
+                                  key, fmt::join(why, "\n")));
+  std::vector<std::string> paths;
+  for (size_t i : fits) paths.push_back(fmt::format("experiments.{}.{}", i, key));
+  throw ConfigError(fmt::format("--set '{}': '{}' fits {} of the {} experiments ({}); set each one you mean, e.g. "
+                                "--set {}={}", assignment, key, fits.size(), n, fmt::join(paths, ", "), paths[0],
+                                assignment.substr(eq + 1)));
+}
+
+void keep_only(Experiment& e, const std::vector<std::string>& selectors) {
+  for (const auto& s : selectors) {
+    if (std::any_of(e.runs.begin(), e.runs.end(), [&](const RunSpec& r) { return selects(s, r); })) continue;
+    std::vector<std::string> parts, models;
+    for (const auto& r : e.runs) {
+      if (!r.part.empty() && std::find(parts.begin(), parts.end(), r.part) == parts.end()) parts.push_back(r.part);
+      const std::string m = r.part.empty() ? base_model(r.model) : r.part + "/" + base_model(r.model);
+      if (std::find(models.begin(), models.end(), m) == models.end()) models.push_back(m);
+    }
+    throw ConfigError(fmt::format("--only '{}' names no part of {}: {}models are {}", s, e.file,
+                                  parts.empty() ? "" : fmt::format("experiments are {}; ", fmt::join(parts, ", ")),
+                                  fmt::join(models, ", ")));
+  }
+  std::erase_if(e.runs, [&](const RunSpec& r) {
+    return std::none_of(selectors.begin(), selectors.end(), [&](const std::string& s) { return selects(s, r); });
+  });
+}
+
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
   YAML::Node root;
   try {
@@ -478,7 +591,12 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     throw ConfigError(fmt::format("{}:{}: YAML syntax error: {}", path, e.mark.line + 1, e.msg));
   }
   config::check_duplicate_keys(root, path);  // yaml-cpp keeps both; the first would silently win
-  for (const auto& o : overrides) config::apply_override(root, o);
+  std::vector<std::pair<std::string, std::string>> applied;
+  for (const auto& o : overrides) {
+    config::SetOrigins origins(applied);  // a --set that fails in a trial parse names the earlier ones it met
+    apply_set(root, o, path, applied);
+  }
+  config::SetOrigins origins(applied);  // errors in a value a --set gave name the argument, not line 1 of the file
   return parse_experiment(root, path);
 }
 

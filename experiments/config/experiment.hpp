@@ -52,4 +52,10 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
 // Same from YAML text (tests).
 Experiment parse_experiment(const YAML::Node& root, const std::string& file);
 
+// `receptive run --only`: keeps the runs that one of `selectors` names: an experiment's name (a config with
+// several experiments), a model's name as written under `models:` (with a grid, all its variants; or one variant
+// by its full name, "local[policy.kernel=5]"), or EXPERIMENT/MODEL. A selector that names nothing is a
+// ConfigError listing the valid experiment and model names.
+void keep_only(Experiment& e, const std::vector<std::string>& selectors);
+
 }  // namespace rc::exp

@@ -7,7 +7,21 @@
 
 namespace rc::config {
 
+namespace {
+thread_local const std::vector<std::pair<std::string, std::string>>* t_set_origins = nullptr;
+}
+
+SetOrigins::SetOrigins(std::vector<std::pair<std::string, std::string>> origins)
+    : origins_(std::move(origins)), previous_(t_set_origins) {
+  t_set_origins = &origins_;
+}
+
+SetOrigins::~SetOrigins() { t_set_origins = previous_; }
+
 std::string location(const std::string& file, const YAML::Node& node, const std::string& path) {
+  if (t_set_origins)
+    for (auto it = t_set_origins->rbegin(); it != t_set_origins->rend(); ++it)  // the last --set of a key wins
+      if (path == it->first || path.rfind(it->first + ".", 0) == 0) return fmt::format("--set '{}': {}", it->second, path);
   // a missing key gives an undefined (or, below another missing key, invalid) node: it has no mark to read
   if (node.IsDefined() && !node.IsNull() && node.Mark().line >= 0)
     return fmt::format("{}:{}: {}", file, node.Mark().line + 1, path);

@@ -15,8 +15,23 @@ struct ConfigError : Error {
   using Error::Error;
 };
 
-// "file:line: path" for messages (line from the node's mark when known).
+// "file:line: path" for messages (line from the node's mark when known); for a key path that a --set argument
+// gave (see SetOrigins), "--set 'key=value': path" instead.
 std::string location(const std::string& file, const YAML::Node& node, const std::string& path);
+
+// While alive (on this thread), location() names the --set argument for the key paths given here (and those
+// below them): {key path as applied, e.g. "experiments.1.train.epochs"; the argument, "train.epochs=x"}.
+class SetOrigins {
+ public:
+  explicit SetOrigins(std::vector<std::pair<std::string, std::string>> origins);
+  ~SetOrigins();
+  SetOrigins(const SetOrigins&) = delete;
+  SetOrigins& operator=(const SetOrigins&) = delete;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> origins_;
+  const std::vector<std::pair<std::string, std::string>>* previous_;
+};
 
 // Converts one YAML value to the spec's type (ints accepted for floats, a scalar for a one-element list).
 ParamValue yaml_to_value(const YAML::Node& node, const ParamSpec& spec, const std::string& file,

@@ -98,10 +98,11 @@ io::Metadata NodeClassification::checkpoint_metadata() const {
 }
 
 RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, const TrainSettings& settings,
-                             const std::filesystem::path& run_dir, const std::string& label) {
+                             const std::filesystem::path& run_dir, const std::string& label,
+                             const TrainControl& control) {
   NodeClassification t(model, task);
   t.add_metadata(run_model_metadata(run_dir));  // the architecture, from the run's config.yaml when there is one
-  return train(t, settings, run_dir, label);
+  return train(t, settings, run_dir, label, control);
 }
 
 }  // namespace rc::exp

@@ -11,6 +11,7 @@
 #include "experiments/train/outcome.hpp"
 #include "experiments/train/settings.hpp"
 #include "experiments/train/task.hpp"
+#include "experiments/train/trainer.hpp"
 #include "models/model.hpp"
 
 namespace rc::exp {
@@ -55,6 +56,7 @@ Var infer_graph(models::GraphModel& model, const models::GraphInput& input);
 
 // The graph run through the training loop (trainer.hpp).
 RunOutcome train_graph_model(models::GraphModel& model, const GraphTask& task, const TrainSettings& settings,
-                             const std::filesystem::path& run_dir, const std::string& label);
+                             const std::filesystem::path& run_dir, const std::string& label,
+                             const TrainControl& control = {});
 
 }  // namespace rc::exp

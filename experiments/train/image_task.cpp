@@ -9,6 +9,7 @@
 #include <random>
 
 #include "experiments/train/checkpoint.hpp"
+#include "experiments/train/train_state.hpp"
 #include "experiments/train/trainer.hpp"
 #include "framework/core/random.hpp"
 #include "framework/ops/loss.hpp"
@@ -108,6 +109,22 @@ void ImageClassification::begin_epoch(int64_t epoch, int64_t steps) {
   if (steps_ > 0) prepare(0);
 }
 
+void ImageClassification::continue_epoch(int64_t epoch, int64_t first, int64_t steps) {
+  next_.wait();
+  aug_seed_ = mix_seed(seed_, 2000 + epoch);
+  steps_ = steps;
+  b_ = first;
+  if (b_ < steps_) prepare(b_);
+}
+
+std::string ImageClassification::save_state() const { return order_state(order_); }
+
+void ImageClassification::load_state(const std::string& text) {
+  std::vector<int64_t> order = order_from_state(text, data_.train_idx, "image task");
+  next_.wait();
+  order_ = std::move(order);
+}
+
 TrainBatch ImageClassification::next_batch() {
   RC_CHECK(b_ < steps_, "image task: batch {} of an epoch of {}", b_, steps_);
   next_.wait();
@@ -158,10 +175,11 @@ nlohmann::json ImageClassification::diagnostics() {
 }
 
 RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, const TrainSettings& settings,
-                             const std::filesystem::path& run_dir, uint64_t seed, const std::string& label) {
+                             const std::filesystem::path& run_dir, uint64_t seed, const std::string& label,
+                             const TrainControl& control) {
   ImageClassification t(model, task, settings, seed);
   t.add_metadata(run_model_metadata(run_dir));  // the architecture, from the run's config.yaml when there is one
-  return train(t, settings, run_dir, label);
+  return train(t, settings, run_dir, label, control);
 }
 
 }  // namespace rc::exp

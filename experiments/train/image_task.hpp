@@ -11,6 +11,7 @@
 #include "experiments/train/outcome.hpp"
 #include "experiments/train/settings.hpp"
 #include "experiments/train/task.hpp"
+#include "experiments/train/trainer.hpp"
 #include "framework/core/parallel.hpp"
 #include "models/model.hpp"
 
@@ -39,6 +40,9 @@ class ImageClassification : public TrainingTask {
   int64_t steps_per_epoch() const override;
   bool has_validation() const override { return !data_.val_idx.empty(); }
   void begin_epoch(int64_t epoch, int64_t steps) override;
+  void continue_epoch(int64_t epoch, int64_t first, int64_t steps) override;
+  std::string save_state() const override;  // {"order": the current epoch's order of the training indices}
+  void load_state(const std::string& json) override;
   TrainBatch next_batch() override;
   void pause() override { next_.wait(); }
   std::vector<Evaluation> evaluate(const std::vector<Split>& splits, Progress* bar, const std::string& note) override;
@@ -68,7 +72,8 @@ class ImageClassification : public TrainingTask {
 
 // The image run through the training loop (trainer.hpp).
 RunOutcome train_image_model(models::ImageModel& model, const ImageTask& task, const TrainSettings& settings,
-                             const std::filesystem::path& run_dir, uint64_t seed, const std::string& label);
+                             const std::filesystem::path& run_dir, uint64_t seed, const std::string& label,
+                             const TrainControl& control = {});
 
 struct EvalProgress {
   Progress* bar = nullptr;  // redrawn after every batch when set

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "experiments/train/train_state.hpp"
 #include "experiments/train/trainer.hpp"
 #include "framework/core/random.hpp"
 #include "framework/ops/loss.hpp"
@@ -90,6 +91,21 @@ void SequenceClassification::begin_epoch(int64_t epoch, int64_t steps) {
   if (steps_ > 0) prepare(0);
 }
 
+void SequenceClassification::continue_epoch(int64_t, int64_t first, int64_t steps) {
+  next_.wait();
+  steps_ = steps;
+  b_ = first;
+  if (b_ < steps_) prepare(b_);
+}
+
+std::string SequenceClassification::save_state() const { return order_state(order_); }
+
+void SequenceClassification::load_state(const std::string& text) {
+  std::vector<int64_t> order = order_from_state(text, data_.train_idx, "sequence task");
+  next_.wait();
+  order_ = std::move(order);
+}
+
 TrainBatch SequenceClassification::next_batch() {
   RC_CHECK(b_ < steps_, "sequence task: batch {} of an epoch of {}", b_, steps_);
   next_.wait();
@@ -127,9 +143,10 @@ io::Metadata sequence_input_metadata(const data::SequenceSet& set) {
 io::Metadata SequenceClassification::checkpoint_metadata() const { return sequence_input_metadata(*data_.train); }
 
 RunOutcome train_sequence_model(models::SequenceModel& model, const SequenceTask& task, const TrainSettings& settings,
-                                const std::filesystem::path& run_dir, uint64_t seed, const std::string& label) {
+                                const std::filesystem::path& run_dir, uint64_t seed, const std::string& label,
+                                const TrainControl& control) {
   SequenceClassification t(model, task, settings, seed);
-  return train(t, settings, run_dir, label);
+  return train(t, settings, run_dir, label, control);
 }
 
 }  // namespace rc::exp

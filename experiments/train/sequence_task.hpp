@@ -10,6 +10,7 @@
 #include "experiments/train/outcome.hpp"
 #include "experiments/train/settings.hpp"
 #include "experiments/train/task.hpp"
+#include "experiments/train/trainer.hpp"
 #include "framework/core/parallel.hpp"
 #include "models/model.hpp"
 
@@ -35,6 +36,9 @@ class SequenceClassification : public TrainingTask {
   int64_t steps_per_epoch() const override;
   bool has_validation() const override { return !data_.val_idx.empty(); }
   void begin_epoch(int64_t epoch, int64_t steps) override;
+  void continue_epoch(int64_t epoch, int64_t first, int64_t steps) override;
+  std::string save_state() const override;  // {"order": the current epoch's order of the training indices}
+  void load_state(const std::string& json) override;
   TrainBatch next_batch() override;
   void pause() override { next_.wait(); }
   std::vector<Evaluation> evaluate(const std::vector<Split>& splits, Progress* bar, const std::string& note) override;
@@ -66,6 +70,7 @@ Evaluation evaluate_sequence_set(models::SequenceModel& model, const data::Seque
 
 // The sequence run through the training loop (trainer.hpp).
 RunOutcome train_sequence_model(models::SequenceModel& model, const SequenceTask& task, const TrainSettings& settings,
-                                const std::filesystem::path& run_dir, uint64_t seed, const std::string& label);
+                                const std::filesystem::path& run_dir, uint64_t seed, const std::string& label,
+                                const TrainControl& control = {});
 
 }  // namespace rc::exp

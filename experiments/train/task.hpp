@@ -60,11 +60,25 @@ class TrainingTask {
   virtual nlohmann::json diagnostics() { return nullptr; }
   // What every checkpoint of the run records besides its epoch and step (e.g. how images were prepared).
   virtual io::Metadata checkpoint_metadata() const { return {}; }
+  // Continuing a stopped run (trainer.hpp, train_state.hpp): the task's own state as JSON text (e.g. the current
+  // epoch's shuffled order), saved with the run's training state and restored before training goes on. A task
+  // whose batches depend on nothing but the epoch number keeps the defaults.
+  virtual std::string save_state() const { return "null"; }
+  virtual void load_state(const std::string& /*json*/) {}
+  // Like begin_epoch, for an epoch whose first `first` batches were trained before the run stopped: after
+  // load_state it goes on with batch `first` of the same order and augmentation (no reshuffle). `steps` counts
+  // the epoch's batches from its start, as in begin_epoch.
+  virtual void continue_epoch(int64_t epoch, int64_t first, int64_t steps);
   // Data parallelism (trainer.hpp, train.data_parallel): from now on this rank trains share `rank` of `ranks` of
   // every training batch (the shares together are the whole batch, in order). Errors name the setting that
   // makes the split impossible (e.g. a batch smaller than the ranks). Evaluation is not split.
   virtual void shard(int rank, int ranks);
 };
+
+inline void TrainingTask::continue_epoch(int64_t epoch, int64_t first, int64_t steps) {
+  RC_CHECK(first == 0, "this kind of task cannot continue a run inside an epoch (batch {} of epoch {})", first, epoch);
+  begin_epoch(epoch, steps);
+}
 
 inline void TrainingTask::shard(int, int ranks) {
   RC_CHECK(ranks <= 1, "this kind of task cannot be trained data-parallel");

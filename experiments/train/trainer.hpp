@@ -15,7 +15,18 @@
 // did not reach its highest value so far and the validation loss did not reach its lowest (the GAT reference
 // code's rule); never without a validation split.
 //
-// Files in run_dir (earlier ones are removed when the run starts, so a restart begins afresh):
+// Starting and continuing (TrainControl): a run starts afresh (the files below of an earlier attempt are removed)
+// unless control.resume is set and run_dir holds a training state (train_state.hpp). It then continues from that
+// state: the weights and BatchNorm statistics, the optimizer's state, the step, epoch and batch within the epoch,
+// the dropout call counters, the task's shuffled order, the selection and patience counters, the selected and
+// last checkpoints and metrics.jsonl (cut to the evaluation points the state has seen). A run that is stopped and
+// continued, any number of times and at any step, ends with the same files and outcome, bit for bit at a fixed
+// thread count, as one that was never stopped (time columns aside). With a larger budget (train.epochs, steps,
+// patience) than the state was trained with, a finished run goes on to the new budget (`receptive run --extend`);
+// the schedule then follows the new budget from the state's step on. A state that does not fit the run (other shapes)
+// or the files beside it (a checkpoint of another attempt) is an error that names `receptive run --rerun`.
+//
+// Files in run_dir:
 //   metrics.jsonl     one JSON object per evaluation point: epoch, step, train_loss and train_accuracy (mean over
 //                     the steps since the previous point), val_accuracy and val_loss (null without a validation
 //                     split), lr, interval_seconds (wall seconds since the previous point: its training steps and
@@ -23,9 +34,11 @@
 //                     items_per_second (training throughput so far), eval_items_per_second (the validation
 //                     pass, with a validation split) and test_accuracy (with test_every_eval);
 //   best.safetensors  the selected evaluation's weights; last.safetensors the last evaluation's. Both are written
-//                     when the run ends (finished, early-stopped, or stopped by a non-finite loss or weights),
-//                     with metadata "epoch", "step" and the task's checkpoint_metadata(); an interrupted run
-//                     writes none (it restarts from scratch), nor does a run stopped before its first evaluation.
+//                     when the run ends (finished, early-stopped, interrupted, or stopped by a non-finite loss or
+//                     weights), with metadata "epoch", "step" and the task's checkpoint_metadata(); not by a run
+//                     stopped before its first evaluation.
+//   train_state.safetensors  what the run continues from (train_state.hpp); written when a run finishes or is
+//                     interrupted (after the checkpoints), removed when it is stopped by non-finite values.
 // A loss that becomes NaN or Inf, or weights that do before an evaluation, stop the run with a status naming the
 // epoch and step; its files then hold the last finite evaluation.
 // At the end (not after an interrupt) the test split is evaluated for the selected weights (test_accuracy) and
@@ -41,8 +54,12 @@
 
 namespace rc::exp {
 
+struct TrainControl {
+  bool resume = false;  // continue from run_dir's training state when there is one (above)
+};
+
 RunOutcome train(TrainingTask& task, const TrainSettings& settings, const std::filesystem::path& run_dir,
-                 const std::string& label);
+                 const std::string& label, const TrainControl& control = {});
 
 // The model-selection and patience rules above, by themselves. update() takes one evaluation point's validation
 // accuracy and loss (ignored without validation) and says whether it becomes the selected one.
@@ -53,6 +70,13 @@ class Selection {
   int64_t stale() const { return stale_; }  // evaluations in a row without a new best accuracy or loss
   double accuracy() const { return accuracy_; }
   double loss() const { return loss_; }
+  // everything update() has seen, for a run's training state
+  struct State {
+    double accuracy, loss, max_accuracy, min_loss;
+    int64_t stale, seen;
+  };
+  State state() const { return {accuracy_, loss_, max_accuracy_, min_loss_, stale_, seen_}; }
+  void set_state(const State& s);
 
  private:
   bool last_, has_val_;

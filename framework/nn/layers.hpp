@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "framework/core/random.hpp"
+#include "framework/nn/call_counter.hpp"
 #include "framework/nn/module.hpp"
 #include "framework/ops/conv.hpp"
 #include "framework/ops/pool.hpp"
@@ -61,10 +62,12 @@ class LayerNorm : public Module {
 
 // Inverted dropout; a fresh seed per call drawn from the module's own seed and a call counter, so a run is
 // reproducible from its seed.
-class Dropout : public Module {
+class Dropout : public Module, public CallCounted {
  public:
   Dropout(float p, uint64_t seed);
   Var forward(const Var& x);
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
 
  private:
   float p_;

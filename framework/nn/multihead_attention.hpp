@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "framework/attention/attention.hpp"
+#include "framework/nn/call_counter.hpp"
 #include "framework/nn/layers.hpp"
 
 namespace rc::nn {
@@ -53,7 +54,7 @@ struct MultiHeadAttentionOptions {
   LocalityOptions locality;     // learnable-locality bias instead of a free table (needs a 2-D bias table)
 };
 
-class MultiHeadAttention : public Module {
+class MultiHeadAttention : public Module, public CallCounted {
  public:
   // Draws W_qkv then W_o from gen; `seed` seeds the attention-dropout masks (one per call, from a counter).
   MultiHeadAttention(const MultiHeadAttentionOptions& options, Generator& gen, uint64_t seed);
@@ -64,6 +65,8 @@ class MultiHeadAttention : public Module {
   // The dropout-mask call counter: a diagnostic forward saves and restores it, so it leaves training unchanged.
   uint64_t calls() const { return calls_; }
   void set_calls(uint64_t calls) { calls_ = calls; }
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
 
  private:
   MultiHeadAttentionOptions options_;

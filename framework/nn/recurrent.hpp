@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "framework/core/random.hpp"
+#include "framework/nn/call_counter.hpp"
 #include "framework/nn/module.hpp"
 #include "framework/ops/rnn.hpp"
 
@@ -31,7 +32,7 @@ struct RecurrentOutput {
   Var c_n;     // (layers·D, B, H): the LSTM's last cell states (undefined for the GRU)
 };
 
-class Recurrent : public Module {
+class Recurrent : public Module, public CallCounted {
  public:
   Recurrent(RnnCell cell, int64_t input_size, int64_t hidden_size, Generator& gen, const RecurrentOptions& options);
   // x: (B, T, input_size); h0 and c0 (LSTM only): (layers·D, B, H) or undefined for zeros.
@@ -42,6 +43,8 @@ class Recurrent : public Module {
   int64_t hidden_size() const { return hidden_size_; }
   int64_t layers() const { return options_.layers; }
   int64_t directions() const { return options_.bidirectional ? 2 : 1; }
+  uint64_t call_counter() const override { return calls_; }
+  void set_call_counter(uint64_t calls) override { calls_ = calls; }
 
  private:
   struct Weights {

@@ -232,3 +232,33 @@ TEST_CASE("data parallel: a batch smaller than the ranks, or a config that mixes
   CHECK(run_to_end(receptive({"--threads", "1", "run", (dir.path / "small.yaml").string(), "--out",
                               (dir.path / "out_small").string()}), dir.path / "small.log", 120) == 0);
 }
+
+TEST_CASE("data parallel: a run extended from its training state equals one trained for the whole budget") {
+  // every rank restores the same state (weights, synchronised BatchNorm statistics, Adam's moments, dropout
+  // counters, shuffled order) and goes on; a constant schedule makes the budget irrelevant to the steps before
+  rc::test::TempDir dir("mpi_dp_extend");
+  write_image_folder(dir.path / "images");
+  dir.write("dp.yaml", fmt::format(
+                           "name: dp\ndataset: {{name: image-folder, root: \"{}\", height: 16, width: 16, grayscale: "
+                           "true, test_fraction: 0.25}}\ntrain: {{epochs: 2, batch_size: 16, optimizer: adam, "
+                           "schedule: constant, lr: 0.003, progress: false, data_parallel: true}}\nmodels:\n  m: "
+                           "{{type: cnn, channels: [8, 16], blocks: [1, 1], dropout: 0.3}}\n",
+                           (dir.path / "images").string()));
+  const std::string config = (dir.path / "dp.yaml").string();
+  const fs::path extended = dir.path / "extended", whole = dir.path / "whole";
+  REQUIRE(run_to_end(mpirun(2, {"--threads", "1", "run", config, "--out", extended.string()}), dir.path / "a.log",
+                     180) == 0);
+  REQUIRE(run_to_end(mpirun(2, {"--threads", "1", "run", config, "--out", extended.string(), "--set",
+                                "train.epochs=4", "--extend"}),
+                     dir.path / "b.log", 180) == 0);
+  REQUIRE(run_to_end(mpirun(2, {"--threads", "1", "run", config, "--out", whole.string(), "--set", "train.epochs=4"}),
+                     dir.path / "c.log", 180) == 0);
+  const auto a = rows_by_run(extended), b = rows_by_run(whole);
+  REQUIRE(a.size() == 1);
+  REQUIRE(b.size() == 1);
+  CHECK(a.begin()->second.at("epochs") == "4");
+  CHECK(a.begin()->second.at("last_test_accuracy") == b.begin()->second.at("last_test_accuracy"));
+  const std::string run = a.begin()->first;
+  CHECK(rc::test::read_all((extended / "runs" / run / "last.safetensors").string()) ==
+        rc::test::read_all((whole / "runs" / run / "last.safetensors").string()));
+}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -218,4 +219,136 @@ models:
   CHECK_THAT(log, !Catch::Contains("does not exist") && !Catch::Contains("error"));
   CHECK_FALSE(fs::exists(out / "results.csv"));
   CHECK(temporaries(out).empty());
+}
+
+TEST_CASE("receptive run: a run stopped by Ctrl-C continues from its state and ends as an uninterrupted one") {
+  rc::test::TempDir dir("sigint_continue");
+  const fs::path parts = dir.path / "parts", whole = dir.path / "whole", config = dir.path / "gat.yaml";
+  // one GAT run with dropout (its masks come from a per-forward counter) and early stopping
+  dir.write("gat.yaml", R"(name: gat
+dataset: {name: karate}
+train: {epochs: 1500, lr: 0.005, optimizer: adam, weight_decay: 0.0005, schedule: cosine, warmup_epochs: 50,
+        progress: false}
+models:
+  gat: {type: gat, hidden: 8, heads: 2, dropout: 0.5}
+)");
+  auto command = [&](const fs::path& out) {
+    return std::vector<std::string>{"--threads", "1", "run", config.string(), "--out", out.string()};
+  };
+  const fs::path metrics = parts / "runs" / "gat__split__s0" / "metrics.jsonl";
+  ChildGuard child{spawn_receptive(command(parts), dir.path / "first.log")};
+  // stop it once it has trained some epochs
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  std::error_code ec;
+  while ((!fs::exists(metrics, ec) || lines_of(metrics).size() < 30) && Clock::now() < deadline &&
+         waitpid(child.pid, nullptr, WNOHANG) == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(kill(child.pid, SIGINT) == 0);
+  const auto status = wait_for(child.pid, 15);
+  child.pid = -1;
+  const std::string log = rc::test::read_all((dir.path / "first.log").string());
+  INFO("first output:\n" << log);
+  REQUIRE(status.has_value());
+  REQUIRE(WIFEXITED(*status));
+  REQUIRE(WEXITSTATUS(*status) == 130);  // else the run had finished before the signal
+  CHECK_THAT(log, Catch::Contains("interrupted at step") && Catch::Contains("continues it from there"));
+  CHECK_THAT(log, !Catch::Contains("will restart"));
+  CHECK(fs::exists(parts / "runs" / "gat__split__s0" / "train_state.safetensors"));
+  const size_t logged = lines_of(metrics).size();
+  CHECK(logged < 1500);
+
+  for (const auto& [out, name] : {std::pair{parts, "second.log"}, std::pair{whole, "whole.log"}}) {
+    child.pid = spawn_receptive(command(out), dir.path / name);
+    const auto s = wait_for(child.pid, 120);
+    child.pid = -1;
+    INFO(rc::test::read_all((dir.path / name).string()));
+    REQUIRE(s.has_value());
+    REQUIRE(WIFEXITED(*s));
+    CHECK(WEXITSTATUS(*s) == 0);
+  }
+  CHECK_THAT(rc::test::read_all((dir.path / "second.log").string()), Catch::Contains("continuing from step"));
+  // the same row (time columns aside), checkpoints and metrics
+  const rc::exp::ResultsTable a(parts), b(whole);
+  REQUIRE(a.rows().size() == 1);
+  REQUIRE(b.rows().size() == 1);
+  for (const auto& column : b.columns()) {
+    if (column == "train_seconds" || column == "items_per_second" || column == "eval_items_per_second") continue;
+    INFO(column);
+    CHECK(a.rows()[0].get(column) == b.rows()[0].get(column));
+  }
+  for (const char* f : {"best.safetensors", "last.safetensors"})
+    CHECK(rc::test::read_all((parts / "runs" / "gat__split__s0" / f).string()) ==
+          rc::test::read_all((whole / "runs" / "gat__split__s0" / f).string()));
+  auto without_times = [](const fs::path& p) {
+    std::vector<std::string> out;
+    for (const auto& line : lines_of(p)) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      for (const char* k : {"interval_seconds", "elapsed_seconds", "items_per_second", "eval_items_per_second"})
+        j.erase(k);
+      out.push_back(j.dump());
+    }
+    return out;
+  };
+  CHECK(without_times(metrics) == without_times(whole / "runs" / "gat__split__s0" / "metrics.jsonl"));
+  CHECK(temporaries(parts).empty());
+  CHECK_FALSE(fs::exists(parts / ".lock"));
+}
+
+TEST_CASE("receptive run --dry-run shows each run's training and validation items, --only and --set errors") {
+  rc::test::TempDir dir("dry_run");
+  const fs::path config = dir.path / "two.yaml";
+  dir.write("two.yaml", R"(name: two
+experiments:
+  - name: club
+    dataset: {name: karate}
+    models:
+      gcn: {type: gcn}
+  - name: sbm
+    dataset: {name: csbm, split: random, csbm: {nodes: 1600, classes: 3}}
+    models:
+      gcn: {type: gcn}
+    sweep: {train_size: [5, 10]}
+)");
+  auto run = [&](std::vector<std::string> extra, const std::string& log) {
+    std::vector<std::string> args = {"run", config.string(), "--out", (dir.path / "out").string(), "--dry-run"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ChildGuard child{spawn_receptive(args, dir.path / log)};
+    const auto status = wait_for(child.pid, 60);
+    child.pid = -1;
+    REQUIRE(status.has_value());
+    REQUIRE(WIFEXITED(*status));
+    return std::pair{WEXITSTATUS(*status), rc::test::read_all((dir.path / log).string())};
+  };
+  const auto [code, log] = run({}, "dry.log");
+  INFO(log);
+  CHECK(code == 0);
+  CHECK_THAT(log, Catch::Contains("train") && Catch::Contains("val"));
+  // csbm with 5 labelled nodes per class: 15 training nodes; karate: 2
+  bool sbm5 = false, club = false;
+  for (const auto& line : lines_of(dir.path / "dry.log")) {
+    std::istringstream in(line);
+    std::string id, size;
+    int64_t seed = -1, train = -1;
+    in >> id >> size >> seed >> train;
+    if (id == "sbm__gcn__5__s0") sbm5 = train == 15;
+    if (id == "club__gcn__split__s0") club = train == 2;
+  }
+  CHECK(sbm5);
+  CHECK(club);
+  const auto [only_code, only_log] = run({"--only", "sbm"}, "only.log");
+  CHECK(only_code == 0);
+  CHECK_THAT(only_log, Catch::Contains("sbm__gcn__5__s0") && !Catch::Contains("club__gcn"));
+  const auto [bad_code, bad_log] = run({"--only", "cora"}, "bad_only.log");
+  CHECK(bad_code == 1);
+  CHECK_THAT(bad_log, Catch::Contains("--only 'cora'") && Catch::Contains("club, sbm"));
+  // a bad value from --set names the argument, not a line of the file
+  const auto [set_code, set_log] = run({"--set", "train.epochs=-2"}, "set.log");
+  CHECK(set_code == 1);
+  CHECK_THAT(set_log, Catch::Contains("--set 'train.epochs=-2'") && !Catch::Contains("two.yaml:1:"));
+  // and one from the file names its line
+  dir.write("bad.yaml", "name: bad\ndataset: {name: karate}\ntrain:\n  lr: 0.01\n  epochs: -3\nmodels:\n  gcn: {type: gcn}\n");
+  ChildGuard child{spawn_receptive({"run", (dir.path / "bad.yaml").string(), "--dry-run"}, dir.path / "bad.log")};
+  REQUIRE(wait_for(child.pid, 30).has_value());
+  child.pid = -1;
+  CHECK_THAT(rc::test::read_all((dir.path / "bad.log").string()), Catch::Contains("bad.yaml:5: train.epochs"));
 }
