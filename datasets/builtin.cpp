@@ -166,7 +166,7 @@ DatasetType idx_sequence_dataset(std::string name, std::string images, std::stri
 
 DatasetType marked_sum_dataset() {
   DatasetType t{"marked-sum",
-                "synthetic long-range task: L random digits, two marked, label = their sum mod 10 (generated, seeded)",
+                "synthetic long-range task: L random digits, two marked, label = their sum 0-18 (generated, seeded)",
                 kSequenceDomain, concat_schemas({sequence_options_schema(), marked_sum_schema()}),
                 [](const Params& o) {
                   return std::vector<int64_t>{marked_sum_options(o).length, 11};

@@ -1,5 +1,7 @@
 #include "experiments/run_data.hpp"
 
+#include "experiments/train/sequence_task.hpp"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -39,10 +41,11 @@ RunConfig read_run_config(const fs::path& run_dir) {
   c.model_params = config::read_params(root["model"], mt.schema, cfg.string(), "model", {"type", "name", "train"});
   c.dataset = read_dataset_params(root["dataset"], cfg.string(), "dataset");
   const std::string domain = data::dataset_type(c.dataset.get_string("name")).domain;
-  RC_CHECK(domain == data::kGraphDomain || domain == data::kImageDomain,
-           "{}: a run on {} data (dataset '{}'); loading runs back handles image and graph runs", run_dir.string(),
-           domain, c.dataset.get_string("name"));
+  RC_CHECK(domain == data::kGraphDomain || domain == data::kImageDomain || domain == data::kSequenceDomain,
+           "{}: a run on {} data (dataset '{}'); loading runs back handles image, sequence and graph runs",
+           run_dir.string(), domain, c.dataset.get_string("name"));
   c.graph = domain == data::kGraphDomain;
+  c.sequence = domain == data::kSequenceDomain;
   try {
     if (root["train_size"]) c.train_size = root["train_size"].as<double>();
     if (root["seed"]) c.seed = root["seed"].as<int64_t>();
@@ -84,6 +87,10 @@ std::unique_ptr<RunData> load_run_data(const RunConfig& c) {
     d->graph = data::load_graph_dataset(c.dataset);
     const data::Split split = data::run_split(*d->graph, c.dataset, c.train_size, uint64_t(c.seed), name);
     d->graph_task = make_graph_task(*d->graph, split);
+  } else if (c.sequence) {
+    d->sequences = data::load_sequence_dataset(c.dataset);
+    d->subset = data::run_subset(*d->sequences, c.dataset, c.train_size, uint64_t(c.seed), name,
+                                 c.dir.filename().string());
   } else {
     d->images = load_images(c.dataset);
     d->subset = data::run_subset(*d->images, c.dataset, c.train_size, uint64_t(c.seed), name,
@@ -98,7 +105,7 @@ bool checkpoint_records_input(const fs::path& checkpoint) {
 }
 
 ImageRun load_image_run(const RunConfig& c, const fs::path& checkpoint, const RunData* data) {
-  RC_CHECK(!c.graph, "{}: a graph run, not an image run", c.dir.string());
+  RC_CHECK(!c.graph && !c.sequence, "{}: a {} run, not an image run", c.dir.string(), c.graph ? "graph" : "sequence");
   ImageRun r;
   r.metadata = io::load_safetensors(checkpoint.string()).metadata;
   if (!read_image_input_metadata(r.metadata, r.input, checkpoint.string())) {
@@ -139,6 +146,28 @@ GraphRun load_graph_run(const RunConfig& c, const fs::path& checkpoint, const Ru
     r.input = {t.input.num_nodes, t.input.num_features, t.input.num_classes, t.class_names, t.node_ids};
   }
   r.model = models::model_type(c.model_type).make_graph(c.model_params, t.input, 0);
+  load_checkpoint(checkpoint, c.model_type, *r.model);
+  return r;
+}
+
+SequenceRun load_sequence_run(const RunConfig& c, const fs::path& checkpoint, const RunData* data) {
+  RC_CHECK(c.sequence, "{}: not a sequence run", c.dir.string());
+  SequenceRun r;
+  r.metadata = io::load_safetensors(checkpoint.string()).metadata;
+  const bool recorded = read_sequence_input_metadata(r.metadata, r.shape, r.class_names, checkpoint.string());
+  if (data && data->sequences) {
+    const data::SequenceSet& tr = data->sequences->train;
+    const models::SequenceShape s{tr.length, tr.features, tr.num_classes()};
+    RC_CHECK(!recorded || (s.length == r.shape.length && s.features == r.shape.features &&
+                           s.num_classes == r.shape.num_classes),
+             "{}: trained on sequences of {} steps × {} features and {} classes, but the run's dataset now gives {} × "
+             "{} and {}", checkpoint.string(), r.shape.length, r.shape.features, r.shape.num_classes, s.length,
+             s.features, s.num_classes);
+    if (!recorded) r.shape = s, r.class_names = tr.class_names;
+  }
+  RC_CHECK(recorded || (data && data->sequences), "{}: the checkpoint does not record its sequence shape; the run's "
+           "dataset is needed", checkpoint.string());
+  r.model = models::model_type(c.model_type).make_sequence(c.model_params, r.shape, 0);
   load_checkpoint(checkpoint, c.model_type, *r.model);
   return r;
 }

@@ -9,6 +9,7 @@
 
 #include "datasets/graph/graph.hpp"
 #include "datasets/image/subset.hpp"
+#include "datasets/sequence/sequence_data.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/train/checkpoint.hpp"
 #include "experiments/train/graph_task.hpp"
@@ -24,7 +25,8 @@ struct RunConfig {
   Params model_params, dataset;
   double train_size = 1.0;
   int64_t seed = 0;
-  bool graph = false;  // the dataset's domain is graph (else image)
+  bool graph = false;     // the dataset's domain is graph
+  bool sequence = false;  // ... or sequence (else image)
 };
 RunConfig read_run_config(const std::filesystem::path& run_dir);
 
@@ -43,6 +45,7 @@ struct RunData {
   data::SubsetIndices subset;
   std::optional<data::GraphDataset> graph;
   std::optional<GraphTask> graph_task;  // points into *graph: keep RunData where it is
+  std::optional<data::SequenceData> sequences;  // with `subset` as for images
 };
 std::unique_ptr<RunData> load_run_data(const RunConfig& config);
 
@@ -65,5 +68,15 @@ struct GraphRun {
   io::Metadata metadata;
 };
 GraphRun load_graph_run(const RunConfig& config, const std::filesystem::path& checkpoint, const RunData& data);
+
+// A sequence run's model from a checkpoint; the shape (length, features, classes) and class names come from the
+// checkpoint's metadata, else from `data` (then it must be given). When both are there they must agree.
+struct SequenceRun {
+  std::shared_ptr<models::SequenceModel> model;
+  models::SequenceShape shape;
+  std::vector<std::string> class_names;
+  io::Metadata metadata;
+};
+SequenceRun load_sequence_run(const RunConfig& config, const std::filesystem::path& checkpoint, const RunData* data);
 
 }  // namespace rc::exp

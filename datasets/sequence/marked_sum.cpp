@@ -24,7 +24,7 @@ const ParamBinding<MarkedSumOptions>& binding() {
   return b;
 }
 
-constexpr int64_t kDigits = 10, kFeatures = kDigits + 1;
+constexpr int64_t kDigits = 10, kFeatures = kDigits + 1, kClasses = 2 * kDigits - 1;
 
 // The generator of one item: its marks and their digits come first, so the label costs four draws.
 struct ItemGen {
@@ -39,7 +39,7 @@ struct ItemGen {
     std::uniform_int_distribution<int> digit(0, kDigits - 1);
     da = digit(gen);
     db = digit(gen);
-    item.label = (da + db) % kDigits;
+    item.label = da + db;
   }
 };
 
@@ -47,7 +47,7 @@ SequenceSet make_split(const MarkedSumOptions& o, int split, int64_t n) {
   SequenceSet s;
   s.length = o.length;
   s.features = kFeatures;
-  for (int d = 0; d < kDigits; ++d) s.class_names.push_back(std::to_string(d));
+  for (int c = 0; c < kClasses; ++c) s.class_names.push_back(std::to_string(c));
   s.labels.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) s.labels[static_cast<size_t>(i)] = ItemGen(o, split, i).item.label;
   s.description = fmt::format("marked-sum L={} (digit one-hot + mark per step)", o.length);

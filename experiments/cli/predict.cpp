@@ -15,6 +15,7 @@
 #include "experiments/results.hpp"
 #include "experiments/run_data.hpp"
 #include "experiments/train/image_task.hpp"
+#include "experiments/train/sequence_task.hpp"
 #include "framework/io/file_util.hpp"
 
 namespace rc::cli {
@@ -182,6 +183,26 @@ Predictions predict_graph_split(const exp::GraphRun& run, const exp::RunData& d,
   return p;
 }
 
+// The items of a sequence split: "test" or "val" (the run's validation items of the training pool).
+Predictions predict_sequence_split(const exp::SequenceRun& run, const exp::RunData& d, const std::string& split,
+                                   int64_t batch) {
+  RC_CHECK(split == "test" || split == "val", "--split '{}': a sequence run has the splits test and val", split);
+  const bool val = split == "val";
+  RC_CHECK(!val || !d.subset.val.empty(), "--split val: the run has no validation set (dataset.val_fraction 0)");
+  const data::SequenceSet& set = val ? d.sequences->train : d.sequences->test;
+  const std::vector<int64_t>& idx = val ? d.subset.val : std::vector<int64_t>{};
+  Predictions p;
+  p.class_names = names_or_numbers(run.class_names, run.shape.num_classes);
+  const int64_t n = val ? static_cast<int64_t>(idx.size()) : set.size();
+  for (int64_t i = 0; i < n; ++i) p.items.push_back(fmt::format("{}/{}", val ? "train" : "test", val ? idx[i] : i));
+  exp::infer_sequence_batches(*run.model, set, idx, batch, [&](const Var& logits, const std::vector<int64_t>& labels) {
+    std::vector<int64_t> rows(labels.size());
+    for (size_t k = 0; k < rows.size(); ++k) rows[k] = static_cast<int64_t>(k);
+    add_rows(p, logits.value(), rows, labels);
+  });
+  return p;
+}
+
 struct Source {
   std::string split;                // test, val, train, all
   std::vector<std::string> images;  // or image files and folders
@@ -194,6 +215,7 @@ Predictions predict_run(const std::string& run_dir, const Source& s, std::string
   const exp::RunConfig c = exp::read_run_config(run_dir);
   const fs::path ckpt = exp::run_checkpoint(run_dir, s.checkpoint);
   RC_CHECK(s.images.empty() || !c.graph, "--images: {} is a graph run (give --split train|val|test|all)", run_dir);
+  RC_CHECK(s.images.empty() || !c.sequence, "--images: {} is a sequence run (give --split test|val)", run_dir);
   if (what) *what = s.images.empty() ? s.split : "images";
   if (!s.images.empty()) {
     // the dataset is only needed when the checkpoint does not record how its input was prepared
@@ -203,6 +225,7 @@ Predictions predict_run(const std::string& run_dir, const Source& s, std::string
   }
   const std::unique_ptr<exp::RunData> d = exp::load_run_data(c);
   if (c.graph) return predict_graph_split(exp::load_graph_run(c, ckpt, *d), *d, s.split);
+  if (c.sequence) return predict_sequence_split(exp::load_sequence_run(c, ckpt, d.get()), *d, s.split, s.batch);
   return predict_image_split(exp::load_image_run(c, ckpt, d.get()), *d, s.split, s.batch);
 }
 

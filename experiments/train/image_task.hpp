@@ -82,7 +82,6 @@ struct EvalProgress {
 
 // The model over the given items (all when `indices` is empty) in order, in evaluation mode, as inference: no
 // autograd graph, batches of batch_size; `consume` gets each batch's logits (B, classes) and labels.
-using BatchConsumer = std::function<void(const Var& logits, const std::vector<int64_t>& labels)>;
 void infer_image_batches(models::ImageModel& model, const data::ImageDataset& data, const std::vector<int64_t>& indices,
                          const data::Normalize& normalize, int64_t batch_size, const BatchConsumer& consume,
                          const EvalProgress& progress = {});

@@ -9,35 +9,46 @@
 #include <random>
 
 #include "experiments/train/train_state.hpp"
+#include "experiments/train/checkpoint.hpp"
 #include "experiments/train/trainer.hpp"
 #include "framework/core/random.hpp"
 #include "framework/ops/loss.hpp"
 
 namespace rc::exp {
 
-Evaluation evaluate_sequence_set(models::SequenceModel& model, const data::SequenceSet& set,
-                                 const std::vector<int64_t>& indices, int64_t batch_size, Progress* bar,
-                                 const std::string& what) {
+void infer_sequence_batches(models::SequenceModel& model, const data::SequenceSet& set,
+                            const std::vector<int64_t>& indices, int64_t batch_size, const BatchConsumer& consume,
+                            Progress* bar, const std::string& what) {
   NoGradGuard no_grad;  // inference: no autograd graph
   const bool was_training = model.is_training();
   model.eval();
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t n = indices.empty() ? set.size() : static_cast<int64_t>(indices.size());
-  int64_t correct = 0;
-  double loss_sum = 0;
   std::vector<int64_t> idx, labels;
   for (int64_t start = 0; start < n; start += batch_size) {
     idx.clear();
     labels.clear();
     for (int64_t i = start; i < std::min(n, start + batch_size); ++i) idx.push_back(indices.empty() ? i : indices[i]);
-    Var logits = model.forward(Var(data::make_sequence_batch(set, idx, &labels)));
-    correct += std::llround(accuracy(logits.value(), labels) * double(idx.size()));
-    loss_sum += cross_entropy(logits, labels).value().item() * double(idx.size());
+    consume(model.forward(Var(data::make_sequence_batch(set, idx, &labels))), labels);
     if (bar)
       bar->evaluation(what, start + static_cast<int64_t>(idx.size()), n,
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   model.train(was_training);
+}
+
+Evaluation evaluate_sequence_set(models::SequenceModel& model, const data::SequenceSet& set,
+                                 const std::vector<int64_t>& indices, int64_t batch_size, Progress* bar,
+                                 const std::string& what) {
+  const auto t0 = std::chrono::steady_clock::now();
+  int64_t correct = 0, n = 0;
+  double loss_sum = 0;
+  infer_sequence_batches(model, set, indices, batch_size, [&](const Var& logits, const std::vector<int64_t>& labels) {
+    const double b = double(labels.size());
+    correct += std::llround(accuracy(logits.value(), labels) * b);
+    loss_sum += cross_entropy(logits, labels).value().item() * b;  // batch mean → sum
+    n += static_cast<int64_t>(labels.size());
+  }, bar, what);
   Evaluation r;
   r.items = n;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -140,12 +151,44 @@ io::Metadata sequence_input_metadata(const data::SequenceSet& set) {
           {"sequence_description", set.description}};
 }
 
-io::Metadata SequenceClassification::checkpoint_metadata() const { return sequence_input_metadata(*data_.train); }
+io::Metadata SequenceClassification::checkpoint_metadata() const {
+  io::Metadata m = sequence_input_metadata(*data_.train);
+  m.insert(extra_metadata_.begin(), extra_metadata_.end());
+  return m;
+}
+
+bool read_sequence_input_metadata(const io::Metadata& m, models::SequenceShape& shape,
+                                  std::vector<std::string>& class_names, const std::string& file) {
+  if (!m.count("sequence_length")) return false;
+  auto integer = [&](const char* key) {
+    RC_CHECK(m.count(key), "{}: metadata has sequence_length but no '{}'", file, key);
+    try {
+      size_t used = 0;
+      const int64_t v = std::stoll(m.at(key), &used);
+      if (used == m.at(key).size() && v >= 1) return v;
+    } catch (const std::exception&) {
+    }
+    fail("{}: metadata key '{}': '{}' is not a positive integer", file, key, m.at(key));
+  };
+  shape = {integer("sequence_length"), integer("sequence_features"), integer("classes")};
+  class_names.clear();
+  if (m.count("class_names")) {
+    try {
+      class_names = nlohmann::json::parse(m.at("class_names")).get<std::vector<std::string>>();
+    } catch (const std::exception&) {
+      fail("{}: metadata key 'class_names': '{}' is not a JSON list of strings", file, m.at("class_names"));
+    }
+    RC_CHECK(int64_t(class_names.size()) == shape.num_classes, "{}: {} class names for {} classes", file,
+             class_names.size(), shape.num_classes);
+  }
+  return true;
+}
 
 RunOutcome train_sequence_model(models::SequenceModel& model, const SequenceTask& task, const TrainSettings& settings,
                                 const std::filesystem::path& run_dir, uint64_t seed, const std::string& label,
                                 const TrainControl& control) {
   SequenceClassification t(model, task, settings, seed);
+  t.add_metadata(run_model_metadata(run_dir));  // the architecture, from the run's config.yaml when there is one
   return train(t, settings, run_dir, label, control);
 }
 

@@ -43,6 +43,8 @@ class SequenceClassification : public TrainingTask {
   void pause() override { next_.wait(); }
   std::vector<Evaluation> evaluate(const std::vector<Split>& splits, Progress* bar, const std::string& note) override;
   io::Metadata checkpoint_metadata() const override;
+  // Further keys every checkpoint records (the architecture: model_metadata, checkpoint.hpp).
+  void add_metadata(const io::Metadata& m) { extra_metadata_.insert(m.begin(), m.end()); }
 
  private:
   models::SequenceModel& model_;
@@ -56,6 +58,8 @@ class SequenceClassification : public TrainingTask {
   Tensor next_x_;
   std::vector<int64_t> next_labels_;
 
+  io::Metadata extra_metadata_;
+
   void prepare(int64_t b);
 };
 
@@ -63,7 +67,17 @@ class SequenceClassification : public TrainingTask {
 // class_names (a JSON list) and sequence_description.
 io::Metadata sequence_input_metadata(const data::SequenceSet& set);
 
-// The model over the given items (all when `indices` is empty), in evaluation mode, as inference.
+// Reads what sequence_input_metadata wrote; false when the metadata has no sequence_length (not a sequence
+// checkpoint). Malformed values are errors naming `file` and the key.
+bool read_sequence_input_metadata(const io::Metadata& metadata, models::SequenceShape& shape,
+                                  std::vector<std::string>& class_names, const std::string& file = "");
+
+// The model over the given items (all when `indices` is empty) in order, in evaluation mode, as inference: no
+// autograd graph, batches of batch_size; `consume` gets each batch's logits (B, classes) and labels.
+void infer_sequence_batches(models::SequenceModel& model, const data::SequenceSet& set,
+                            const std::vector<int64_t>& indices, int64_t batch_size, const BatchConsumer& consume,
+                            Progress* bar = nullptr, const std::string& what = "");
+// Accuracy and mean cross-entropy over the given items (infer_sequence_batches).
 Evaluation evaluate_sequence_set(models::SequenceModel& model, const data::SequenceSet& set,
                                  const std::vector<int64_t>& indices, int64_t batch_size, Progress* bar = nullptr,
                                  const std::string& what = "");

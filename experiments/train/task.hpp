@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct Evaluation {
   double accuracy = 0, loss = 0, seconds = 0;
   int64_t items = 0;
 };
+
+// What an inference pass hands on, batch by batch: the logits (B, classes) and the B labels.
+using BatchConsumer = std::function<void(const Var& logits, const std::vector<int64_t>& labels)>;
 
 // One training batch through the model in training mode: logits (M, C) and M labels; when `mask` is not empty
 // (size M) only the items it marks count in the loss and accuracy. `items`: examples the forward processed.

@@ -89,7 +89,8 @@ TEST_CASE("sequence run: marked-sum through the runner gives rows, checkpoints w
   CHECK(ck.metadata.at("domain") == "sequence");
   CHECK(ck.metadata.at("sequence_length") == "8");
   CHECK(ck.metadata.at("sequence_features") == "11");
-  CHECK(ck.metadata.at("class_names") == R"(["0","1","2","3","4","5","6","7","8","9"])");
+  CHECK(ck.metadata.at("classes") == "19");
+  CHECK(ck.metadata.at("class_names").rfind(R"(["0","1","2",)", 0) == 0);
   CHECK(fs::exists(run / "metrics.jsonl"));
 }
 
