@@ -11,6 +11,7 @@
 
 #include "datasets/image/folder.hpp"
 #include "experiments/cli/commands.hpp"
+#include "experiments/cli/panels.hpp"
 #include "experiments/config/experiment.hpp"
 #include "experiments/config/yaml_params.hpp"
 #include "experiments/plots.hpp"
@@ -113,7 +114,9 @@ cv::Mat overlay(const cv::Mat& base, const std::vector<float>& values, int rows,
   return out;
 }
 
-// Panels in a layers × heads grid with row and column captions.
+}  // namespace
+
+// Panels in a layers × heads grid with row and column captions (also used by sequence_maps.cpp).
 cv::Mat grid_of(const std::vector<std::vector<cv::Mat>>& panels, const std::string& title) {
   const int rows = int(panels.size()), cols = int(panels[0].size()), size = panels[0][0].cols, gap = 6, head = 50,
             side = 70;
@@ -133,10 +136,10 @@ cv::Mat grid_of(const std::vector<std::vector<cv::Mat>>& panels, const std::stri
   }
   return img;
 }
-}  // namespace
 
 int attention_map(const MapArgs& a) {
   exp::check_png_out(a.out, "attention-map");
+  if (exp::read_run_config(a.run).sequence) return sequence_attention_map(a);
   RC_CHECK(a.image.empty() || a.index < 0, "attention-map: give --index (a test image) or --image FILE, not both");
   const bool from_file = !a.image.empty();
   LoadedRun r = load_run(a.run, !from_file);
@@ -322,6 +325,7 @@ void write_locality(const MapArgs& a, const LoadedRun& r, const OffsetMass& m) {
 
 int receptive_field(const MapArgs& a) {
   exp::check_png_out(a.out, "receptive-field");
+  if (exp::read_run_config(a.run).sequence) return sequence_receptive_field(a);
   LoadedRun r = load_run(a.run);
   const int64_t n_img = std::min<int64_t>(a.images, r.test().size());
   RC_CHECK(n_img >= 1, "receptive-field: --images must be >= 1");

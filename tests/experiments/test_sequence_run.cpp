@@ -3,12 +3,15 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
+#include "experiments/cli/commands.hpp"
 #include "experiments/config/experiment.hpp"
 #include "experiments/results.hpp"
 #include "experiments/runner.hpp"
 #include "framework/core/random.hpp"
+#include "framework/io/npy.hpp"
 #include "framework/io/safetensors.hpp"
 #include "framework/nn/layers.hpp"
 #include "framework/ops/shape.hpp"
@@ -104,4 +107,58 @@ TEST_CASE("sequence run: config errors — an image model on sequences, a model 
                     Catch::Contains("order") && Catch::Contains("diagonal"));
   CHECK_THROWS_WITH(parse("dataset: {name: marked-sum, length: 1}\nmodels: {p: {type: test_flat_probe}}\n"),
                     Catch::Contains("length"));
+}
+
+TEST_CASE("sequence run: predict, evaluate, attention-map and receptive-field on a sequence Transformer run") {
+  rc::test::TempDir out("seq_use");
+  RunnerOptions o;
+  o.out_dir = out.path;
+  REQUIRE(run_experiment(parse("name: seq\n"
+                               "dataset: {name: marked-sum, length: 6, train_items: 200, test_items: 60}\n"
+                               "train: {epochs: 2, batch_size: 32, progress: false}\n"
+                               "models: {t: {type: sequence_transformer, dim: 16, depth: 2, heads: 2, pooling: cls,\n"
+                               "             position: relative, policy: {kind: window1d, radius: 1}}}\n"),
+                         o) == 0);
+  ResultsTable t(out.path);
+  REQUIRE(t.rows().size() == 1);
+  const std::string run = (out.path / "runs" / t.rows()[0].get("run")).string();
+  // the checkpoint records the architecture; predictions reproduce the recorded test accuracy
+  const io::SafetensorsFile ck = io::load_safetensors(run + "/best.safetensors");
+  CHECK(ck.metadata.at("model_type") == "sequence_transformer");
+  cli::PredictArgs p;
+  p.run = run;
+  p.split = "test";
+  p.out = (out.path / "preds.csv").string();
+  REQUIRE(cli::predict(p) == 0);
+  const std::string csv = rc::test::read_all(p.out);
+  int64_t lines = 0, correct = 0;
+  for (size_t pos = csv.find('\n') + 1; pos < csv.size(); pos = csv.find('\n', pos) + 1) {
+    const size_t c1 = csv.find(',', pos), c2 = csv.find(',', c1 + 1), c3 = csv.find(',', c2 + 1);
+    correct += csv.substr(c1 + 1, c2 - c1 - 1) == csv.substr(c2 + 1, c3 - c2 - 1);
+    ++lines;
+  }
+  CHECK(lines == 60);
+  CHECK(std::abs(double(correct) / 60 - std::stod(t.rows()[0].get("test_accuracy"))) < 1e-5);  // 6 digits in the csv
+  p.images = {"x.png"};
+  p.split.clear();
+  CHECK_THROWS_WITH(cli::predict(p), Catch::Contains("sequence run"));
+  // the attention pictures: a PNG per command, the offset maps (layers, heads, 2L - 1) and the per-head table
+  cli::MapArgs m;
+  m.run = run;
+  m.query = "2";
+  m.out = (out.path / "map.png").string();
+  CHECK(cli::attention_map(m) == 0);
+  CHECK(fs::file_size(m.out) > 1000);
+  m.query = "9";
+  CHECK_THROWS_WITH(cli::attention_map(m), Catch::Contains("--query '9'"));
+  m.out = (out.path / "rf.png").string();
+  m.images = 20;
+  CHECK(cli::receptive_field(m) == 0);
+  const Tensor maps = io::load_npy((out.path / "rf.npy").string());
+  CHECK(maps.shape() == Shape{2, 2, 11});
+  // a window of radius 1: no attention beyond offset ±1 between step tokens
+  for (int64_t lh = 0; lh < 4; ++lh)
+    for (int64_t o = 0; o < 11; ++o)
+      if (std::abs(o - 5) > 1) CHECK(maps.data()[lh * 11 + o] == 0.0f);
+  CHECK(rc::test::read_all((out.path / "rf.csv").string()).find("layer,head,mean_abs_offset") == 0);
 }
