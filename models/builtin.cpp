@@ -15,7 +15,7 @@ void register_builtin_models() {
                     Domain::Image, cnn_schema(), check_cnn, make_cnn, nullptr, nullptr, nullptr,
                     nullptr});
     register_model({"patch_attention",
-                    "ViT-style patch attention; any policy over the patch grid; position none|sinusoidal|learned|relative",
+                    "ViT-style patch attention; any policy over the patch grid; position none|sinusoidal|learned|relative|locality|gated_locality",
                     Domain::Image, patch_attention_schema(), check_patch_attention, make_patch_attention, nullptr,
                     nullptr, nullptr, nullptr});
     register_model({"mlp", "MLP on node features (no neighbours)", Domain::Graph, mlp_schema(), nullptr, nullptr,
