@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
   rc::cli::MapArgs map_args, rf_args;
   auto* amap = app.add_subcommand("attention-map",
                                   "for a trained patch-attention run and a test image or an image file, the attention "
-                                  "of one query patch for every layer and head, overlaid on the image (PNG)");
+                                  "of one query patch for every layer and head, overlaid on the image (PNG); for a "
+                                  "sequence-Transformer run, the attention of one query step over the steps");
   amap->add_option("run", map_args.run, "run folder: <out>/runs/<run> (holds config.yaml and best.safetensors)")
       ->required();
   auto* map_index = amap->add_option("--index", map_args.index, "test image index (default 0)")
@@ -144,11 +145,13 @@ int main(int argc, char** argv) {
                    "an image file (PNG, JPG, BMP) instead of a test image: converted to the run's channels, resized "
                    "to its input size and normalised as its training data")
       ->excludes(map_index);
-  amap->add_option("--query", map_args.query, "query patch: cls (the class token) or row,col");
+  amap->add_option("--query", map_args.query,
+                   "query: cls (the class token) or row,col (a patch); sequence runs: cls, last or a step number");
   amap->add_option("--out", map_args.out, "PNG to write")->required();
   auto* rfield = app.add_subcommand("receptive-field",
                                     "for a trained patch-attention run, the mean attention weight by 2-D offset between "
-                                    "query and key patches over test images, per layer and head (PNG + .npy)");
+                                    "query and key patches over test images, per layer and head (PNG + .npy); for a "
+                                    "sequence-Transformer run, by 1-D offset over test sequences (PNG + .npy + .csv)");
   rfield->add_option("run", rf_args.run, "run folder: <out>/runs/<run>")->required();
   rfield->add_option("--images", rf_args.images, "test images to average over");
   rfield->add_option("--out", rf_args.out, "PNG to write (the maps also go to the same name with .npy)")->required();
