@@ -157,7 +157,11 @@ bool read_graph_input_metadata(const io::Metadata& m, GraphInputInfo& info, cons
 
 io::Metadata model_metadata(const std::string& type, const Params& params) {
   nlohmann::json p = nlohmann::json::object();
-  for (const auto& [name, v] : params.values()) std::visit([&](const auto& x) { p[name] = x; }, v);
+  // (a plain loop variable: clang 14, which builds the fuzz harnesses, cannot capture a structured binding)
+  for (const auto& entry : params.values()) {
+    const std::string& name = entry.first;
+    std::visit([&](const auto& x) { p[name] = x; }, entry.second);
+  }
   return {{"model_type", type}, {"model_params", p.dump()}};
 }
 
