@@ -121,7 +121,7 @@ bool is_budget_key(const std::string& key) {
 std::vector<SettingChange> changed_settings(const Experiment& e, const ResultsTable& table, const fs::path& dir) {
   // settings that do not change what a run computes
   const std::set<std::string> ignored = {"dataset_resolved.root", "train_resolved.progress",
-                                         "train_resolved.eval_batch_size"};
+                                         "train_resolved.eval_batch_size", "train_resolved.state_every_seconds"};
   std::vector<SettingChange> changes;
   for (const auto& r : e.runs) {
     const fs::path run_dir = dir / "runs" / r.id, saved_path = run_dir / "config.yaml";

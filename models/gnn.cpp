@@ -23,8 +23,8 @@ ParamSpec hidden_spec(int64_t d, const char* doc = "hidden units per layer") {
   return {"hidden", ParamType::Int, d, doc, 1.0, {}, {}};
 }
 ParamSpec dropout_spec(double d) { return {"dropout", ParamType::Float, d, "dropout on every layer's input", 0.0, 0.95, {}}; }
-ParamSpec self_loops_spec() {
-  return {"self_loops", ParamType::Bool, true, "each node also attends to itself (policy graph)", {}, {}, {}};
+ParamSpec self_loops_spec(std::optional<ParamCondition> when = {}) {
+  return {"self_loops", ParamType::Bool, true, "each node also attends to itself (policy graph)", {}, {}, {}, when};
 }
 ParamSpec layers_spec(int64_t d) { return {"layers", ParamType::Int, d, "number of layers (including the output layer)", 1.0, {}, {}}; }
 
@@ -321,7 +321,7 @@ Schema graph_transformer_schema() {
                  {"policy", ParamType::String, std::string("graph"),
                   "graph: attend over neighbours (+ self); full: over all nodes (adjacency ignored)", {}, {},
                   {"graph", "full"}},
-                 self_loops_spec()}};
+                 self_loops_spec(ParamCondition{"policy", {"graph"}})}};
 }
 
 std::shared_ptr<GraphModel> make_mlp(const Params& p, const GraphInput& g, uint64_t seed) {

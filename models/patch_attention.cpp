@@ -29,17 +29,18 @@ Schema patch_attention_schema() {
        {}, {}, {"none", "sinusoidal", "learned", "relative", "locality", "gated_locality"}},
       {"locality_init_width", ParamType::Float, 0.7,
        "locality, gated_locality: initial width (std, in patches) of each head's Gaussian, 1/sqrt(2 softplus(a))",
-       0.05, 100.0, {}},
+       0.05, 100.0, {}, ParamCondition{"position", {"locality", "gated_locality"}}},
       {"locality_init_spread", ParamType::Float, 1.0,
        "locality, gated_locality: step (patches) of the lattice of initial head centres mu (ConViT: 4 heads at "
        "(+-1/2, +-1/2) x step; 0 = all centred)",
-       0.0, 10.0, {}},
+       0.0, 10.0, {}, ParamCondition{"position", {"locality", "gated_locality"}}},
       {"locality_init_gate", ParamType::Float, 1.0,
        "gated_locality: initial gate logit (ConViT: 1, i.e. sigmoid(1) = 0.73 of the attention positional)", -20.0,
-       20.0, {}},
+       20.0, {}, ParamCondition{"position", {"gated_locality"}}},
   };
   for (ParamSpec spec : policy_schema().params) {  // the attention neighbourhood over the patch grid: policy.*
     spec.name = "policy." + spec.name;
+    if (spec.when) spec.when->key = "policy." + spec.when->key;
     s.params.push_back(std::move(spec));
   }
   s.params.insert(s.params.end(), {

@@ -31,6 +31,7 @@ Schema sequence_transformer_schema() {
   };
   for (ParamSpec spec : policy_schema().params) {  // the attention neighbourhood over the tokens: policy.*
     spec.name = "policy." + spec.name;
+    if (spec.when) spec.when->key = "policy." + spec.when->key;
     s.params.push_back(std::move(spec));
   }
   s.params.insert(s.params.end(), {

@@ -18,7 +18,9 @@ const ParamBinding<GraphSplitOptions>& split_binding() {
                  "graphs: planetoid (the split file beside the data; karate/csbm: built-in) or random (k per class)",
                  {}, {}, {"planetoid", "random"})
           .field(&O::num_val, "num_val", "graphs, random split: validation nodes", 0.0)
-          .field(&O::num_test, "num_test", "graphs, random split: test nodes", 1.0);
+          .when("split", {"random"})
+          .field(&O::num_test, "num_test", "graphs, random split: test nodes", 1.0)
+          .when("split", {"random"});
   return b;
 }
 }  // namespace

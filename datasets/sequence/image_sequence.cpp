@@ -22,8 +22,10 @@ const ParamBinding<ImageSequenceOptions>& binding() {
           .field(&O::order, "order", "image sequences: rows | patches | pixels | permuted (pixels in a fixed "
                                      "seeded order)", {}, {}, {"rows", "patches", "pixels", "permuted"})
           .field(&O::patch, "patch", "image sequences: side of a square patch for order: patches", 1.0, 4096.0)
+          .when("order", {"patches"})
           .field(&O::permutation_seed, "permutation_seed", "image sequences: seed of order: permuted's permutation",
                  0.0)
+          .when("order", {"permuted"})
           .field(&O::normalize, "normalize", "image sequences: standardise with the training pool's mean and std");
   return b;
 }

@@ -334,11 +334,18 @@ void add_runs(const PartContext& c, Experiment& e, const std::string& variant, c
       YAML::Node res;
       res["name"] = c.part.empty() ? e.name : c.part;
       res["dataset"] = clone(c.root["dataset"] ? c.root["dataset"] : YAML::Node(YAML::NodeType::Map));
-      for (const auto& [k, v] : c.dataset.values()) res["dataset_resolved"][k] = setting_node(v);
+      // the settings that apply (a window's radius only with a window policy, ...: ParamSpec::when)
+      const Schema& ds = c.dataset_type->schema;
+      for (const auto& [k, v] : c.dataset.values())
+        if (const ParamSpec* spec = ds.find(k); !spec || param_applies(ds, *spec, c.dataset))
+          res["dataset_resolved"][k] = setting_node(v);
       msec.remove("train");
       res["model"] = msec;
       res["model"]["name"] = variant;
-      for (const auto& [k, v] : mp.values()) res["model_resolved"][k] = setting_node(v);
+      const Schema& ms = models::model_type(type).schema;
+      for (const auto& [k, v] : mp.values())
+        if (const ParamSpec* spec = ms.find(k); !spec || param_applies(ms, *spec, mp))
+          res["model_resolved"][k] = setting_node(v);
       for (const auto& [k, v] : tp.values())
         if (train_setting_applies(k, tp)) res["train_resolved"][k] = setting_node(v);
       res["train_size"] = size;

@@ -26,6 +26,7 @@ class StateSnapshot {
   const io::Metadata& metadata() const { return metadata_; }
   void save(const std::filesystem::path& path) const;  // atomic (temporary + rename), as io::save_module
   void restore(nn::Module& module) const;               // loads the captured state back (names and shapes checked)
+  const NamedTensors& tensors() const { return tensors_; }
 
  private:
   NamedTensors tensors_;

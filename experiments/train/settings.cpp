@@ -58,6 +58,11 @@ const ParamBinding<TrainSettings>& train_binding() {
                  "the lower validation loss; last = the final epoch",
                  {}, {}, {"best", "last"})
           .field(&T::progress, "progress", "progress bar on the terminal")
+          .field(&T::state_every_seconds, "state_every_seconds",
+                 "write the checkpoints and the training state at the first evaluation point after this many "
+                 "seconds since they were last written (0 = at every evaluation point), so that a killed process "
+                 "continues from there; an interrupted (Ctrl-C) or finished run always writes them",
+                 0.0)
           .field(&T::data_parallel, "data_parallel",
                  "under mpirun -np K: the K ranks train each run together, each on 1/K of every batch (images) or "
                  "of the labelled nodes (graphs), gradients summed over the ranks before each step; without mpirun "

@@ -34,6 +34,7 @@ struct TrainSettings {
   int64_t patience = 0;  // > 0: early stopping (trainer.hpp)
   std::string select = "best";  // the checkpoint reported: best (validation) or last
   bool progress = true;
+  double state_every_seconds = 60;  // write checkpoints and training state at an evaluation point this often
   bool data_parallel = false;  // under mpirun: every rank trains a share of each batch of the same run
 
   static TrainSettings from(const Params& p);

@@ -14,16 +14,25 @@
 namespace rc::exp {
 
 namespace {
-const std::string kModel = "model.", kOptimizer = "optimizer.";
+const std::string kModel = "model.", kOptimizer = "optimizer.", kLast = "last.", kBest = "best.";
+
+std::string metadata_json(const io::Metadata& m) { return nlohmann::json(m).dump(); }
 }
 
 void save_train_state(const std::filesystem::path& path, const TrainState& s) {
   NamedTensors all;
   for (const auto& [name, t] : s.model) all.emplace_back(kModel + name, t);
   for (const auto& [name, t] : s.optimizer) all.emplace_back(kOptimizer + name, t);
-  io::save_safetensors(path.string(), all,
-                       {{"format", kTrainStateFormat}, {"loop", s.loop}, {"call_counters", s.call_counters},
-                        {"task", s.task}});
+  io::Metadata meta = {
+      {"format", kTrainStateFormat}, {"loop", s.loop}, {"call_counters", s.call_counters}, {"task", s.task}};
+  RC_CHECK(s.last.has_value() == s.best.has_value(), "save_train_state: the last and best snapshots go together");
+  if (s.last) {
+    for (const auto& [name, t] : s.last->tensors) all.emplace_back(kLast + name, t);
+    for (const auto& [name, t] : s.best->tensors) all.emplace_back(kBest + name, t);
+    meta["last_metadata"] = metadata_json(s.last->metadata);
+    meta["best_metadata"] = metadata_json(s.best->metadata);
+  }
+  io::save_safetensors(path.string(), all, meta);
 }
 
 std::optional<TrainState> load_train_state(const std::filesystem::path& path) {
@@ -40,10 +49,26 @@ std::optional<TrainState> load_train_state(const std::filesystem::path& path) {
   s.loop = f.metadata.at("loop");
   s.call_counters = f.metadata.at("call_counters");
   s.task = f.metadata.at("task");
+  const bool snapshots = f.metadata.count("last_metadata") > 0;
+  RC_CHECK(snapshots == (f.metadata.count("best_metadata") > 0),
+           "{}: the training state has one of 'last_metadata' and 'best_metadata' but not both", path.string());
+  if (snapshots) {
+    s.last.emplace();
+    s.best.emplace();
+    for (auto [key, snap] : {std::pair{"last_metadata", &*s.last}, std::pair{"best_metadata", &*s.best}}) {
+      try {
+        snap->metadata = nlohmann::json::parse(f.metadata.at(key)).get<io::Metadata>();
+      } catch (const std::exception& e) {
+        fail("{}: metadata '{}' is not a JSON object of strings: {}", path.string(), key, e.what());
+      }
+    }
+  }
   for (auto& [name, t] : f.tensors) {
     if (name.rfind(kModel, 0) == 0) s.model.emplace_back(name.substr(kModel.size()), std::move(t));
     else if (name.rfind(kOptimizer, 0) == 0) s.optimizer.emplace_back(name.substr(kOptimizer.size()), std::move(t));
-    else fail("{}: tensor '{}' is neither 'model.*' nor 'optimizer.*'", path.string(), name);
+    else if (snapshots && name.rfind(kLast, 0) == 0) s.last->tensors.emplace_back(name.substr(kLast.size()), std::move(t));
+    else if (snapshots && name.rfind(kBest, 0) == 0) s.best->tensors.emplace_back(name.substr(kBest.size()), std::move(t));
+    else fail("{}: tensor '{}' is not 'model.*', 'optimizer.*', 'last.*' or 'best.*'", path.string(), name);
   }
   return s;
 }

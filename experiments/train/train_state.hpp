@@ -7,13 +7,21 @@
 //                                statistics) at the step the run stopped, which may lie after the last
 //                                evaluation (last.safetensors holds that evaluation's weights);
 //            "optimizer.<key>"   the optimizer's state (optim::Optimizer::state_dict: step counts, moments);
+//            "last.<name>", "best.<name>"  the last and the selected evaluation's weights, as last.safetensors and
+//                                best.safetensors hold them (after the first evaluation), so that the state alone
+//                                continues the run: a process killed between writing the checkpoints and the state
+//                                leaves checkpoints of a later evaluation beside it, which the continued run
+//                                overwrites;
 //   metadata "format"            "receptive-train-state 1";
 //            "loop"              the training loop's counters as a JSON object (step, epoch, batches of the epoch
 //                                done, evaluation points logged, model selection and patience, timing, whether the
 //                                run had finished; doubles as C99 hex-float strings so that they round-trip bit for
 //                                bit, NaN and Inf included);
 //            "call_counters"     the modules' dropout call counters (nn::Module::named_call_counters), JSON;
-//            "task"              the task's own state (TrainingTask::save_state, e.g. the epoch's shuffled order).
+//            "task"              the task's own state (TrainingTask::save_state, e.g. the epoch's shuffled order);
+//            "last_metadata", "best_metadata"  the two checkpoints' metadata (JSON objects of strings).
+// States written before the snapshots were part of them have none; the run then reads them from the checkpoint
+// files beside the state.
 // The learning-rate schedule has no state of its own: it is a function of the step.
 #include <filesystem>
 #include <optional>
@@ -28,6 +36,11 @@ namespace rc::exp {
 struct TrainState {
   NamedTensors model, optimizer;
   std::string loop, call_counters, task;  // JSON texts
+  struct Snapshot {
+    NamedTensors tensors;
+    io::Metadata metadata;
+  };
+  std::optional<Snapshot> last, best;  // both or neither
 };
 
 inline constexpr const char* kTrainStateFile = "train_state.safetensors";

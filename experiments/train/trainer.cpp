@@ -91,11 +91,15 @@ class Run {
   int64_t epoch_ = 0, epoch_steps_ = 0, epoch_done_ = 0, points_ = 0, last_eval_step_ = 0;
   bool pending_eval_ = false, resumed_ = false;
   double earlier_seconds_ = 0;
+  Clock::time_point state_saved_ = start_;  // when the training state was last written at an evaluation point
+  bool best_saved_ = false;                 // best.safetensors holds best_ (no new selection since it was written)
 
   void start_afresh();
   void restore(const TrainState& state);  // errors when the state does not fit the run or the files beside it
   void restore_snapshot(StateSnapshot& snapshot, const std::filesystem::path& path, int64_t step);
-  void save_state() const;
+  void restore_snapshot(StateSnapshot& snapshot, const TrainState::Snapshot& saved, const char* what, int64_t step);
+  void save_state(bool finished) const;
+  void save_point();
   void cut_metrics() const;
   double elapsed() const { return earlier_seconds_ + seconds_since(start_); }
   void train_epoch(int64_t epoch, int64_t first);
@@ -274,9 +278,21 @@ void Run::evaluate_point(int64_t epoch) {
     out_.best_val_accuracy = val ? val->accuracy : -1;
     out_.best_epoch = epoch;
     best_.capture(model_, meta);
+    best_saved_ = false;
   }
   log_point(epoch, val, test);
   if (has_val_ && s_.patience > 0 && selection_.stale() >= s_.patience) stop_ = true;
+  if (writer_ && seconds_since(state_saved_) >= s_.state_every_seconds) save_point();
+}
+
+// The checkpoints and the training state at an evaluation point (train.state_every_seconds), so that a process
+// that is killed continues from here.
+void Run::save_point() {
+  last_.save(last_path_);
+  if (!best_saved_) best_.save(best_path_);
+  best_saved_ = true;
+  save_state(false);
+  state_saved_ = Clock::now();
 }
 
 void Run::log_point(int64_t epoch, const Evaluation* val, const Evaluation* test) {
@@ -323,13 +339,13 @@ void Run::stop_run(const std::string& reason) {
   stop_ = true;
 }
 
-void Run::save_state() const {
+void Run::save_state(bool finished) const {
   using nlohmann::json;
   const Selection::State sel = selection_.state();
   const json loop = {
       {"step", step_}, {"epoch", epoch_}, {"epoch_done", epoch_done_}, {"points", points_},
       {"last_eval_step", last_eval_step_}, {"pending_eval", pending_eval_}, {"items", items_},
-      {"batches", batches_}, {"finished", out_.status == "ok"},
+      {"batches", batches_}, {"finished", finished},
       {"best_step", best_.empty() ? int64_t(0) : std::stoll(best_.metadata().at("step"))},
       {"best_epoch", out_.best_epoch}, {"epochs_run", out_.epochs_run},
       // doubles as exact text (NaN and Inf included): a continued run computes with the same bits
@@ -346,6 +362,10 @@ void Run::save_state() const {
   st.loop = loop.dump();
   st.call_counters = json(nn::named_call_counters(model_)).dump();
   st.task = task_.save_state();
+  if (!last_.empty()) {
+    st.last = TrainState::Snapshot{last_.tensors(), last_.metadata()};
+    st.best = TrainState::Snapshot{best_.tensors(), best_.metadata()};
+  }
   save_train_state(state_path_, st);
 }
 
@@ -362,6 +382,17 @@ void Run::restore_snapshot(StateSnapshot& snapshot, const std::filesystem::path&
   snapshot.capture(model_, f.metadata);
 }
 
+// The same from the copy inside the training state.
+void Run::restore_snapshot(StateSnapshot& snapshot, const TrainState::Snapshot& saved, const char* what,
+                           int64_t step) {
+  const auto at = saved.metadata.find("step");
+  RC_CHECK(at != saved.metadata.end() && at->second == std::to_string(step),
+           "its {} checkpoint holds step {}, the loop expects step {}", what,
+           at == saved.metadata.end() ? "?" : at->second, step);
+  model_.load_state_dict(saved.tensors, true);
+  snapshot.capture(model_, saved.metadata);
+}
+
 void Run::restore(const TrainState& st) {
   using nlohmann::json;
   try {
@@ -369,7 +400,10 @@ void Run::restore(const TrainState& st) {
     auto num = [&](const json& j, const char* key) { return parse_exact_double(j.at(key).get<std::string>()); };
     points_ = loop.at("points").get<int64_t>();
     last_eval_step_ = loop.at("last_eval_step").get<int64_t>();
-    if (points_ > 0) {
+    if (points_ > 0 && st.last) {  // the state's own copies: the files beside it may be of a later evaluation
+      restore_snapshot(last_, *st.last, "last", last_eval_step_);
+      restore_snapshot(best_, *st.best, "best", loop.at("best_step").get<int64_t>());
+    } else if (points_ > 0) {  // a state written before it held them
       restore_snapshot(last_, last_path_, last_eval_step_);
       restore_snapshot(best_, best_path_, loop.at("best_step").get<int64_t>());
     }
@@ -424,7 +458,7 @@ void Run::finish() {
       best_.save(best_path_);
     }
     // the state is written last: a state on disk always fits the checkpoints beside it
-    if (interrupted || out_.status == "ok") save_state();
+    if (interrupted || out_.status == "ok") save_state(!interrupted);
     else std::filesystem::remove(state_path_);  // stopped by non-finite values: nothing to continue
   }
   if (!has_val_) out_.best_val_accuracy = std::nan("");

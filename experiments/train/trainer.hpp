@@ -35,10 +35,14 @@
 //                     pass, with a validation split) and test_accuracy (with test_every_eval);
 //   best.safetensors  the selected evaluation's weights; last.safetensors the last evaluation's. Both are written
 //                     when the run ends (finished, early-stopped, interrupted, or stopped by a non-finite loss or
-//                     weights), with metadata "epoch", "step" and the task's checkpoint_metadata(); not by a run
-//                     stopped before its first evaluation.
+//                     weights) and at evaluation points (below), with metadata "epoch", "step" and the task's
+//                     checkpoint_metadata(); not by a run stopped before its first evaluation.
 //   train_state.safetensors  what the run continues from (train_state.hpp); written when a run finishes or is
-//                     interrupted (after the checkpoints), removed when it is stopped by non-finite values.
+//                     interrupted (after the checkpoints), removed when it is stopped by non-finite values, and
+//                     at the first evaluation point after train.state_every_seconds (0: every one) since it was
+//                     last written. The state holds its own copies of the last and best checkpoints, so a process
+//                     killed at any moment (kill -9, power loss: every file is written atomically) continues from
+//                     the last state written, as if it had been interrupted there, bit for bit.
 // A loss that becomes NaN or Inf, or weights that do before an evaluation, stop the run with a status naming the
 // epoch and step; its files then hold the last finite evaluation.
 // At the end (not after an interrupt) the test split is evaluated for the selected weights (test_accuracy) and

@@ -52,6 +52,13 @@ const Schema& policy_schema() {
         {"global_count", ParamType::Int, int64_t{1}, "global: number of global tokens", 0.0, {}, {}},
         {"self_loops", ParamType::Bool, true, "graph: adds (i, i) where missing", {}, {}, {}},
     };
+    for (ParamSpec& spec : s.params) {  // a key applies when the expression names a kind that reads it
+      if (spec.name == "kind") continue;
+      ParamCondition c{"kind", {}};
+      for (const PolicyKindSpec& k : policy_kinds())
+        if (std::find(k.keys.begin(), k.keys.end(), spec.name) != k.keys.end()) c.any_of.push_back(k.name);
+      spec.when = std::move(c);
+    }
     return s;
   }();
   return s;

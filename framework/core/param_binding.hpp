@@ -37,11 +37,18 @@ class ParamBinding {
     return *this;
   }
 
+  // The last field applies only when a word of `key`'s value is one of `any_of` (ParamCondition).
+  ParamBinding& when(std::string key, std::vector<std::string> any_of) {
+    fields_.back().spec.when = ParamCondition{std::move(key), std::move(any_of)};
+    return *this;
+  }
+
   Schema schema(const std::string& prefix = "") const {
     Schema s;
     for (const auto& f : fields_) {
       s.params.push_back(f.spec);
       s.params.back().name = prefix + f.spec.name;
+      if (f.spec.when) s.params.back().when->key = prefix + f.spec.when->key;
     }
     return s;
   }

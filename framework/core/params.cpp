@@ -1,5 +1,6 @@
 #include "framework/core/params.hpp"
 
+#include <cctype>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -111,6 +112,25 @@ std::string bounds_str(const ParamSpec& s) {
 }
 bool in_bounds(const ParamSpec& s, double x) { return (!s.min || x >= *s.min) && (!s.max || x <= *s.max); }
 }  // namespace
+
+bool param_applies(const Schema& schema, const ParamSpec& spec, const Params& p) {
+  if (!spec.when) return true;
+  std::string text;
+  if (auto it = p.values().find(spec.when->key); it != p.values().end()) text = param_value_str(it->second);
+  else if (const ParamSpec* k = schema.find(spec.when->key)) text = param_value_str(k->default_value);
+  else return true;  // a condition on a key this schema lacks: not ours to judge
+  std::string word;
+  auto matches = [&] {
+    const bool m = std::find(spec.when->any_of.begin(), spec.when->any_of.end(), word) != spec.when->any_of.end();
+    word.clear();
+    return m;
+  };
+  for (char ch : text) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_') word += ch;
+    else if (!word.empty() && matches()) return true;
+  }
+  return !word.empty() && matches();
+}
 
 std::string param_violation(const ParamSpec& s, const ParamValue& v) {
   const std::string expected = fmt::format("{}{}", param_type_name(s.type), bounds_str(s));

@@ -18,6 +18,13 @@ using ParamValue = std::variant<int64_t, double, bool, std::string, std::vector<
                                 std::vector<std::string>>;
 std::string param_value_str(const ParamValue& v);
 
+// When a parameter means something: only when a word of another parameter's value is one of `any_of` (e.g. a
+// window's radius only when policy.kind names window1d; "window1d & causal" has the words window1d and causal).
+struct ParamCondition {
+  std::string key;
+  std::vector<std::string> any_of;
+};
+
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::Float;
@@ -25,6 +32,7 @@ struct ParamSpec {
   std::string doc;
   std::optional<double> min, max;    // inclusive bounds for numbers (and each list element)
   std::vector<std::string> choices;  // allowed strings, when non-empty
+  std::optional<ParamCondition> when;  // applies only under this condition (always when empty)
 };
 
 class Params {
@@ -51,6 +59,10 @@ struct Schema {
   Params defaults() const;
   std::vector<std::string> names() const;
 };
+
+// Whether `spec` applies to a section read as `p` (its condition, with the key's schema default when p lacks
+// it); a saved resolved config lists only the parameters that apply.
+bool param_applies(const Schema& schema, const ParamSpec& spec, const Params& p);
 
 // Checks a value against its spec (type, bounds, choices); returns "" or what was expected.
 std::string param_violation(const ParamSpec& spec, const ParamValue& v);

@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -30,10 +31,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // Passes everything to `inner`; sets the stop flag during the `stop_at`-th training batch it hands out (the
-// loop then stops after that step), counting from 1 in this session.
+// loop then stops after that step), counting from 1 in this session, and calls `on_batch` with each batch's
+// number before handing it out.
 class Interrupting : public TrainingTask {
  public:
-  Interrupting(TrainingTask& inner, int64_t stop_at) : inner_(inner), stop_at_(stop_at) {}
+  Interrupting(TrainingTask& inner, int64_t stop_at, std::function<void(int64_t)> on_batch = {})
+      : inner_(inner), stop_at_(stop_at), on_batch_(std::move(on_batch)) {}
   nn::Module& model() override { return inner_.model(); }
   int64_t steps_per_epoch() const override { return inner_.steps_per_epoch(); }
   bool has_validation() const override { return inner_.has_validation(); }
@@ -43,6 +46,7 @@ class Interrupting : public TrainingTask {
   }
   TrainBatch next_batch() override {
     if (++batches_ == stop_at_) stop_requested() = true;
+    if (on_batch_) on_batch_(batches_);
     return inner_.next_batch();
   }
   void pause() override { inner_.pause(); }
@@ -56,6 +60,7 @@ class Interrupting : public TrainingTask {
  private:
   TrainingTask& inner_;
   int64_t stop_at_, batches_ = 0;
+  std::function<void(int64_t)> on_batch_;
 };
 
 Params model_params(const std::string& dataset, const std::string& model) {
@@ -135,12 +140,12 @@ struct ImageCase {
     settings.progress = false;
   }
   // One session: a fresh model and task (as a new process builds them), stopped at its stop_at-th step (0: never).
-  RunOutcome session(const fs::path& dir, int64_t stop_at, bool resume) {
+  RunOutcome session(const fs::path& dir, int64_t stop_at, bool resume, std::function<void(int64_t)> on_batch = {}) {
     stop_requested() = false;
     auto m = models::model_type(YAML::Load(model)["type"].as<std::string>())
                  .make_image(model_params("fashion-mnist", model), {1, 8, 8, 2}, 7);
     ImageClassification inner(*m, task, settings, 7);
-    Interrupting t(inner, stop_at);
+    Interrupting t(inner, stop_at, std::move(on_batch));
     RunOutcome o = rc::exp::train(t, settings, dir, "image", {resume});
     stop_requested() = false;
     return o;
@@ -207,15 +212,84 @@ TEST_CASE("resume: a stopped image run keeps checkpoints of its last evaluation 
   CHECK(metrics_of(dir.path).empty());
 }
 
+namespace {
+// What a process killed when it asks for its `batch`-th batch leaves in `from` (every file is written atomically):
+// a copy of the folder at that moment.
+std::function<void(int64_t)> copy_at(int64_t batch, const fs::path& from, const fs::path& to) {
+  return [=](int64_t b) {
+    if (b != batch) return;
+    fs::remove_all(to);
+    fs::copy(from, to, fs::copy_options::recursive);
+  };
+}
+}  // namespace
+
+TEST_CASE("resume: a killed process continues from the state of its last evaluation point, bit for bit") {
+  const char* models[] = {
+      "{type: cnn, channels: [4, 6], blocks: [1], pool: max, dropout: 0.3}",
+      "{type: patch_attention, patch_size: 2, dim: 8, depth: 1, heads: 2, dropout: 0.2, attention_dropout: 0.2}"};
+  for (const char* model : models)
+    for (int64_t eval_every : {0, 3})
+      for (int64_t kill_at : {6, 11}) {  // 4 steps per epoch: inside epochs 2 and 3
+        DYNAMIC_SECTION(model << " eval_every " << eval_every << " killed at batch " << kill_at) {
+          rc::test::TempDir dir("resume_killed");
+          ImageCase c(model);
+          c.settings.eval_every = eval_every;
+          c.settings.state_every_seconds = 0;  // the state at every evaluation point
+          const RunOutcome whole = c.session(dir.path / "whole", 0, false);
+          REQUIRE(whole.status == "ok");
+          // the files of the run at batch kill_at, and at the batch 4 steps later
+          REQUIRE(c.session(dir.path / "run", 0, false,
+                            [&](int64_t b) {
+                              copy_at(kill_at, dir.path / "run", dir.path / "killed")(b);
+                              copy_at(kill_at + 4, dir.path / "run", dir.path / "later")(b);
+                            })
+                      .status == "ok");
+          const auto state = load_train_state(dir.path / "killed" / kTrainStateFile);
+          REQUIRE(state.has_value());
+          const auto loop = nlohmann::json::parse(state->loop);
+          CHECK(loop.at("finished") == false);
+          CHECK(loop.at("step").get<int64_t>() < kill_at);  // the last evaluation point's
+          CHECK(loop.at("step").get<int64_t>() >= kill_at - (eval_every > 0 ? eval_every : 4));
+          CHECK(state->last.has_value());
+          fs::copy_file(dir.path / "killed" / kTrainStateFile, dir.path / "killed_state");
+          const RunOutcome resumed = c.session(dir.path / "killed", 0, true);
+          check_same_run(dir.path / "whole", whole, dir.path / "killed", resumed);
+          // killed after writing a later evaluation's checkpoints and metrics but before its state: the state's
+          // own copies of the checkpoints count, and metrics.jsonl is cut to the state's points
+          CHECK(int64_t(metrics_of(dir.path / "later").size()) > loop.at("points").get<int64_t>());
+          fs::copy_file(dir.path / "killed_state", dir.path / "later" / kTrainStateFile,
+                        fs::copy_options::overwrite_existing);
+          const RunOutcome mixed = c.session(dir.path / "later", 0, true);
+          check_same_run(dir.path / "whole", whole, dir.path / "later", mixed);
+        }
+      }
+}
+
 TEST_CASE("resume: a training state that does not fit the run is an error naming --rerun") {
   rc::test::TempDir dir("resume_mismatch");
   ImageCase c("{type: cnn, channels: [4], blocks: [1], pool: none}");
   REQUIRE(c.session(dir.path, 6, true).status == "interrupted");
   ImageCase other("{type: cnn, channels: [5], blocks: [1], pool: none}");
   CHECK_THROWS_WITH(other.session(dir.path, 0, true), Catch::Contains("--rerun") && Catch::Contains("train_state"));
-  // a checkpoint of another attempt beside the state
+  // a state of an older version, without its own copies of the checkpoints, reads the files beside it
+  auto state = load_train_state(dir.path / kTrainStateFile);
+  REQUIRE((state && state->last));
+  state->last.reset();
+  state->best.reset();
+  save_train_state(dir.path / kTrainStateFile, *state);
+  fs::copy(dir.path, dir.path.parent_path() / "resume_mismatch_copy", fs::copy_options::recursive);
+  const fs::path copy = dir.path.parent_path() / "resume_mismatch_copy";
   fs::remove(dir.path / "last.safetensors");
   CHECK_THROWS_WITH(c.session(dir.path, 0, true), Catch::Contains("last.safetensors is missing"));
+  CHECK(c.session(copy, 0, true).status == "ok");
+  // a state with its own copies does not need the files: the run writes them again
+  REQUIRE(c.session(copy, 6, false).status == "interrupted");
+  fs::remove(copy / "last.safetensors");
+  fs::remove(copy / "best.safetensors");
+  CHECK(c.session(copy, 0, true).status == "ok");
+  CHECK(fs::exists(copy / "last.safetensors"));
+  fs::remove_all(copy);
 }
 
 namespace {

@@ -211,6 +211,58 @@ models:
 )");
   CHECK(sgd.runs.at(0).resolved["train_resolved"]["momentum"]);
   CHECK(sgd.runs.at(0).resolved["train_resolved"]["gamma"]);
+  // model and dataset settings that apply (ParamSpec::when): a policy's keys only for the kinds that read them
+  Experiment attention = parse(R"(
+name: saved
+dataset: {name: fashion-mnist-sequence, order: permuted}
+models:
+  full: {type: sequence_transformer, position: none, policy: {kind: full}}
+  window: {type: sequence_transformer, policy: {kind: window1d & causal, radius: 3}}
+)");
+  const YAML::Node full = attention.runs.at(0).resolved["model_resolved"];
+  CHECK(full["policy.kind"].as<std::string>() == "full");
+  CHECK(full["dim"]);
+  CHECK_FALSE(full["policy.radius"]);
+  CHECK_FALSE(full["policy.kernel"]);
+  CHECK_FALSE(full["policy.self_loops"]);
+  const YAML::Node window = attention.runs.at(1).resolved["model_resolved"];
+  CHECK(window["policy.radius"].as<int>() == 3);
+  CHECK(window["policy.dilation"]);
+  CHECK_FALSE(window["policy.kernel"]);
+  const YAML::Node data = attention.runs.at(0).resolved["dataset_resolved"];
+  CHECK(data["permutation_seed"]);
+  CHECK_FALSE(data["patch"]);
+  CHECK(data["order"].as<std::string>() == "permuted");
+  Experiment patches = parse(R"(
+name: saved
+dataset: {name: fashion-mnist}
+models:
+  local: {type: patch_attention, position: locality, policy: {kind: window2d | global}}
+)");
+  const YAML::Node local = patches.runs.at(0).resolved["model_resolved"];
+  CHECK(local["locality_init_width"]);
+  CHECK_FALSE(local["locality_init_gate"]);
+  CHECK(local["policy.kernel"]);
+  CHECK(local["policy.global_count"]);
+  CHECK_FALSE(local["policy.radius"]);
+}
+
+TEST_CASE("run control: a parameter applies when a word of its condition key's value is listed") {
+  Schema s;
+  s.params = {{"kind", ParamType::String, std::string("full"), "", {}, {}, {}},
+              {"radius", ParamType::Int, int64_t{4}, "", {}, {}, {}, ParamCondition{"kind", {"window1d"}}},
+              {"free", ParamType::Int, int64_t{1}, "", {}, {}, {}}};
+  Params p;
+  CHECK_FALSE(param_applies(s, s.params[1], p));  // the condition key's default: full
+  CHECK(param_applies(s, s.params[2], p));
+  for (const char* kind : {"window1d", "window1d & causal", "(causal|window1d)", "global | window1d"}) {
+    p.set("kind", std::string(kind));
+    CHECK(param_applies(s, s.params[1], p));
+  }
+  for (const char* kind : {"window2d", "window1dx", "full | causal"}) {
+    p.set("kind", std::string(kind));
+    CHECK_FALSE(param_applies(s, s.params[1], p));
+  }
 }
 
 TEST_CASE("run control: the README's --set example works on the quick start config") {
