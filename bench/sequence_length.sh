@@ -11,14 +11,17 @@ out=${2:-/tmp/receptive_sequence_length.csv}
 filter=${3:-.}
 bin=$build/bench_sequence
 [ -x "$bin" ] || { echo "sequence_length.sh: $bin not found (build with -DRECEPTIVE_BUILD_BENCH=ON)" >&2; exit 1; }
-"$bin" --benchmark_list_tests 2>&1 | head -1  # the machine line
-echo "model,L,batch,threads,ms_per_step,peak_rss_mb" > "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$bin" --benchmark_list_tests 2>/dev/null | grep -E "$filter" | while read -r name; do
+# the list first (a pipe into `head` would end bench_sequence with SIGPIPE, which pipefail turns into an exit)
+"$bin" --benchmark_list_tests > "$tmp/list.txt" 2> "$tmp/machine.txt"
+head -1 "$tmp/machine.txt"  # the machine line
+grep -E "$filter" "$tmp/list.txt" > "$tmp/cases.txt" || { echo "sequence_length.sh: no case matches '$filter'" >&2; exit 1; }
+echo "model,L,batch,threads,ms_per_step,peak_rss_mb" > "$out"
+while read -r name; do
   base=${name%/real_time}
   /usr/bin/time -v "$bin" --benchmark_filter="^${base}/real_time\$" --benchmark_repetitions=3 \
-    --benchmark_report_aggregates_only=true --benchmark_format=csv > "$tmp/out.csv" 2> "$tmp/time.txt"
+    --benchmark_report_aggregates_only=true --benchmark_format=csv < /dev/null > "$tmp/out.csv" 2> "$tmp/time.txt"
   ms=$(grep '_median"' "$tmp/out.csv" | cut -d, -f3)
   unit=$(grep '_median"' "$tmp/out.csv" | cut -d, -f5)
   [ "$unit" = "ms" ] || { echo "sequence_length.sh: unexpected time unit '$unit' for $name" >&2; exit 1; }
@@ -26,5 +29,5 @@ trap 'rm -rf "$tmp"' EXIT
   IFS=/ read -r _ model l b t <<< "$base"
   row="$model,${l#L:},${b#B:},${t#threads:},$ms,$(awk -v k="$kb" 'BEGIN{printf "%.1f", k/1024}')"
   echo "$row" | tee -a "$out"
-done
+done < "$tmp/cases.txt"
 echo "wrote $out"
