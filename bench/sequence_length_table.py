@@ -48,8 +48,9 @@ def main():
             print(f"| {m} | " + " | ".join(cells) + " |")
         print("\n(each cell: 1 thread / 2 threads)")
 
-    print("\nGrowth with L (exponent k of time ∝ L^k and of the peak RSS above the L = "
-          f"{lengths[0]} baseline ∝ L^k, between L = {lengths[0]} and {lengths[-1]}, 1 thread):\n")
+    print(f"\nGrowth with L, 1 thread: the exponent k of time ∝ L^k between L = {lengths[0]} and {lengths[-1]}, and of "
+          f"the peak RSS above the model's smallest one ∝ L^k between L = {lengths[1]} and {lengths[-1]} (the "
+          "process's own memory, which does not grow with L, left out):\n")
     print("| model | batch | time k | memory above baseline k | peak RSS (MB) at " +
           " / ".join(str(L) for L in lengths) + " |")
     print("| --- | ---: | ---: | ---: | --- |")
