@@ -305,15 +305,11 @@ YAML::Node setting_node(const ParamValue& v) {
   return n;
 }
 
-// The training settings that apply to a run (saved in its config.yaml): those of other optimizers and schedules,
-// and warmup_epochs when warmup_steps replaces it, are left out.
-bool train_setting_applies(const std::string& key, const Params& tp) {
-  const std::string opt = tp.get_string("optimizer"), sched = tp.get_string("schedule");
-  if (key == "momentum" || key == "nesterov") return opt == "sgd";
-  if (key == "step_size" || key == "gamma") return sched == "step";
-  if (key == "min_lr") return sched == "cosine";
-  if (key == "warmup_epochs") return tp.get_int("warmup_steps") == 0;
-  return true;
+// The settings of a section that apply to a run (saved in its config.yaml): those whose ParamSpec::when holds
+// (a policy key only for the kinds that read it, SGD's momentum only with SGD, ...).
+bool setting_applies(const Schema& schema, const std::string& key, const Params& p) {
+  const ParamSpec* spec = schema.find(key);
+  return !spec || param_applies(schema, *spec, p);
 }
 
 // The runs of one model variant: one per training size and seed, each with its complete resolved config.
@@ -334,20 +330,17 @@ void add_runs(const PartContext& c, Experiment& e, const std::string& variant, c
       YAML::Node res;
       res["name"] = c.part.empty() ? e.name : c.part;
       res["dataset"] = clone(c.root["dataset"] ? c.root["dataset"] : YAML::Node(YAML::NodeType::Map));
-      // the settings that apply (a window's radius only with a window policy, ...: ParamSpec::when)
-      const Schema& ds = c.dataset_type->schema;
       for (const auto& [k, v] : c.dataset.values())
-        if (const ParamSpec* spec = ds.find(k); !spec || param_applies(ds, *spec, c.dataset))
-          res["dataset_resolved"][k] = setting_node(v);
+        if (setting_applies(c.dataset_type->schema, k, c.dataset)) res["dataset_resolved"][k] = setting_node(v);
       msec.remove("train");
       res["model"] = msec;
       res["model"]["name"] = variant;
-      const Schema& ms = models::model_type(type).schema;
       for (const auto& [k, v] : mp.values())
-        if (const ParamSpec* spec = ms.find(k); !spec || param_applies(ms, *spec, mp))
-          res["model_resolved"][k] = setting_node(v);
-      for (const auto& [k, v] : tp.values())
-        if (train_setting_applies(k, tp)) res["train_resolved"][k] = setting_node(v);
+        if (setting_applies(models::model_type(type).schema, k, mp)) res["model_resolved"][k] = setting_node(v);
+      static const Schema ts = train_schema();
+      for (const auto& [k, v] : tp.values())  // warmup_epochs: not when warmup_steps replaces it (a number)
+        if (setting_applies(ts, k, tp) && !(k == "warmup_epochs" && tp.get_int("warmup_steps") > 0))
+          res["train_resolved"][k] = setting_node(v);
       res["train_size"] = size;
       res["seed"] = seed;
       r.resolved = res;

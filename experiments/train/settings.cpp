@@ -37,7 +37,9 @@ const ParamBinding<TrainSettings>& train_binding() {
                  {"adamw", "adam", "sgd"})
           .field(&T::lr, "lr", "peak learning rate", 0.0)
           .field(&T::momentum, "momentum", "SGD momentum", 0.0, 1.0)
+          .when("optimizer", {"sgd"})
           .field(&T::nesterov, "nesterov", "SGD Nesterov momentum")
+          .when("optimizer", {"sgd"})
           .field(&T::weight_decay, "weight_decay",
                  "weight decay (AdamW: decoupled; SGD: L2); never on norms and biases", 0.0)
           .field(&T::schedule, "schedule", "learning-rate schedule", {}, {}, {"cosine", "step", "constant"})
@@ -45,8 +47,11 @@ const ParamBinding<TrainSettings>& train_binding() {
           .field(&T::warmup_steps, "warmup_steps",
                  "cosine: linear warm-up length in steps (> 0: replaces warmup_epochs)", 0.0)
           .field(&T::min_lr, "min_lr", "cosine: final learning rate", 0.0)
+          .when("schedule", {"cosine"})
           .field(&T::step_size, "step_size", "step: epochs between decays", 1.0)
+          .when("schedule", {"step"})
           .field(&T::gamma, "gamma", "step: decay factor", 0.0, 1.0)
+          .when("schedule", {"step"})
           .field(&T::label_smoothing, "label_smoothing", "cross-entropy label smoothing", 0.0, 0.99)
           .field(&T::clip_grad_norm, "clip_grad_norm", "clip the global gradient norm to this (0 = off)", 0.0)
           .field(&T::patience, "patience",
