@@ -576,9 +576,13 @@ void keep_only(Experiment& e, const std::vector<std::string>& selectors) {
                                   parts.empty() ? "" : fmt::format("experiments are {}; ", fmt::join(parts, ", ")),
                                   fmt::join(models, ", ")));
   }
-  std::erase_if(e.runs, [&](const RunSpec& r) {
-    return std::none_of(selectors.begin(), selectors.end(), [&](const std::string& s) { return selects(s, r); });
-  });
+  // Copies into a new vector, never assigns one RunSpec over another (as erase_if would): assigning a YAML::Node
+  // rebinds the node it shares, so the kept runs' resolved configs would get mixed up.
+  std::vector<RunSpec> kept;
+  for (const auto& r : e.runs)
+    if (std::any_of(selectors.begin(), selectors.end(), [&](const std::string& s) { return selects(s, r); }))
+      kept.push_back(r);
+  e.runs = std::move(kept);
 }
 
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {

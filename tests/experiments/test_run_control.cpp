@@ -147,6 +147,17 @@ experiments:
   CHECK_THROWS_WITH(ids({"cora"}), Catch::Contains("--only 'cora'") && Catch::Contains("experiments are club, sbm") &&
                                        Catch::Contains("club/mlp"));
   CHECK_THROWS_WITH(ids({"sbm/mlp"}), Catch::Contains("--only 'sbm/mlp'"));
+  // Each kept run keeps its own settings. Removing runs used to move-assign RunSpecs, and YAML::Node's assignment
+  // rebinds the node it shares, so a kept run could end up with another run's resolved config (a resume then
+  // reported "dataset.length was 256 and is now 1024" for runs nobody changed).
+  Experiment e = parse(yaml);
+  keep_only(e, {"club/mlp", "sbm"});
+  REQUIRE(e.runs.size() == 3);
+  for (const auto& r : e.runs) {
+    CHECK(r.resolved["dataset_resolved"]["name"].as<std::string>() == (r.part == "club" ? "karate" : "csbm"));
+    CHECK(r.resolved["model"]["name"].as<std::string>() == r.model);
+    CHECK(r.resolved["seed"].as<int>() == r.seed);
+  }
 }
 
 TEST_CASE("run control: --set on a config with several experiments goes where the key fits") {
