@@ -91,12 +91,10 @@ Var MultiHeadAttention::gated_forward(const Var& q, const Var& k, const Var& v, 
 Var MultiHeadAttention::forward(const Var& x, const Policy& policy, AttentionWeights* weights) {
   RC_CHECK(x.ndim() == 3 && x.dim(2) == options_.dim, "MultiHeadAttention: x must be (B, N, {}), got {}",
            options_.dim, shape_str(x.shape()));
-  const int64_t b = x.dim(0), n = x.dim(1), h = options_.heads, d = options_.dim / h;
-  // (B, N, 3E) -> (B, N, 3, H, D) -> (3, B, H, N, D)
-  Var qkv = permute(reshape(qkv_->forward(x), {b, n, 3, h, d}), {2, 0, 3, 1, 4});
-  Var q = reshape(slice(qkv, 0, 0, 1), {b, h, n, d});
-  Var k = reshape(slice(qkv, 0, 1, 2), {b, h, n, d});
-  Var v = reshape(slice(qkv, 0, 2, 3), {b, h, n, d});
+  const int64_t b = x.dim(0), n = x.dim(1), h = options_.heads;
+  // (B, N, 3E) -> q, k, v (B, H, N, D), each gathered in one copy
+  const Var qkv = qkv_->forward(x);
+  const Var q = head_part(qkv, 3, 0, h), k = head_part(qkv, 3, 1, h), v = head_part(qkv, 3, 2, h);
   AttentionOptions ao;
   ao.rel_bias = rel_bias_;
   ao.bias_grid = options_.bias_grid;

@@ -187,4 +187,39 @@ Var slice(const Var& x, int dim, int64_t start, int64_t end) {
   });
 }
 
+Var head_part(const Var& x, int64_t parts, int64_t part, int64_t heads) {
+  RC_CHECK(x.ndim() == 3, "head_part: x must be (B, N, parts·E), got shape {}", shape_str(x.shape()));
+  RC_CHECK(parts >= 1 && heads >= 1 && part >= 0 && part < parts,
+           "head_part: part {} of {} parts with {} heads is not valid", part, parts, heads);
+  RC_CHECK(x.dim(2) % (parts * heads) == 0, "head_part: x {} cannot be cut into {} parts of {} heads",
+           shape_str(x.shape()), parts, heads);
+  const int64_t B = x.dim(0), N = x.dim(1), row = x.dim(2), E = row / parts, D = E / heads;
+  const Tensor xv = x.value().contiguous();
+  Tensor y = Tensor::empty({B, heads, N, D});
+  // one task per (b, h) head matrix: y[b, h] (N, D) gathers D values from each of x[b]'s N rows
+  const int64_t grain = std::max<int64_t>(1, kCopyGrain / std::max<int64_t>(N * D, 1));
+  parallel_for(B * heads, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* src = xv.data() + (r / heads) * N * row + part * E + (r % heads) * D;
+      float* dst = y.data() + r * N * D;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t d = 0; d < D; ++d) dst[n * D + d] = src[n * row + d];
+    }
+  });
+  // forward copied x[b, n, part·E + h·D + d] to y[b, h, n, d], so dx gets dy back at those places
+  return make_result(y, {&x}, "head_part", [x, heads, part, grain, N, D, row, E](const Tensor& dy_in) {
+    const Tensor dy = dy_in.contiguous();
+    accumulate_grad_in_place(x, [&](Tensor& dx) {
+      parallel_for(dy.dim(0) * heads, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* src = dy.data() + r * N * D;
+          float* dst = dx.data() + (r / heads) * N * row + part * E + (r % heads) * D;
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t d = 0; d < D; ++d) dst[n * row + d] += src[n * D + d];
+        }
+      });
+    });
+  });
+}
+
 }  // namespace rc

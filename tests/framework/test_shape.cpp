@@ -1,3 +1,5 @@
+#include <array>
+
 #include "framework/ops/shape.hpp"
 #include "framework/ops/shape_ref.hpp"
 #include "support/gradcheck.hpp"
@@ -123,6 +125,51 @@ TEST_CASE("shape ops: fast ops match the reference on random shapes") {
   }
 }
 
+TEST_CASE("shape ops: head_part is reshape, slice and permute in one copy") {
+  // the reference: (B, N, P·H·D) -> (B, N, P, H, D) -> part p -> (B, N, H, D) -> (B, H, N, D)
+  auto ref_forward = [](const RefD& x, int64_t P, int64_t p, int64_t H) {
+    const int64_t B = x.shape[0], N = x.shape[1], D = x.shape[2] / (P * H);
+    RefD s = ref::slice(ref::reshape(x, {B, N, P, H, D}), 2, p, p + 1);
+    return ref::permute(ref::reshape(s, {B, N, H, D}), {0, 2, 1, 3});
+  };
+  auto ref_backward = [](const RefD& x, int64_t P, int64_t p, int64_t H, const RefD& dy) {
+    const int64_t B = x.shape[0], N = x.shape[1], D = x.shape[2] / (P * H);
+    const RefD x5 = ref::reshape(x, {B, N, P, H, D});
+    const RefD ds = ref::reshape(ref::permute_backward({0, 2, 1, 3}, dy), {B, N, 1, H, D});
+    return ref::reshape(ref::slice_backward(x5, 2, p, ds), x.shape);
+  };
+  CHECK(fd_check([&](const std::vector<RefD>& in) { return ref_forward(in[0], 3, 1, 2); },
+                 [&](const std::vector<RefD>& in, const RefD& dy) {
+                   return std::vector<RefD>{ref_backward(in[0], 3, 1, 2, dy)};
+                 },
+                 {random_ref({2, 3, 12}, 7)}) < 1e-6);
+  uint64_t seed = 300;
+  for (auto [B, N, P, H, D] : std::vector<std::array<int64_t, 5>>{
+           {1, 1, 1, 1, 1}, {2, 5, 3, 2, 4}, {3, 50, 3, 4, 16}, {2, 7, 2, 3, 5}, {65, 9, 3, 1, 8}}) {
+    Tensor x = random_tensor({B, N, P * H * D}, ++seed);
+    for (int64_t p = 0; p < P; ++p) {
+      INFO("B " << B << " N " << N << " P " << P << " H " << H << " D " << D << " part " << p);
+      check_against_ref([&](const std::vector<Var>& v) { return head_part(v[0], P, p, H); },
+                        [&](const std::vector<RefD>& in) { return ref_forward(in[0], P, p, H); },
+                        [&](const std::vector<RefD>& in, const RefD& dy) {
+                          return std::vector<RefD>{ref_backward(in[0], P, p, H, dy)};
+                        },
+                        {x}, ++seed);
+    }
+  }
+  // the parts of one tensor share its gradient: q, k and v of one projection add into one dx
+  Tensor x = random_tensor({2, 4, 12}, 5), dy = random_tensor({2, 2, 4, 2}, 6);
+  Var xv(x, true);
+  for (int64_t p = 0; p < 3; ++p) backward(head_part(xv, 3, p, 2), dy);
+  const RefD dx = ref::to_ref<double>(xv.grad());
+  RefD expect = ref_backward(ref::to_ref<double>(x), 3, 0, 2, ref::to_ref<double>(dy));
+  for (int64_t p = 1; p < 3; ++p) {
+    const RefD part = ref_backward(ref::to_ref<double>(x), 3, p, 2, ref::to_ref<double>(dy));
+    for (int64_t i = 0; i < part.numel(); ++i) expect[i] += part[i];
+  }
+  CHECK(max_abs_diff(xv.grad(), expect) == 0.0);
+}
+
 TEST_CASE("shape ops: bad input throws with the values") {
   Var x(Tensor::ones({2, 3}));
   CHECK_THROWS_WITH(reshape(x, {4, 2}), Catch::Contains("reshape") && Catch::Contains("(2, 3)") && Catch::Contains("(4, 2)"));
@@ -136,4 +183,8 @@ TEST_CASE("shape ops: bad input throws with the values") {
   CHECK_THROWS_WITH(concat({x, x}, 2), Catch::Contains("concat") && Catch::Contains("dim 2"));
   CHECK_THROWS_WITH(slice(x, 1, 2, 4), Catch::Contains("slice") && Catch::Contains("[2, 4)") && Catch::Contains("(2, 3)"));
   CHECK_THROWS_WITH(slice(x, 1, 2, 1), Catch::Contains("[2, 1)"));
+  Var x3(Tensor::ones({2, 3, 12}));
+  CHECK_THROWS_WITH(head_part(x, 3, 0, 2), Catch::Contains("head_part") && Catch::Contains("(2, 3)"));
+  CHECK_THROWS_WITH(head_part(x3, 3, 3, 2), Catch::Contains("part 3 of 3"));
+  CHECK_THROWS_WITH(head_part(x3, 5, 0, 1), Catch::Contains("(2, 3, 12)") && Catch::Contains("5 parts"));
 }
