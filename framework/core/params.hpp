@@ -32,7 +32,7 @@ struct ParamSpec {
   std::string doc;
   std::optional<double> min, max;    // inclusive bounds for numbers (and each list element)
   std::vector<std::string> choices;  // allowed strings, when non-empty
-  std::optional<ParamCondition> when;  // applies only under this condition (always when empty)
+  std::optional<ParamCondition> when = std::nullopt;  // applies only under this condition (always when empty)
 };
 
 class Params {
