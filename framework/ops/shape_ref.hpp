@@ -130,4 +130,21 @@ RefTensor<T> slice_backward(const RefTensor<T>& x, int dim, int64_t start, const
   return dx;
 }
 
+// head_part: (B, N, P·H·D) -> (B, N, P, H, D) -> part p -> (B, N, H, D) -> (B, H, N, D)
+template <class T>
+RefTensor<T> head_part(const RefTensor<T>& x, int64_t parts, int64_t part, int64_t heads) {
+  const int64_t B = x.shape[0], N = x.shape[1], D = x.shape[2] / (parts * heads);
+  const RefTensor<T> s = slice(reshape(x, {B, N, parts, heads, D}), 2, part, part + 1);
+  return permute(reshape(s, {B, N, heads, D}), {0, 2, 1, 3});
+}
+// the same steps backwards
+template <class T>
+RefTensor<T> head_part_backward(const RefTensor<T>& x, int64_t parts, int64_t part, int64_t heads,
+                                const RefTensor<T>& dy) {
+  const int64_t B = x.shape[0], N = x.shape[1], D = x.shape[2] / (parts * heads);
+  const RefTensor<T> x5 = reshape(x, {B, N, parts, heads, D});
+  const RefTensor<T> ds = reshape(permute_backward({0, 2, 1, 3}, dy), {B, N, 1, heads, D});
+  return reshape(slice_backward(x5, 2, part, ds), x.shape);
+}
+
 }  // namespace rc::ref

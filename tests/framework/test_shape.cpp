@@ -126,17 +126,9 @@ TEST_CASE("shape ops: fast ops match the reference on random shapes") {
 }
 
 TEST_CASE("shape ops: head_part is reshape, slice and permute in one copy") {
-  // the reference: (B, N, P·H·D) -> (B, N, P, H, D) -> part p -> (B, N, H, D) -> (B, H, N, D)
-  auto ref_forward = [](const RefD& x, int64_t P, int64_t p, int64_t H) {
-    const int64_t B = x.shape[0], N = x.shape[1], D = x.shape[2] / (P * H);
-    RefD s = ref::slice(ref::reshape(x, {B, N, P, H, D}), 2, p, p + 1);
-    return ref::permute(ref::reshape(s, {B, N, H, D}), {0, 2, 1, 3});
-  };
+  auto ref_forward = [](const RefD& x, int64_t P, int64_t p, int64_t H) { return ref::head_part(x, P, p, H); };
   auto ref_backward = [](const RefD& x, int64_t P, int64_t p, int64_t H, const RefD& dy) {
-    const int64_t B = x.shape[0], N = x.shape[1], D = x.shape[2] / (P * H);
-    const RefD x5 = ref::reshape(x, {B, N, P, H, D});
-    const RefD ds = ref::reshape(ref::permute_backward({0, 2, 1, 3}, dy), {B, N, 1, H, D});
-    return ref::reshape(ref::slice_backward(x5, 2, p, ds), x.shape);
+    return ref::head_part_backward(x, P, p, H, dy);
   };
   CHECK(fd_check([&](const std::vector<RefD>& in) { return ref_forward(in[0], 3, 1, 2); },
                  [&](const std::vector<RefD>& in, const RefD& dy) {
