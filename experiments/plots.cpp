@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -286,14 +287,23 @@ std::string training_accuracy_note(const std::filesystem::path& run_dir) {
   }
 }
 
+std::string file_name_part(const std::string& label) {
+  std::string out = label;
+  for (char& c : out)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_')) c = '_';
+  return out;
+}
+
 std::vector<std::filesystem::path> write_plots(const ResultsTable& table, const std::filesystem::path& out_dir) {
   std::vector<std::filesystem::path> written;
   // dataset -> model -> train size -> accuracies
   std::map<std::string, std::map<std::string, std::map<double, std::vector<double>>>> acc;
   std::vector<std::string> model_order;
-  for (const auto& r : table.rows()) {
+  const std::vector<std::string> datasets = dataset_labels(table);
+  for (size_t i = 0; i < table.rows().size(); ++i) {
+    const ResultRow& r = table.rows()[i];
     if (!finished_ok(r.get("status"))) continue;
-    acc[r.get("dataset")][r.get("model")][table.number(r, "train_size")].push_back(
+    acc[datasets[i]][r.get("model")][table.number(r, "train_size")].push_back(
         100 * table.number(r, "test_accuracy"));
     if (std::find(model_order.begin(), model_order.end(), r.get("model")) == model_order.end())
       model_order.push_back(r.get("model"));
@@ -320,7 +330,7 @@ std::vector<std::filesystem::path> write_plots(const ResultsTable& table, const 
       series.push_back(std::move(s));
     }
     if (sizes < 2) continue;
-    auto png = out_dir / "plots" / fmt::format("data_efficiency_{}.png", dataset);
+    auto png = out_dir / "plots" / fmt::format("data_efficiency_{}.png", file_name_part(dataset));
     line_chart(png, fmt::format("{}: test accuracy vs training-set size (mean +/- std over seeds)", dataset),
                "labelled training examples", "test accuracy (%)", series, true);
     written.push_back(png);

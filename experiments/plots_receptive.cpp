@@ -98,7 +98,9 @@ std::vector<std::filesystem::path> write_receptive_plots(const ResultsTable& tab
   std::vector<std::filesystem::path> written;
   // dataset -> model -> train size -> the last evaluation point of each run
   std::map<std::string, std::map<std::string, std::map<double, std::vector<LayerValues>>>> final_points;
-  for (const auto& r : table.rows()) {
+  const std::vector<std::string> datasets = dataset_labels(table);
+  for (size_t i = 0; i < table.rows().size(); ++i) {
+    const ResultRow& r = table.rows()[i];
     const auto points = read_curve(out_dir / "runs" / r.get("run") / "metrics.jsonl");
     if (points.empty()) continue;
     if (points.size() >= 2) {
@@ -107,12 +109,12 @@ std::vector<std::filesystem::path> write_receptive_plots(const ResultsTable& tab
       written.push_back(png);
     }
     if (finished_ok(r.get("status")))
-      final_points[r.get("dataset")][r.get("model")][table.number(r, "train_size")].push_back(points.back().second);
+      final_points[datasets[i]][r.get("model")][table.number(r, "train_size")].push_back(points.back().second);
   }
   for (const auto& [dataset, models] : final_points)
     for (const auto& [model, by_size] : models) {
       if (by_size.size() < 2) continue;
-      auto png = out_dir / "plots" / fmt::format("receptive_vs_size_{}_{}.png", dataset, model);
+      auto png = out_dir / "plots" / fmt::format("receptive_vs_size_{}_{}.png", file_name_part(dataset), file_name_part(model));
       plot_against_size(fmt::format("{} / {}: receptive field per layer vs training-set size (mean +/- std over seeds)",
                                     dataset, model),
                         by_size, png);

@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "framework/core/error.hpp"
@@ -31,6 +33,30 @@ std::string ResultRow::get(const std::string& column) const {
 
 bool finished_ok(const std::string& status) {
   return status.empty() || status == "ok" || status.rfind("ok: ", 0) == 0;
+}
+
+std::string row_part(const ResultRow& row) {
+  // run ids are made filesystem-safe (experiment.cpp): other characters of a model name became '_'
+  std::string model = row.get("model");
+  for (char& c : model)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_')) c = '_';
+  const std::string run = row.get("run"), tail = "__" + model + "__" + row.get("size_spec") + "__s" + row.get("seed");
+  if (run.size() <= tail.size() || run.compare(run.size() - tail.size(), tail.size(), tail) != 0) return "";
+  return run.substr(0, run.size() - tail.size());
+}
+
+std::vector<std::string> dataset_labels(const ResultsTable& table) {
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> parts;  // (dataset, model) -> parts
+  for (const auto& r : table.rows()) parts[{r.get("dataset"), r.get("model")}].insert(row_part(r));
+  std::set<std::string> split;  // datasets with a model in more than one part
+  for (const auto& [key, p] : parts)
+    if (p.size() > 1) split.insert(key.first);
+  std::vector<std::string> labels;
+  for (const auto& r : table.rows()) {
+    const std::string dataset = r.get("dataset"), part = row_part(r);
+    labels.push_back(split.count(dataset) && !part.empty() ? part + ": " + dataset : dataset);
+  }
+  return labels;
 }
 
 double ResultsTable::number(const ResultRow& row, const std::string& column) const {

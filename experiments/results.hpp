@@ -48,6 +48,16 @@ class ResultsTable {
   void write_all() const;
 };
 
+// The experiment of a multi-experiment config a row belongs to, read from its run id
+// "[<part>__]<model>__<size>__s<seed>"; "" for a single-experiment config (or an id of another form).
+std::string row_part(const ResultRow& row);
+// One label per row of the table (aligned with rows()) under which summaries and plots group it with others: its
+// dataset, or "<part>: <dataset>" when that dataset has a model in more than one part of the config (the parts
+// of sequence_length.yaml share dataset and model names and differ in the sequence length, so their rows must
+// not be averaged together; the parts of a data-efficiency sweep that train different models on one dataset
+// still share one plot).
+std::vector<std::string> dataset_labels(const ResultsTable& table);
+
 // Writes `text` to `path` atomically (temporary + fsync + rename).
 void write_file_atomic(const std::filesystem::path& path, const std::string& text);
 

@@ -16,9 +16,11 @@ std::string summary_markdown(const ResultsTable& table, const std::string& title
   // keep models in order of first appearance, sizes numerically
   std::vector<std::string> models;  // "dataset\tmodel"
   std::map<std::pair<std::string, double>, Cell> cells;
-  for (const auto& r : table.rows()) {
+  const std::vector<std::string> datasets = dataset_labels(table);
+  for (size_t i = 0; i < table.rows().size(); ++i) {
+    const ResultRow& r = table.rows()[i];
     if (!finished_ok(r.get("status"))) continue;
-    const std::string m = r.get("dataset") + "\t" + r.get("model");
+    const std::string m = datasets[i] + "\t" + r.get("model");
     if (std::find(models.begin(), models.end(), m) == models.end()) models.push_back(m);
     Cell& c = cells[{m, table.number(r, "train_size")}];
     c.acc.push_back(table.number(r, "test_accuracy"));

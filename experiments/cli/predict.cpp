@@ -232,7 +232,10 @@ Predictions predict_run(const std::string& run_dir, const Source& s, std::string
 std::string predictions_csv(const Predictions& p, bool graph) {
   std::string out = graph ? "node" : "item";
   out += ",label,predicted";
-  for (const auto& n : p.class_names) out += "," + csv_field("p_" + n);
+  for (const auto& n : p.class_names) {  // (appended piece by piece: GCC 12 warns -Wrestrict on "," + ("p_" + n))
+    out += ",";
+    out += csv_field("p_" + n);
+  }
   out += "\n";
   for (size_t i = 0; i < p.items.size(); ++i) {
     out += csv_field(p.items[i]) + "," + (p.labels[i] < 0 ? "" : csv_field(p.class_names[p.labels[i]])) + "," +

@@ -82,3 +82,40 @@ TEST_CASE("summary: mean and sample std over seeds per model and size, a single 
   CHECK(s.find("1 run(s) stopped early") != std::string::npos);
   fs::remove_all(d);
 }
+
+TEST_CASE("summary: the parts of a multi-experiment config that share dataset and model names are not averaged") {
+  fs::path d = fs::temp_directory_path() / ("receptive_summary_parts_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  {
+    ResultsTable t(d, {"run", "status", "size_spec"});
+    auto add = [&](const std::string& run, const std::string& dataset, const std::string& model, int seed,
+                   const std::string& acc) {
+      ResultRow r;
+      r.values = {{"model", model},  {"dataset", dataset}, {"train_size", "18001"}, {"size_spec", "1"},
+                  {"seed", std::to_string(seed)}, {"epochs", "3"}, {"test_accuracy", acc},
+                  {"best_val_accuracy", acc}, {"train_seconds", "1"}, {"params", "10"}, {"run", run}, {"status", "ok"}};
+      t.append(r);
+    };
+    // sequence_length.yaml: one dataset and model per length
+    add("L64__gru__1__s0", "marked-sum", "gru", 0, "0.96");
+    add("L64__gru__1__s1", "marked-sum", "gru", 1, "0.98");
+    add("L256__gru__1__s0", "marked-sum", "gru", 0, "0.10");
+    // a data-efficiency sweep: two parts, different models on one dataset, stay under the dataset's name
+    add("attention__vit__1__s0", "fashion-mnist", "vit", 0, "0.80");
+    add("baseline__cnn__1__s0", "fashion-mnist", "cnn", 0, "0.90");
+    // a model name that is not filesystem-safe appears in the run id with '_'
+    add("L256__local_policy.kernel_5___1__s0", "marked-sum", "local[policy.kernel=5]", 0, "0.5");
+  }
+  const ResultsTable t(d);
+  CHECK(row_part(t.rows()[0]) == "L64");
+  CHECK(row_part(t.rows()[3]) == "attention");
+  CHECK(row_part(t.rows()[5]) == "L256");
+  const std::vector<std::string> labels = dataset_labels(t);
+  CHECK(labels == std::vector<std::string>{"L64: marked-sum", "L64: marked-sum", "L256: marked-sum", "fashion-mnist",
+                                           "fashion-mnist", "L256: marked-sum"});
+  const std::string s = summary_markdown(t, "t");
+  CHECK(s.find("| L64: marked-sum | gru | 18001 | 97.00 ± 1.41 | 2 | 10 | 1.0 |") != std::string::npos);
+  CHECK(s.find("| L256: marked-sum | gru | 18001 | 10.00 | 1 | 10 | 1.0 |") != std::string::npos);
+  CHECK(s.find("| fashion-mnist | cnn | 18001 | 90.00 | 1 | 10 | 1.0 |") != std::string::npos);
+  fs::remove_all(d);
+}
