@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -287,13 +286,6 @@ std::string training_accuracy_note(const std::filesystem::path& run_dir) {
   }
 }
 
-std::string file_name_part(const std::string& label) {
-  std::string out = label;
-  for (char& c : out)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_')) c = '_';
-  return out;
-}
-
 std::vector<std::filesystem::path> write_plots(const ResultsTable& table, const std::filesystem::path& out_dir) {
   std::vector<std::filesystem::path> written;
   // dataset -> model -> train size -> accuracies
@@ -330,7 +322,7 @@ std::vector<std::filesystem::path> write_plots(const ResultsTable& table, const 
       series.push_back(std::move(s));
     }
     if (sizes < 2) continue;
-    auto png = out_dir / "plots" / fmt::format("data_efficiency_{}.png", file_name_part(dataset));
+    auto png = out_dir / "plots" / fmt::format("data_efficiency_{}.png", file_safe(dataset));
     line_chart(png, fmt::format("{}: test accuracy vs training-set size (mean +/- std over seeds)", dataset),
                "labelled training examples", "test accuracy (%)", series, true);
     written.push_back(png);

@@ -33,10 +33,6 @@ cv::Mat stack_vertically(const std::vector<cv::Mat>& panels);  // panels of the 
 void line_chart(const std::filesystem::path& png, const std::string& title, const std::string& x_label,
                 const std::string& y_label, const std::vector<Series>& series, bool log_x);
 
-// A label as part of a file name: characters other than letters, digits, '-', '.' and '_' become '_'
-// ("L64: marked-sum" -> "L64__marked-sum").
-std::string file_name_part(const std::string& label);
-
 // Encodes `image` as PNG and writes it atomically; errors name `who`, the file and the OS's reason.
 void write_png(const std::filesystem::path& png, const cv::Mat& image, const char* who);
 

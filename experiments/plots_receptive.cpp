@@ -114,8 +114,7 @@ std::vector<std::filesystem::path> write_receptive_plots(const ResultsTable& tab
   for (const auto& [dataset, models] : final_points)
     for (const auto& [model, by_size] : models) {
       if (by_size.size() < 2) continue;
-      auto png = out_dir / "plots" /
-                 fmt::format("receptive_vs_size_{}_{}.png", file_name_part(dataset), file_name_part(model));
+      auto png = out_dir / "plots" / fmt::format("receptive_vs_size_{}_{}.png", file_safe(dataset), file_safe(model));
       plot_against_size(fmt::format("{} / {}: receptive field per layer vs training-set size (mean +/- std over seeds)",
                                     dataset, model),
                         by_size, png);

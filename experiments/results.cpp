@@ -35,12 +35,17 @@ bool finished_ok(const std::string& status) {
   return status.empty() || status == "ok" || status.rfind("ok: ", 0) == 0;
 }
 
-std::string row_part(const ResultRow& row) {
-  // run ids are made filesystem-safe (experiment.cpp): other characters of a model name became '_'
-  std::string model = row.get("model");
-  for (char& c : model)
+std::string file_safe(const std::string& name) {
+  std::string out = name;
+  for (char& c : out)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_')) c = '_';
-  const std::string run = row.get("run"), tail = "__" + model + "__" + row.get("size_spec") + "__s" + row.get("seed");
+  return out;
+}
+
+std::string row_part(const ResultRow& row) {
+  // run ids are file_safe (experiment.cpp), so a model name appears in them with its other characters as '_'
+  const std::string run = row.get("run"),
+                    tail = "__" + file_safe(row.get("model")) + "__" + row.get("size_spec") + "__s" + row.get("seed");
   if (run.size() <= tail.size() || run.compare(run.size() - tail.size(), tail.size(), tail) != 0) return "";
   return run.substr(0, run.size() - tail.size());
 }

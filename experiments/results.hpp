@@ -48,6 +48,10 @@ class ResultsTable {
   void write_all() const;
 };
 
+// A name as part of a file or folder name (run ids, plot files): characters other than letters, digits, '-', '.'
+// and '_' become '_' ("L64: marked-sum" -> "L64__marked-sum").
+std::string file_safe(const std::string& name);
+
 // The experiment of a multi-experiment config a row belongs to, read from its run id
 // "[<part>__]<model>__<size>__s<seed>"; "" for a single-experiment config (or an id of another form).
 std::string row_part(const ResultRow& row);

@@ -9,6 +9,7 @@
 
 #include "datasets/registry.hpp"
 #include "experiments/config/yaml_params.hpp"
+#include "experiments/results.hpp"
 #include "experiments/train/settings.hpp"
 #include "models/registry.hpp"
 
@@ -35,12 +36,6 @@ std::string fmt_size(double v) {
   if (v == 0) return "split";
   if (v == std::floor(v) && v >= 1) return fmt::format("{}", int64_t(v));
   return fmt::format("{:g}", v);
-}
-
-std::string safe(const std::string& s) {
-  std::string o;
-  for (char c : s) o += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_') ? c : '_';
-  return o;
 }
 
 struct GridAxis {
@@ -196,12 +191,12 @@ void check_model_names(const PartContext& c, const YAML::Node& models) {
     const std::string mname = config::scalar_of(mkv.first, c.file, c.at("models"), "a model name (text)");
     if (mname.empty())
       throw ConfigError(fmt::format("{}: a model needs a non-empty name", location(c.file, mkv.first, c.at("models"))));
-    auto [it, added] = cleaned.emplace(safe(mname), mkv.first);
+    auto [it, added] = cleaned.emplace(file_safe(mname), mkv.first);
     if (!added)
       throw ConfigError(fmt::format(
           "{}: model names '{}' (line {}) and '{}' both become '{}' in run ids and folder names; rename one",
           location(c.file, mkv.first, c.at("models." + mname)), it->second.as<std::string>(), it->second.Mark().line + 1,
-          mname, safe(mname)));
+          mname, file_safe(mname)));
   }
 }
 
@@ -326,7 +321,7 @@ void add_runs(const PartContext& c, Experiment& e, const std::string& variant, c
       r.train_params = tp;
       r.train_size = size;
       r.seed = seed;
-      r.id = safe(fmt::format("{}{}__{}__s{}", c.part.empty() ? "" : c.part + "__", variant, fmt_size(size), seed));
+      r.id = file_safe(fmt::format("{}{}__{}__s{}", c.part.empty() ? "" : c.part + "__", variant, fmt_size(size), seed));
       YAML::Node res;
       res["name"] = c.part.empty() ? e.name : c.part;
       res["dataset"] = clone(c.root["dataset"] ? c.root["dataset"] : YAML::Node(YAML::NodeType::Map));
@@ -492,7 +487,7 @@ Experiment parse_experiment(const YAML::Node& root, const std::string& file) {
         throw ConfigError(fmt::format("{}: the name '{}' is used twice",
                                       location(file, parts[i]["name"], path + ".name"), name));
       seen.push_back(name);
-      parse_part(parts[i], file, path, safe(name), e);
+      parse_part(parts[i], file, path, file_safe(name), e);
     }
     check_unique_ids(e);
     return e;
