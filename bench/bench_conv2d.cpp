@@ -45,13 +45,15 @@ void BM_Conv2d_ForwardBackward(benchmark::State& state) {
 BENCHMARK(BM_Conv2d_ForwardBackward)->ArgName("k")->Arg(3)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The layers of the Fashion-MNIST CNN (batch 128, 3×3, padding 1, no bias), forward + backward (dx, dw; no dx
-// for the first layer as in training): which layers run near the GEMM ceiling and which do not.
+// for the first layer as in training): which layers run near the GEMM ceiling and which do not. winograd:1 is
+// the default (Auto) algorithm, winograd:0 the per-tap GEMMs; GFLOP/s count the direct product's FLOPs for both,
+// so Winograd's figure is the effective rate (it does 2.25× fewer multiplications).
 void BM_Conv2d_CnnLayer(benchmark::State& state) {
   const int64_t C = state.range(0), O = state.range(1), S = state.range(2);
   Generator gen(1);
   Var x(randn({kBatch, C, S, S}, gen), C > 1), w(randn({O, C, 3, 3}, gen), true);
   Tensor dy = randn({kBatch, O, S, S}, gen);
-  const Conv2dOptions opt{{1, 1}, {1, 1}, {1, 1}};
+  const Conv2dOptions opt{{1, 1}, {1, 1}, {1, 1}, state.range(3) ? ConvAlgorithm::Auto : ConvAlgorithm::Gemm};
   for (auto _ : state) {
     Var y = conv2d(x, w, Var(), opt);
     backward(y, dy);
@@ -60,12 +62,16 @@ void BM_Conv2d_CnnLayer(benchmark::State& state) {
   set_gflops(state, (C > 1 ? 3.0 : 2.0) * 2.0 * kBatch * O * C * 9 * S * S);
 }
 BENCHMARK(BM_Conv2d_CnnLayer)
-    ->ArgNames({"C", "O", "size"})
-    ->Args({1, 32, 28})
-    ->Args({32, 32, 28})
-    ->Args({32, 64, 14})
-    ->Args({64, 64, 14})
-    ->Args({64, 128, 7})
+    ->ArgNames({"C", "O", "size", "winograd"})
+    ->Args({1, 32, 28, 1})
+    ->Args({32, 32, 28, 0})
+    ->Args({32, 32, 28, 1})
+    ->Args({32, 64, 14, 0})
+    ->Args({32, 64, 14, 1})
+    ->Args({64, 64, 14, 0})
+    ->Args({64, 64, 14, 1})
+    ->Args({64, 128, 7, 0})
+    ->Args({64, 128, 7, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

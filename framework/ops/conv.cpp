@@ -72,12 +72,12 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dOptions& option
   const Tensor wp = conv_detail::prepare_weights(g, w.value());
   const int64_t N = xv.dim(0), per_chunk = images_per_chunk(g, N);
 
-  // y_n = conv(x_n) + b, image by image (see conv_kernels.hpp for the two GEMM strategies)
+  // y_n = conv(x_n) + b, chunk by chunk of images (see conv_kernels.hpp for the strategies)
   Tensor y = Tensor::empty({N, g.O, g.Ho, g.Wo});
   parallel_for(num_chunks(N, per_chunk), 1, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin * per_chunk; n < std::min(N, end * per_chunk); ++n)
-      conv_detail::forward_image(g, wp.data(), bv.defined() ? bv.data() : nullptr, xv.data() + n * g.in_size(),
-                                 y.data() + n * g.out_size());
+    const int64_t n0 = begin * per_chunk, n1 = std::min(N, end * per_chunk);
+    conv_detail::forward_images(g, wp.data(), bv.defined() ? bv.data() : nullptr, xv.data() + n0 * g.in_size(),
+                                y.data() + n0 * g.out_size(), n1 - n0);
   });
 
   // backward needs x only for dw and the (prepared) weights only for dx
@@ -88,29 +88,29 @@ Var conv2d(const Var& x, const Var& w, const Var& b, const Conv2dOptions& option
     // images into partials that are then added in chunk order.
     const Tensor dy = dy_in.contiguous();
     const bool need_dx = x.requires_grad(), need_dw = w.requires_grad(), need_db = b.defined() && b.requires_grad();
-    const int64_t chunks = num_chunks(N, per_chunk), w_size = g.O * g.C * g.taps(), P = g.out_plane();
+    const Shape prepared_shape = conv_detail::prepared_shape(g);
+    const int64_t chunks = num_chunks(N, per_chunk), w_size = shape_numel(prepared_shape), P = g.out_plane();
     // dw partials: every chunk's first image overwrites its slice, so no initialisation
     std::unique_ptr<float[]> dw_parts(need_dw ? new float[static_cast<size_t>(chunks * w_size)] : nullptr);
     std::vector<float> db_parts(need_db ? static_cast<size_t>(chunks * g.O) : 0, 0.0f);
     Tensor dx = need_dx ? Tensor::empty(x.shape()) : Tensor();
     parallel_for(chunks, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t chunk = begin; chunk < end; ++chunk)
-        for (int64_t n = chunk * per_chunk; n < std::min(N, (chunk + 1) * per_chunk); ++n) {
-          const float* dyn = dy.data() + n * g.out_size();
-          if (need_dw || need_dx)
-            conv_detail::backward_image(g, need_dx ? w_saved.data() : nullptr,
-                                        need_dw ? x_saved.data() + n * g.in_size() : nullptr, dyn,
-                                        need_dw ? dw_parts.get() + chunk * w_size : nullptr,
-                                        n == chunk * per_chunk, need_dx ? dx.data() + n * g.in_size() : nullptr);
-          if (need_db) {
+      for (int64_t chunk = begin; chunk < end; ++chunk) {
+        const int64_t n0 = chunk * per_chunk, n1 = std::min(N, (chunk + 1) * per_chunk);
+        if (need_dw || need_dx)
+          conv_detail::backward_images(g, need_dx ? w_saved.data() : nullptr,
+                                       need_dw ? x_saved.data() + n0 * g.in_size() : nullptr,
+                                       dy.data() + n0 * g.out_size(), need_dw ? dw_parts.get() + chunk * w_size : nullptr,
+                                       true, need_dx ? dx.data() + n0 * g.in_size() : nullptr, n1 - n0);
+        if (need_db)
+          for (int64_t n = n0; n < n1; ++n) {
             float* db = db_parts.data() + chunk * g.O;
-            for (int64_t o = 0; o < g.O; ++o) db[o] += sum_lanes(dyn + o * P, P);
+            for (int64_t o = 0; o < g.O; ++o) db[o] += sum_lanes(dy.data() + n * g.out_size() + o * P, P);
           }
-        }
+      }
     });
     if (need_dx) accumulate_grad(x, dx);
     if (need_dw) {
-      const Shape prepared_shape = g.shifted_taps() ? Shape{g.taps(), g.O, g.C} : Shape{g.O, g.C * g.taps()};
       accumulate_grad(w, conv_detail::weights_to_standard(g, sum_partials(dw_parts.get(), chunks, prepared_shape)));
     }
     if (need_db) accumulate_grad(b, sum_partials(db_parts.data(), chunks, {g.O}));

@@ -6,10 +6,17 @@
 
 namespace rc {
 
+// How the product is computed (the result is the same up to float rounding):
+//   Auto: Winograd where it applies (3×3, unit stride and dilation, >= 8 input channels), else Gemm;
+//   Gemm: per-tap GEMMs on shifted views (unit stride, >= 8 channels) or im2col + one GEMM;
+//   Winograd: F(2×2, 3×3), 2.25× fewer multiplications (an error if it does not apply).
+enum class ConvAlgorithm { Auto, Gemm, Winograd };
+
 struct Conv2dOptions {
   std::array<int64_t, 2> stride{1, 1};    // (sh, sw) >= 1
   std::array<int64_t, 2> padding{0, 0};   // (ph, pw) >= 0, zeros
   std::array<int64_t, 2> dilation{1, 1};  // (dh, dw) >= 1
+  ConvAlgorithm algorithm = ConvAlgorithm::Auto;
 };
 
 // x: (N, C, H, W), w: (O, C, kh, kw), b: (O) or undefined Var for no bias -> (N, O, Ho, Wo)

@@ -10,9 +10,21 @@ namespace rc::conv_detail {
 
 Geometry make_geometry(const Shape& x, const Shape& w, const Conv2dOptions& o) {
   Geometry g{x[1], x[2], x[3], w[0], w[2], w[3], o.stride[0], o.stride[1], o.padding[0], o.padding[1],
-             o.dilation[0], o.dilation[1], 0, 0};
+             o.dilation[0], o.dilation[1], 0, 0, Strategy::Im2col};
   g.Ho = (g.H + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
   g.Wo = (g.W + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  // the per-tap GEMMs (and Winograd's, all of depth C) need enough input channels to pay: with fewer, one
+  // im2col GEMM of depth C·kh·kw is faster (the first layer of an image model, C = 1 or 3)
+  const bool unit = g.sh == 1 && g.sw == 1, deep = g.C >= 8;
+  const bool winograd = unit && deep && g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1;
+  RC_CHECK(o.algorithm != ConvAlgorithm::Winograd || winograd,
+           "conv2d: algorithm Winograd needs a 3x3 kernel, stride 1, dilation 1 and at least 8 input channels "
+           "(w {}, stride ({}, {}), dilation ({}, {}))",
+           shape_str(w), g.sh, g.sw, g.dh, g.dw);
+  if (winograd && o.algorithm != ConvAlgorithm::Gemm)
+    g.strategy = Strategy::Winograd;
+  else if (unit && deep)
+    g.strategy = Strategy::ShiftedTaps;
   return g;
 }
 
@@ -180,7 +192,17 @@ void backward_im2col(const Geometry& g, const float* w, const float* x, const fl
 }
 }  // namespace
 
+Shape prepared_shape(const Geometry& g) {
+  switch (g.strategy) {
+    case Strategy::Winograd: return {16, g.C, g.O};
+    case Strategy::ShiftedTaps: return {g.taps(), g.O, g.C};
+    case Strategy::Im2col: break;
+  }
+  return {g.O, g.C * g.taps()};
+}
+
 Tensor prepare_weights(const Geometry& g, const Tensor& w) {
+  if (g.strategy == Strategy::Winograd) return winograd_weights(g, w);
   if (!g.shifted_taps()) return w.contiguous();
   Tensor taps = Tensor::empty({g.taps(), g.O, g.C});  // taps[(ki, kj), o, c] = w[o, c, ki, kj]
   const Tensor wc = w.contiguous();
@@ -191,6 +213,7 @@ Tensor prepare_weights(const Geometry& g, const Tensor& w) {
 }
 
 Tensor weights_to_standard(const Geometry& g, const Tensor& prepared) {
+  if (g.strategy == Strategy::Winograd) return winograd_weights_adjoint(g, prepared);
   if (!g.shifted_taps()) return prepared.reshape({g.O, g.C, g.kh, g.kw});
   Tensor w = Tensor::empty({g.O, g.C, g.kh, g.kw});
   for (int64_t o = 0; o < g.O; ++o)
@@ -199,19 +222,31 @@ Tensor weights_to_standard(const Geometry& g, const Tensor& prepared) {
   return w;
 }
 
-void forward_image(const Geometry& g, const float* prepared_w, const float* bias, const float* x, float* y) {
-  if (g.shifted_taps())
-    forward_taps(g, prepared_w, bias, x, y);
-  else
-    forward_im2col(g, prepared_w, bias, x, y);
+void forward_images(const Geometry& g, const float* prepared_w, const float* bias, const float* x, float* y,
+                    int64_t images) {
+  if (g.strategy == Strategy::Winograd) return winograd_forward(g, prepared_w, bias, x, y, images);
+  for (int64_t n = 0; n < images; ++n) {
+    const float* xn = x + n * g.in_size();
+    float* yn = y + n * g.out_size();
+    if (g.shifted_taps())
+      forward_taps(g, prepared_w, bias, xn, yn);
+    else
+      forward_im2col(g, prepared_w, bias, xn, yn);
+  }
 }
 
-void backward_image(const Geometry& g, const float* prepared_w, const float* x, const float* dy, float* dw_acc,
-                    bool first, float* dx) {
-  if (g.shifted_taps())
-    backward_taps(g, prepared_w, x, dy, dw_acc, first, dx);
-  else
-    backward_im2col(g, prepared_w, x, dy, dw_acc, first, dx);
+void backward_images(const Geometry& g, const float* prepared_w, const float* x, const float* dy, float* dw_acc,
+                     bool first, float* dx, int64_t images) {
+  if (g.strategy == Strategy::Winograd) return winograd_backward(g, prepared_w, x, dy, dw_acc, first, dx, images);
+  for (int64_t n = 0; n < images; ++n) {
+    const float* xn = x ? x + n * g.in_size() : nullptr;
+    const float* dyn = dy + n * g.out_size();
+    float* dxn = dx ? dx + n * g.in_size() : nullptr;
+    if (g.shifted_taps())
+      backward_taps(g, prepared_w, xn, dyn, dw_acc, first && n == 0, dxn);
+    else
+      backward_im2col(g, prepared_w, xn, dyn, dw_acc, first && n == 0, dxn);
+  }
 }
 
 }  // namespace rc::conv_detail

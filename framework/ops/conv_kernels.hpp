@@ -1,5 +1,9 @@
 #pragma once
-// Per-image kernels of conv2d (internal to framework/ops/conv.cpp). Two strategies, both built on GEMM:
+// Kernels of conv2d (internal to framework/ops/conv.cpp), for a run of consecutive images. Three strategies:
+//
+// Winograd F(2×2, 3×3) (3×3 kernels, unit stride and dilation, at least 8 input channels; conv_winograd.cpp):
+// 16 GEMMs of depth C over the transformed tiles of a group of images, 2.25× fewer multiplications than the
+// direct product; backward is its exact adjoint (the weight gradient a GEMM of depth tiles).
 //
 // Unit stride (any padding, dilation) and at least 8 input channels: "shifted taps". The image is zero-padded once to (C, Hp, Wp) and read
 // as a (C, Hp·Wp) matrix; for tap (ki, kj) the product w_tap (O, C) · xp[:, q + ki·dh·Wp + kj·dw] over
@@ -18,11 +22,12 @@
 
 namespace rc::conv_detail {
 
+enum class Strategy { Winograd, ShiftedTaps, Im2col };
+
 struct Geometry {
   int64_t C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo;
-  // shifted taps need unit stride, and enough input channels for the per-tap GEMMs (of depth C) to pay: with
-  // fewer, one im2col GEMM of depth C·kh·kw is faster (the first layer of an image model, C = 1 or 3)
-  bool shifted_taps() const { return sh == 1 && sw == 1 && C >= 8; }
+  Strategy strategy;
+  bool shifted_taps() const { return strategy == Strategy::ShiftedTaps; }
   int64_t taps() const { return kh * kw; }
   int64_t in_size() const { return C * H * W; }
   int64_t out_plane() const { return Ho * Wo; }
@@ -32,19 +37,32 @@ struct Geometry {
   int64_t Wp() const { return W + 2 * pw; }
   int64_t ext_len() const { return (Ho - 1) * Wp() + Wo; }
 };
+// Picks the strategy from the shapes and o.algorithm (an error when Winograd is asked for and does not apply).
 Geometry make_geometry(const Shape& x, const Shape& w, const Conv2dOptions& o);
 
-// The weights in the layout the strategy reads: (O, C·kh·kw) for im2col (w itself), (kh·kw, O, C) for taps.
+// The weights in the layout the strategy reads: (O, C·kh·kw) for im2col (w itself), (kh·kw, O, C) for taps,
+// U = G w Gᵀ (16, C, O) for Winograd.
 Tensor prepare_weights(const Geometry& g, const Tensor& w);
-// dw partials are accumulated in the same layout; this converts a sum of partials back to (O, C, kh, kw).
+Shape prepared_shape(const Geometry& g);
+// dw partials are accumulated in the same layout; this maps a sum of partials back to a gradient of w
+// (O, C, kh, kw): the inverse permutation for taps, the adjoint Gᵀ dU G for Winograd.
 Tensor weights_to_standard(const Geometry& g, const Tensor& prepared);
 
-// y (O, Ho, Wo) = conv(x (C, H, W)) + bias (bias may be null)
-void forward_image(const Geometry& g, const float* prepared_w, const float* bias, const float* x, float* y);
+// y (images, O, Ho, Wo) = conv(x (images, C, H, W)) + bias (bias may be null)
+void forward_images(const Geometry& g, const float* prepared_w, const float* bias, const float* x, float* y,
+                    int64_t images);
 
-// dw_acc (prepared layout) = (first ? 0 : dw_acc) + dw of this image (skipped when dw_acc is null);
-// dx (C, H, W) = dx of this image (skipped when dx is null)
-void backward_image(const Geometry& g, const float* prepared_w, const float* x, const float* dy, float* dw_acc,
-                    bool first, float* dx);
+// dw_acc (prepared layout) = (first ? 0 : dw_acc) + dw of these images (skipped when dw_acc is null);
+// dx (images, C, H, W) = dx of these images (skipped when dx is null)
+void backward_images(const Geometry& g, const float* prepared_w, const float* x, const float* dy, float* dw_acc,
+                     bool first, float* dx, int64_t images);
+
+// Winograd F(2×2, 3×3) (conv_winograd.cpp): U = G w Gᵀ, its adjoint, and the kernels on prepared U
+Tensor winograd_weights(const Geometry& g, const Tensor& w);
+Tensor winograd_weights_adjoint(const Geometry& g, const Tensor& du);
+void winograd_forward(const Geometry& g, const float* u, const float* bias, const float* x, float* y,
+                      int64_t images);
+void winograd_backward(const Geometry& g, const float* u, const float* x, const float* dy, float* du_acc, bool first,
+                       float* dx, int64_t images);
 
 }  // namespace rc::conv_detail

@@ -21,7 +21,7 @@ OpRun run_conv(const ConvCase& c, const std::vector<Tensor>& inputs, const Tenso
 // the fast op against the double reference: forward, dx, dw, db
 void check_against_reference(const ConvCase& c, uint64_t seed) {
   CAPTURE(shape_str(c.x), shape_str(c.w), c.opt.stride[0], c.opt.stride[1], c.opt.padding[0], c.opt.padding[1],
-          c.opt.dilation[0], c.opt.dilation[1], c.bias);
+          c.opt.dilation[0], c.opt.dilation[1], c.bias, static_cast<int>(c.opt.algorithm));
   Tensor x = random_tensor(c.x, seed), w = random_tensor(c.w, seed + 1), b = random_tensor({c.w[0]}, seed + 2);
   Tensor dy = random_tensor(ref::conv2d_out_shape(c.x, c.w, c.opt), seed + 3);
   std::vector<Tensor> inputs{x, w};
@@ -86,10 +86,34 @@ TEST_CASE("conv2d: fast op matches the reference on shapes, strides, padding and
       {{3, 32, 21, 19}, {32, 32, 3, 3}, {{2, 2}, {1, 1}, {1, 1}}, true},  // the same with stride (col2im)
   };
   uint64_t seed = 100;
-  for (const ConvCase& c : cases) {
-    check_against_reference(c, seed);
+  for (ConvCase c : cases) {
+    for (ConvAlgorithm algorithm : {ConvAlgorithm::Auto, ConvAlgorithm::Gemm}) {
+      c.opt.algorithm = algorithm;
+      check_against_reference(c, seed);
+    }
     seed += 10;
   }
+}
+
+TEST_CASE("conv2d: Winograd F(2x2, 3x3) matches the reference on random shapes") {
+  // odd and even output sizes (partial tiles at the right and bottom edges), padding 0-2 in each direction,
+  // 1-9 images (groups of images side by side in one GEMM, and a short last group), with and without bias
+  Generator gen(42);
+  for (int trial = 0; trial < 24; ++trial) {
+    auto pick = [&](int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(gen() % static_cast<uint64_t>(hi - lo + 1)); };
+    const int64_t ph = pick(0, 2), pw = pick(0, 2);
+    const int64_t H = pick(std::max<int64_t>(1, 3 - 2 * ph), 17), W = pick(std::max<int64_t>(1, 3 - 2 * pw), 17);
+    const ConvCase c{{pick(1, 9), pick(8, 20), H, W},
+                     {pick(1, 12), 0, 3, 3},
+                     {{1, 1}, {ph, pw}, {1, 1}, ConvAlgorithm::Winograd},
+                     trial % 2 == 0};
+    ConvCase full = c;
+    full.w[1] = c.x[1];
+    check_against_reference(full, 1000 + 10 * trial);
+  }
+  // a layer of the image CNN at its real size, where the tiles of one image fill a group
+  check_against_reference({{3, 32, 28, 28}, {32, 32, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, ConvAlgorithm::Winograd}, false},
+                          7);
 }
 
 TEST_CASE("conv2d: forward and gradients are bit-identical with 1 and 2 threads") {
@@ -129,4 +153,9 @@ TEST_CASE("conv2d: bad inputs name the shapes and options") {
   CHECK_THROWS_WITH(conv2d(x, w, Var(), {{1, 1}, {-1, 0}}), Catch::Contains("padding (-1, 0) must be >= 0"));
   CHECK_THROWS_WITH(conv2d(x, w, Var(), {{1, 1}, {0, 0}, {3, 1}}),
                     Catch::Contains("padded input 5x5 is smaller than the dilated kernel 7x3"));
+  Var x8(random_tensor({2, 8, 5, 5}, 1)), w8(random_tensor({4, 8, 3, 3}, 2));
+  CHECK_THROWS_WITH(conv2d(x, w, Var(), {{1, 1}, {1, 1}, {1, 1}, ConvAlgorithm::Winograd}),
+                    Catch::Contains("algorithm Winograd needs a 3x3 kernel, stride 1, dilation 1 and at least 8 input channels"));
+  CHECK_THROWS_WITH(conv2d(x8, w8, Var(), {{2, 2}, {1, 1}, {1, 1}, ConvAlgorithm::Winograd}),
+                    Catch::Contains("w (4, 8, 3, 3), stride (2, 2), dilation (1, 1)"));
 }
