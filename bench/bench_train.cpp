@@ -37,8 +37,8 @@ void BM_infer(benchmark::State& state, const char* type, const char* policy, con
   state.counters["images/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 // Arg: the evaluation batch (train.eval_batch_size's default is 500)
-BENCHMARK_CAPTURE(BM_infer, cnn, "cnn", "", "")->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_infer, vit_full, "patch_attention", "full", "learned")->Arg(500)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_infer, cnn, "cnn", "", "")->Arg(500)->Arg(128)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_infer, vit_full, "patch_attention", "full", "learned")->Arg(500)->Arg(128)->Arg(64)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_infer, vit_window3_relative_mean, "patch_attention", "window2d", "relative", "mean")
     ->Arg(500)
     ->Unit(benchmark::kMillisecond)

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The same two ~140 K-parameter architectures in PyTorch and in receptive, side by side: training images/s
-(batch 128, forward + backward + AdamW step) and inference images/s (evaluation mode, no autograd, batch 500).
+(batch 128, forward + backward + AdamW step) and inference images/s (evaluation mode, no autograd, batch 500 or
+--eval-batch, the same on both sides).
 
-    python3 bench/pytorch_train.py [--threads 2] [--repeats 5] [--steps 20] [--receptive build/bench_train]
+    python3 bench/pytorch_train.py [--threads 2] [--repeats 5] [--steps 20] [--eval-batch 500|128|64]
+                                   [--receptive build/bench_train]
 
 Fair by construction:
 - each side runs in its own process while the other is idle: receptive's bench_train first (to completion),
@@ -136,7 +138,7 @@ def child(a):
     for name, model in build(torch).items():
         params = sum(p.numel() for p in model.parameters())
         train = median([torch_train(torch, model, a.steps) for _ in range(a.repeats)])
-        infer = median([torch_infer(torch, model, a.steps) for _ in range(a.repeats)])
+        infer = median([torch_infer(torch, model, a.steps, a.eval_batch) for _ in range(a.repeats)])
         res["models"][name] = {"params": params, "train": train, "infer": infer}
     print(json.dumps(res))
     return 0
@@ -145,7 +147,7 @@ def child(a):
 def run_child(a, extra_env, probe_only=False):
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), **extra_env)
     cmd = [SYSTEM_PYTHON, os.path.abspath(__file__), "--child", "--threads", str(a.threads), "--repeats",
-           str(a.repeats), "--steps", str(a.steps)] + (["--probe-only"] if probe_only else [])
+           str(a.repeats), "--steps", str(a.steps), "--eval-batch", str(a.eval_batch)] + (["--probe-only"] if probe_only else [])
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"PyTorch child failed: {out.stderr.strip()[-2000:]}")
@@ -154,10 +156,10 @@ def run_child(a, extra_env, probe_only=False):
 
 # ---- receptive's side ----
 
-def receptive_numbers(binary, threads, repeats):
+def receptive_numbers(binary, threads, repeats, eval_batch):
     out = subprocess.run([binary, "--benchmark_format=json", f"--benchmark_repetitions={repeats}",
                           "--benchmark_report_aggregates_only=true",
-                          "--benchmark_filter=BM_(train_step|infer)/(cnn|vit_full)(/|$)"],
+                          f"--benchmark_filter=BM_(train_step/(cnn|vit_full)/|infer/(cnn|vit_full)/{eval_batch}/)"],
                          capture_output=True, text=True, env=dict(os.environ, RECEPTIVE_BENCH_THREADS=str(threads)),
                          check=True)
     res = {}
@@ -176,6 +178,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--receptive", default="")
+    ap.add_argument("--eval-batch", type=int, default=500,
+                    help="inference batch on both sides (bench_train has 500, 128 and 64)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--probe-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -186,8 +190,8 @@ def main():
         print("PyTorch is not installed (apt-get install python3-torch); nothing to compare")
         return 0
     model, isa, flags = cpu_description()
-    print(f"CPU: {model} ({isa}), {a.threads} threads; medians of {a.repeats} repetitions")
-    ours, machine = receptive_numbers(a.receptive, a.threads, a.repeats) if a.receptive else ({}, "")
+    print(f"CPU: {model} ({isa}), {a.threads} threads; medians of {a.repeats} repetitions; inference batch {a.eval_batch}")
+    ours, machine = receptive_numbers(a.receptive, a.threads, a.repeats, a.eval_batch) if a.receptive else ({}, "")
     if machine:
         print(f"receptive: {machine}")
     # PyTorch's BLAS kernel: keep OpenBLAS's own choice unless it is a generic one on a CPU it does not know

@@ -20,6 +20,10 @@ Schema cnn_schema() {
       {"residual", ParamType::Bool, false, "residual basic blocks (two convs + skip; 1×1 conv when channels change)",
        {}, {}, {}},
       {"dropout", ParamType::Float, 0.0, "dropout before the linear head", 0.0, 0.95, {}},
+      {"conv_algorithm", ParamType::String, std::string("auto"),
+       "how the convolutions compute: auto = Winograd F(2x2,3x3) for the 3x3 convs with >= 8 input channels, "
+       "GEMM for the rest; gemm = GEMM everywhere (per-tap / im2col; same function, other rounding)",
+       {}, {}, {"auto", "gemm"}},
   };
   return s;
 }
@@ -44,8 +48,9 @@ namespace {
 // conv3×3 → BN → ReLU
 class ConvBlock : public nn::Module {
  public:
-  ConvBlock(int64_t in, int64_t out, Generator& gen) {
+  ConvBlock(int64_t in, int64_t out, Generator& gen, ConvAlgorithm algorithm) {
     conv_ = register_module("conv", std::make_shared<nn::Conv2d>(in, out, 3, gen, 1, 1, false));
+    conv_->set_algorithm(algorithm);
     bn_ = register_module("bn", std::make_shared<nn::BatchNorm>(out));
   }
   Var forward(const Var& x) { return bn_->forward_relu(conv_->forward(x)); }
@@ -58,10 +63,12 @@ class ConvBlock : public nn::Module {
 // x → conv-BN-ReLU → conv-BN, plus x (or a 1×1 conv-BN of x), → ReLU
 class ResidualBlock : public nn::Module {
  public:
-  ResidualBlock(int64_t in, int64_t out, Generator& gen) {
+  ResidualBlock(int64_t in, int64_t out, Generator& gen, ConvAlgorithm algorithm) {
     conv1_ = register_module("conv1", std::make_shared<nn::Conv2d>(in, out, 3, gen, 1, 1, false));
     bn1_ = register_module("bn1", std::make_shared<nn::BatchNorm>(out));
     conv2_ = register_module("conv2", std::make_shared<nn::Conv2d>(out, out, 3, gen, 1, 1, false));
+    conv1_->set_algorithm(algorithm);
+    conv2_->set_algorithm(algorithm);
     bn2_ = register_module("bn2", std::make_shared<nn::BatchNorm>(out));
     if (in != out) {
       skip_conv_ = register_module("skip_conv", std::make_shared<nn::Conv2d>(in, out, 1, gen, 1, 0, false));
@@ -91,16 +98,17 @@ class Cnn : public ImageModel {
     if (blocks.size() == 1) blocks.assign(channels.size(), blocks[0]);
     pool_ = p.get_string("pool");
     residual_ = p.get_bool("residual");
+    const ConvAlgorithm algorithm = p.get_string("conv_algorithm") == "gemm" ? ConvAlgorithm::Gemm : ConvAlgorithm::Auto;
     int64_t in = shape.channels, h = shape.height, w = shape.width;
     auto stages = register_module("stages", std::make_shared<nn::ModuleList>());  // stages.<s>.<block>.conv...
     for (size_t s = 0; s < channels.size(); ++s) {
       auto stage = stages->push_back(std::make_shared<nn::ModuleList>());
       for (int64_t b = 0; b < blocks[s]; ++b) {
         if (residual_) {
-          auto blk = stage->push_back(std::make_shared<ResidualBlock>(in, channels[s], gen_));
+          auto blk = stage->push_back(std::make_shared<ResidualBlock>(in, channels[s], gen_, algorithm));
           layers_.push_back([blk](const Var& x) { return blk->forward(x); });
         } else {
-          auto blk = stage->push_back(std::make_shared<ConvBlock>(in, channels[s], gen_));
+          auto blk = stage->push_back(std::make_shared<ConvBlock>(in, channels[s], gen_, algorithm));
           layers_.push_back([blk](const Var& x) { return blk->forward(x); });
         }
         in = channels[s];

@@ -30,6 +30,7 @@ class Conv2d : public Module {
   Conv2d(int64_t in, int64_t out, int64_t kernel, Generator& gen, int64_t stride = 1, int64_t padding = 0,
          bool bias = true, int64_t dilation = 1);
   Var forward(const Var& x) const;
+  void set_algorithm(ConvAlgorithm a) { options_.algorithm = a; }  // how conv2d computes (default Auto)
 
  private:
   Var weight_, bias_;

@@ -67,6 +67,29 @@ TEST_CASE("cnn: the benchmark architecture has 140 458 parameters and trains end
   check_gradients_flow(*r, cross_entropy(y, {1, 4}));
 }
 
+TEST_CASE("cnn: conv_algorithm gemm computes the same function as the default Winograd, up to rounding") {
+  // same seed, same weights: the two models differ only in how the 3x3 convolutions are computed (Winograd
+  // F(2x2,3x3) where C >= 8, else GEMM), so logits and every gradient agree to float rounding
+  const auto& t = model_type("cnn");
+  for (bool residual : {false, true}) {
+    auto a = t.make_image(with(t.schema, {{"residual", residual}}), ImageShape{1, 28, 28, 10}, 3);
+    auto b = t.make_image(with(t.schema, {{"residual", residual}, {"conv_algorithm", std::string("gemm")}}),
+                          ImageShape{1, 28, 28, 10}, 3);
+    Var x(random_tensor({3, 1, 28, 28}, 9));
+    Var la = a->forward(x), lb = b->forward(x);
+    CHECK(rel_error(la.value().to_vector(), lb.value().to_vector()) < 1e-5);
+    CHECK(la.value().to_vector() != lb.value().to_vector());  // two algorithms did run (their rounding differs)
+    backward(cross_entropy(la, {1, 7, 2}));
+    backward(cross_entropy(lb, {1, 7, 2}));
+    const auto pa = a->named_parameters(), pb = b->named_parameters();
+    REQUIRE(pa.size() == pb.size());
+    for (size_t i = 0; i < pa.size(); ++i) {
+      INFO(pa[i].name);
+      CHECK(rel_error(pa[i].var.grad().to_vector(), pb[i].var.grad().to_vector()) < 1e-4);
+    }
+  }
+}
+
 TEST_CASE("patch attention: shapes, gradients, and every positional encoding") {
   const auto& t = model_type("patch_attention");
   for (const char* pos : {"none", "sinusoidal", "learned", "relative"})
