@@ -37,7 +37,8 @@ int info(const InfoArgs& a) {
   fmt::print("threads        {} (--threads; one TBB arena, every computing thread is in it)\n", threads);
   fmt::print("GEMM backend   {}, kernel {}{}\n", gemm.name, gemm.kernel,
              gemm.generic ? "  << GENERIC KERNEL: dense math runs far below this CPU's speed" : "");
-  fmt::print("convolution    per-image GEMMs on the same backend (shifted taps for unit stride, else im2col)\n");
+  fmt::print("convolution    GEMMs on the same backend: Winograd F(2x2,3x3) for 3x3 stride-1 convs with >= 8 input "
+             "channels, else shifted taps (unit stride) or im2col\n");
   fmt::print("OpenBLAS       {}\n", openblas_status(cpu.avx2));
   const double peak = fp32_peak_gflops(cpu, threads);
   if (a.probe_seconds > 0) {
