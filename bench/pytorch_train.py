@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The same two ~140 K-parameter architectures in PyTorch and in receptive, side by side: training images/s
-(batch 128, forward + backward + AdamW step) and inference images/s (evaluation mode, no autograd, batch 500 or
---eval-batch, the same on both sides).
+(batch 128, forward + backward + AdamW step) and inference images/s (evaluation mode, no autograd, batch 64 as
+receptive's train.eval_batch_size default, or --eval-batch; the same on both sides).
 
-    python3 bench/pytorch_train.py [--threads 2] [--repeats 5] [--steps 20] [--eval-batch 500|128|64]
+    python3 bench/pytorch_train.py [--threads 2] [--repeats 5] [--steps 20] [--eval-batch 64|128|500]
                                    [--receptive build/bench_train]
 
 Fair by construction:
@@ -178,7 +178,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--receptive", default="")
-    ap.add_argument("--eval-batch", type=int, default=500,
+    ap.add_argument("--eval-batch", type=int, default=64,
                     help="inference batch on both sides (bench_train has 500, 128 and 64)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--probe-only", action="store_true", help=argparse.SUPPRESS)

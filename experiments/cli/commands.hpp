@@ -53,7 +53,7 @@ struct PredictArgs {
   std::string run, out, split;       // split: test | val (images); train | val | test | all (graphs)
   std::vector<std::string> images;   // or image files and folders (image runs)
   std::string checkpoint = "best";   // best | last
-  int64_t batch_size = 500;
+  int64_t batch_size = 64;
 };
 // `receptive predict RUN`: per item the predicted class, the class probabilities and the true label where
 // known, as CSV
@@ -62,7 +62,7 @@ int predict(const PredictArgs& args);
 struct EvaluateArgs {
   std::string run, out, split = "test";  // out: confusion-matrix PNG ("" = none)
   std::string checkpoint = "best";
-  int64_t batch_size = 500;
+  int64_t batch_size = 64;
 };
 // `receptive evaluate RUN`: accuracy and per-class accuracy on a split, and the confusion matrix as a PNG
 int evaluate(const EvaluateArgs& args);

@@ -207,7 +207,7 @@ struct Source {
   std::string split;                // test, val, train, all
   std::vector<std::string> images;  // or image files and folders
   std::string checkpoint = "best";
-  int64_t batch = 500;
+  int64_t batch = 64;
 };
 
 // The run folder's predictions on a split or on image files.

@@ -24,7 +24,10 @@ const ParamBinding<TrainSettings>& train_binding() {
           .field(&T::max_steps, "max_steps",
                  "with epochs (steps = 0): train at most this many steps, a per-size cap (0 = no bound)", 0.0)
           .field(&T::batch_size, "batch_size", "training batch size (image datasets)", 1.0)
-          .field(&T::eval_batch_size, "eval_batch_size", "batch size for evaluation", 1.0)
+          .field(&T::eval_batch_size, "eval_batch_size",
+                 "batch size for evaluation (64: the activations of a batch stay in cache; larger batches are "
+                 "slower on CPU)",
+                 1.0)
           .field(&T::eval_every, "eval_every",
                  "evaluate on the validation set every this many steps and at the last step (0 = after each epoch; "
                  "a graph run's epoch is one step)",

@@ -19,7 +19,7 @@ struct TrainSettings {
   int64_t epochs = 10;
   int64_t steps = 0;  // > 0: a fixed budget of optimizer steps (epochs then follow from the data size)
   int64_t min_steps = 0, max_steps = 0;  // steps = 0: epochs × steps per epoch clamped to these (0 = no bound)
-  int64_t batch_size = 128, eval_batch_size = 500;
+  int64_t batch_size = 128, eval_batch_size = 64;
   int64_t eval_every = 0;  // images: > 0 evaluate every this many steps (and at the last), else after each epoch
   bool test_every_eval = false;  // also evaluate (and log) the test set at every evaluation point
   std::string optimizer = "adamw";
