@@ -95,6 +95,20 @@ inline void transpose8(const float* const in[8], float* const out[8]) {
 #endif
 }
 
+// Calls f(q, at) for each whole block of 8 pixels q .. q + 7 of an H × W image (flat pixel order), at[i] being
+// where pixel q + i sits in a channels-last plane (·, Wc, lanes) that holds the image at (oh, ow).
+template <class F>
+void for_pixel_blocks(int64_t H, int64_t W, int64_t Wc, int64_t lanes, int64_t oh, int64_t ow, F&& f) {
+  int64_t at[8];
+  for (int64_t q = 0, h = 0, w = 0; q + 8 <= H * W; q += 8) {
+    for (int i = 0; i < 8; ++i) {
+      at[i] = ((h + oh) * Wc + w + ow) * lanes;
+      if (++w == W) w = 0, ++h;
+    }
+    f(q, at);
+  }
+}
+
 // dst (Hd, Wd, lanes) = src (channels, H, W) placed at (oh, ow), zero elsewhere and in the padding lanes
 void to_channels_last(const float* src, int64_t channels, int64_t H, int64_t W, float* dst, int64_t Hd, int64_t Wd,
                       int64_t lanes, int64_t oh, int64_t ow) {
@@ -105,19 +119,14 @@ void to_channels_last(const float* src, int64_t channels, int64_t H, int64_t W, 
   if (h_end == H && w_end == W) {  // blocks of 8 channels × 8 pixels (in the image's flat pixel order)
     q_end = P / 8 * 8;
     c = channels / 8 * 8;
-    float* rows[8];
-    for (int64_t q = 0, h = 0, w = 0; q < q_end; q += 8) {
-      for (int i = 0; i < 8; ++i) {
-        rows[i] = dst + ((h + oh) * Wd + w + ow) * lanes;
-        if (++w == W) w = 0, ++h;
-      }
+    for_pixel_blocks(H, W, Wd, lanes, oh, ow, [&](int64_t q, const int64_t* at) {
       for (int64_t cb = 0; cb < c; cb += 8) {
         const float* in[8];
         float* out[8];
-        for (int i = 0; i < 8; ++i) in[i] = src + (cb + i) * P + q, out[i] = rows[i] + cb;
+        for (int i = 0; i < 8; ++i) in[i] = src + (cb + i) * P + q, out[i] = dst + at[i] + cb;
         transpose8(in, out);
       }
-    }
+    });
   }
   for (int64_t c2 = 0; c2 < channels; ++c2)  // the rest, one value at a time: pixels from q_end, channels from c
     for (int64_t q = c2 < c ? q_end : 0; q < P; ++q)
@@ -134,19 +143,14 @@ void from_channels_last(const float* src, int64_t Hs, int64_t Ws, int64_t lanes,
   if (h_end == H && w_end == W) {
     q_end = P / 8 * 8;
     c = channels / 8 * 8;
-    const float* rows[8];
-    for (int64_t q = 0, h = 0, w = 0; q < q_end; q += 8) {
-      for (int i = 0; i < 8; ++i) {
-        rows[i] = src + ((h + oh) * Ws + w + ow) * lanes;
-        if (++w == W) w = 0, ++h;
-      }
+    for_pixel_blocks(H, W, Ws, lanes, oh, ow, [&](int64_t q, const int64_t* at) {
       for (int64_t cb = 0; cb < c; cb += 8) {
         const float* in[8];
         float* out[8];
-        for (int i = 0; i < 8; ++i) in[i] = rows[i] + cb, out[i] = dst + (cb + i) * P + q;
+        for (int i = 0; i < 8; ++i) in[i] = src + at[i] + cb, out[i] = dst + (cb + i) * P + q;
         transpose8(in, out);
       }
-    }
+    });
   } else {
     std::fill_n(dst, channels * P, 0.0f);
   }
