@@ -1,4 +1,9 @@
 #pragma once
+// f16v is 64 bytes. Where AVX-512 is off (an AVX2 build), GCC notes at every function that passes or returns one by
+// value that its ABI differs from an AVX-512 build's (-Wpsabi). Every such function here is inline and every
+// caller is compiled with the same flags, so no call crosses that ABI boundary: the note is silenced for the
+// files that include this header.
+#pragma GCC diagnostic ignored "-Wpsabi"
 // 16-float SIMD vectors (GCC/Clang vector extensions: one zmm register with AVX-512, two ymm with AVX2, plain
 // code elsewhere) and the vectorized exp shared by every attention kernel, forward and backward, so that a
 // probability recomputed in backward is bit-identical to the one used in forward.
