@@ -23,7 +23,7 @@ const ParamBinding<TrainSettings>& train_binding() {
                  0.0)
           .field(&T::max_steps, "max_steps",
                  "with epochs (steps = 0): train at most this many steps, a per-size cap (0 = no bound)", 0.0)
-          .field(&T::batch_size, "batch_size", "training batch size (image datasets)", 1.0)
+          .field(&T::batch_size, "batch_size", "training batch size (image and sequence datasets)", 1.0)
           .field(&T::eval_batch_size, "eval_batch_size",
                  "batch size for evaluation (64: the activations of a batch stay in cache; larger batches are "
                  "slower on CPU)",
