@@ -1,5 +1,6 @@
 // Sequence datasets: images read as rows / patches / pixels / permuted pixels, and the marked-sum task.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -24,7 +25,7 @@ ImageDataset random_images(int64_t n, int64_t c, int64_t h, int64_t w, uint64_t 
   std::mt19937_64 gen(seed);
   for (int64_t i = 0; i < n * c * h * w; ++i) d.pixels.push_back(static_cast<uint8_t>(1 + gen() % 255));
   for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(i % 10));
-  for (int k = 0; k < 10; ++k) d.class_names.push_back("c" + std::to_string(k));
+  for (int k = 0; k < 10; ++k) d.class_names.push_back(fmt::format("c{}", k));  // ("c" + to_string: GCC 12 -Wrestrict false positive)
   return d;
 }
 
