@@ -21,6 +21,7 @@
 #include "experiments/run_guard.hpp"
 #include "experiments/runner.hpp"
 #include "support/files.hpp"
+#include "support/image_folder.hpp"
 
 using namespace rc;
 using namespace rc::exp;
@@ -306,14 +307,11 @@ TEST_CASE("runner: an image-folder experiment trains a CNN and a patch-attention
   rc::test::TempDir out_dir("folder_out");
   const fs::path& out = out_dir.path;
   // two classes: bright top half vs bright bottom half, 12 images each
-  for (int c = 0; c < 2; ++c) {
-    fs::create_directories(root / std::to_string(c));
-    for (int i = 0; i < 12; ++i) {
-      cv::Mat m(8, 8, CV_8UC1, cv::Scalar(20 + i));
-      m(cv::Rect(0, c * 4, 8, 4)).setTo(200 - i);
-      cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(), m);
-    }
-  }
+  rc::test::write_image_folder(root, 2, 12, [](int c, int i) {
+    cv::Mat m(8, 8, CV_8UC1, cv::Scalar(20 + i));
+    m(cv::Rect(0, c * 4, 8, 4)).setTo(200 - i);
+    return m;
+  });
   Experiment e = parse(R"(
 name: folder_test
 dataset: {name: image-folder, root: ")" +
@@ -337,13 +335,8 @@ models:
 TEST_CASE("runner: a diverging run stops with the epoch and step, keeps its metrics and records the reason") {
   rc::test::TempDir root_dir("nan_data"), out_dir("nan_out");
   const fs::path& root = root_dir.path;
-  for (int c = 0; c < 2; ++c) {
-    fs::create_directories(root / std::to_string(c));
-    for (int i = 0; i < 10; ++i) {
-      cv::Mat m(8, 8, CV_8UC1, cv::Scalar(30 * c + 3 * i));
-      cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(), m);
-    }
-  }
+  rc::test::write_image_folder(root, 2, 10,
+                               [](int c, int i) { return cv::Mat(8, 8, CV_8UC1, cv::Scalar(30 * c + 3 * i)); });
   auto config = [&](const std::string& train) {
     return parse(R"(
 name: nan_test
@@ -408,13 +401,8 @@ models:
 TEST_CASE("runner: a step budget with eval_every evaluates every k steps and at the last step, not each epoch") {
   rc::test::TempDir root_dir("steps_data"), out_dir("steps_out");
   const fs::path& root = root_dir.path;
-  for (int c = 0; c < 2; ++c) {
-    fs::create_directories(root / std::to_string(c));
-    for (int i = 0; i < 10; ++i) {
-      cv::Mat m(8, 8, CV_8UC1, cv::Scalar(40 * c + 5 * i));
-      cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(), m);
-    }
-  }
+  rc::test::write_image_folder(root, 2, 10,
+                               [](int c, int i) { return cv::Mat(8, 8, CV_8UC1, cv::Scalar(40 * c + 5 * i)); });
   // 14 training images (16 less one per class for validation), batch 4: 4 steps per epoch; evaluations at 5, 10, 11
   Experiment e = parse(R"(
 name: steps_test

@@ -18,6 +18,7 @@
 #include "experiments/results.hpp"
 #include "framework/io/safetensors.hpp"
 #include "support/files.hpp"
+#include "support/image_folder.hpp"
 #include "support/process.hpp"
 
 namespace fs = std::filesystem;
@@ -138,15 +139,12 @@ namespace {
 // 2 classes × 40 grey 16 × 16 images (a bright block in one of two halves, with noise), as an image folder.
 void write_image_folder(const fs::path& root) {
   cv::RNG rng(11);
-  for (int c = 0; c < 2; ++c) {
-    fs::create_directories(root / std::to_string(c));
-    for (int i = 0; i < 40; ++i) {
-      cv::Mat m(16, 16, CV_8UC1);
-      rng.fill(m, cv::RNG::UNIFORM, 0, 90);
-      m(cv::Rect(c == 0 ? 2 : 9, 4, 5, 8)) += cv::Scalar(120);
-      cv::imwrite((root / std::to_string(c) / fmt::format("{}.png", i)).string(), m);
-    }
-  }
+  rc::test::write_image_folder(root, 2, 40, [&](int c, int) {
+    cv::Mat m(16, 16, CV_8UC1);
+    rng.fill(m, cv::RNG::UNIFORM, 0, 90);
+    m(cv::Rect(c == 0 ? 2 : 9, 4, 5, 8)) += cv::Scalar(120);
+    return m;
+  });
 }
 
 // The largest |a − b| over every tensor of two weight files with the same names and shapes.

@@ -22,6 +22,7 @@
 #include "experiments/run_guard.hpp"
 #include "experiments/runner.hpp"
 #include "support/files.hpp"
+#include "support/image_folder.hpp"
 
 using namespace rc;
 using namespace rc::exp;
@@ -57,14 +58,11 @@ TEST_CASE("plots: the data-efficiency chart puts each model's mean at its traini
 TEST_CASE("attention pictures: a window2d 3x3 model attends to nothing beyond offset 2, maps and PNGs written") {
   rc::test::TempDir root_dir("rf_data"), out_dir("rf_out");
   const fs::path& root = root_dir.path;
-  for (int c = 0; c < 2; ++c) {
-    fs::create_directories(root / std::to_string(c));
-    for (int i = 0; i < 8; ++i) {
-      cv::Mat m(8, 8, CV_8UC1, cv::Scalar(20 + 10 * i));
-      m(cv::Rect(c * 4, 0, 4, 8)).setTo(220 - i);
-      cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(), m);
-    }
-  }
+  rc::test::write_image_folder(root, 2, 8, [](int c, int i) {
+    cv::Mat m(8, 8, CV_8UC1, cv::Scalar(20 + 10 * i));
+    m(cv::Rect(c * 4, 0, 4, 8)).setTo(220 - i);
+    return m;
+  });
   // 8x8 images, patch 2 -> a 4x4 grid; NATTEN windows shift at the border, so offsets reach +-2 but never 3
   Experiment e = parse(R"(
 name: rf_test

@@ -20,6 +20,7 @@
 #include "experiments/train/checkpoint.hpp"
 #include "framework/io/file_util.hpp"
 #include "support/files.hpp"
+#include "support/image_folder.hpp"
 
 using namespace rc;
 using namespace rc::exp;
@@ -41,12 +42,8 @@ void write_tiny_cora(const rc::test::TempDir& dir, const std::string& split) {
 }
 
 void write_image_folder(const fs::path& root, int classes, int per_class) {
-  for (int c = 0; c < classes; ++c) {
-    fs::create_directories(root / std::to_string(c));
-    for (int i = 0; i < per_class; ++i)
-      cv::imwrite((root / std::to_string(c) / (std::to_string(i) + ".png")).string(),
-                  cv::Mat(8, 8, CV_8UC1, cv::Scalar(40 * c + 5 * i)));
-  }
+  rc::test::write_image_folder(root, classes, per_class,
+                               [](int c, int i) { return cv::Mat(8, 8, CV_8UC1, cv::Scalar(40 * c + 5 * i)); });
 }
 }  // namespace
 

@@ -22,6 +22,7 @@
 #include "framework/core/random.hpp"
 #include "models/registry.hpp"
 #include "support/files.hpp"
+#include "support/image_folder.hpp"
 #include "support/threads.hpp"
 
 using namespace rc;
@@ -97,15 +98,12 @@ TEST_CASE("thread count: image models give byte-identical checkpoints and result
   // a small image folder: 2 classes × 24 images of 16 × 16 (a bright square in one of two halves, with noise)
   rc::test::TempDir data("threads_images");
   cv::RNG rng(7);
-  for (int c = 0; c < 2; ++c) {
-    fs::create_directories(data.path / std::to_string(c));
-    for (int i = 0; i < 24; ++i) {
-      cv::Mat m(16, 16, CV_8UC1);
-      rng.fill(m, cv::RNG::UNIFORM, 0, 90);
-      m(cv::Rect(c == 0 ? 2 : 9, 4, 5, 8)) += cv::Scalar(120);
-      cv::imwrite((data.path / std::to_string(c) / fmt::format("{}.png", i)).string(), m);
-    }
-  }
+  rc::test::write_image_folder(data.path, 2, 24, [&](int c, int) {
+    cv::Mat m(16, 16, CV_8UC1);
+    rng.fill(m, cv::RNG::UNIFORM, 0, 90);
+    m(cv::Rect(c == 0 ? 2 : 9, 4, 5, 8)) += cv::Scalar(120);
+    return m;
+  });
   const auto [name, model] = GENERATE(
       // conv 2: 100 × 20 × 3 × 3 = 18000 weights; MLP: 66 × 264 = 17424
       std::pair{"cnn", "{type: cnn, channels: [20, 100], blocks: [1, 1]}"},
