@@ -1,7 +1,8 @@
 // `receptive run` as a process: Ctrl-C (SIGINT) after the first finished run exits with 130 and says how to
 // continue, leaves only complete rows and no temporary files, and the same command then trains the remaining
 // runs without repeating a row; SIGTERM and SIGHUP stop it the same way (exit 143 and 129); a signal before the
-// first row exits with the signal's code and no report error. Every wait has a deadline; a child that overstays
+// first row exits with the signal's code and no report error; a stopped sweep published with
+// scripts/publish_results.sh --unfinished and rebuilt by scripts/restore_results.sh finishes as if never stopped. Every wait has a deadline; a child that overstays
 // it is killed (SIGKILL).
 #include <fcntl.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -292,6 +294,90 @@ models:
   CHECK(without_times(metrics) == without_times(whole / "runs" / "gat__split__s0" / "metrics.jsonl"));
   CHECK(temporaries(parts).empty());
   CHECK_FALSE(fs::exists(parts / ".lock"));
+}
+
+TEST_CASE("publish_results.sh --unfinished and restore_results.sh carry a stopped sweep to a fresh clone") {
+  // A sweep stopped part-way is published (finished rows, and the stopped run's training state), its results
+  // folder is deleted (a fresh clone), restore_results.sh rebuilds it, and the same command finishes the sweep
+  // with the rows an uninterrupted sweep gives.
+  rc::test::TempDir dir("publish_restore");
+  const fs::path repo = dir.path / "repo", whole = dir.path / "whole", config = dir.path / "gat.yaml";
+  const fs::path parts = repo / "results" / "gat";
+  fs::create_directories(repo / "scripts");
+  for (const char* s : {"publish_results.sh", "restore_results.sh"})
+    fs::copy_file(fs::path(RECEPTIVE_SOURCE_DIR) / "scripts" / s, repo / "scripts" / s);
+  dir.write("gat.yaml", R"(name: gat
+dataset: {name: karate}
+train: {epochs: 1500, lr: 0.005, optimizer: adam, weight_decay: 0.0005, progress: false}
+models:
+  gat: {type: gat, hidden: 8, heads: 2, dropout: 0.5}
+sweep: {seeds: [0, 1]}
+)");
+  auto command = [&](const fs::path& out) {
+    return std::vector<std::string>{"--threads", "1", "run", config.string(), "--out", out.string()};
+  };
+  auto script = [&](const std::string& args, const char* log) {
+    const std::string line = "cd '" + repo.string() + "' && bash " + args + " > '" + (dir.path / log).string() + "' 2>&1";
+    const int rc = std::system(line.c_str());
+    INFO(line << "\n" << rc::test::read_all((dir.path / log).string()));
+    REQUIRE(rc == 0);
+  };
+  // stop the sweep once seed 0 has finished and seed 1 has trained some epochs
+  const fs::path metrics = parts / "runs" / "gat__split__s1" / "metrics.jsonl";
+  ChildGuard child{spawn_receptive(command(parts), dir.path / "first.log")};
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  std::error_code ec;
+  while ((!fs::exists(metrics, ec) || lines_of(metrics).size() < 30) && Clock::now() < deadline &&
+         waitpid(child.pid, nullptr, WNOHANG) == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(kill(child.pid, SIGINT) == 0);
+  const auto status = wait_for(child.pid, 15);
+  child.pid = -1;
+  INFO("first output:\n" << rc::test::read_all((dir.path / "first.log").string()));
+  REQUIRE(status.has_value());
+  REQUIRE(WIFEXITED(*status));
+  REQUIRE(WEXITSTATUS(*status) == 130);  // else the sweep had finished before the signal
+  REQUIRE(complete_rows(parts) == std::vector<std::string>{"gat__split__s0"});
+
+  script("scripts/publish_results.sh gat --unfinished", "publish.log");
+  const fs::path published = repo / "docs" / "results" / "gat";
+  CHECK(fs::exists(published / "gat__split__s0_metrics.jsonl"));
+  CHECK(fs::exists(published / "unfinished" / "gat__split__s1" / "train_state.safetensors"));
+  CHECK_FALSE(fs::exists(published / "unfinished" / "gat__split__s0"));
+  CHECK_THAT(rc::test::read_all((dir.path / "publish.log").string()), Catch::Contains("gat__split__s1"));
+
+  fs::remove_all(repo / "results");  // a fresh clone has only docs/results
+  script("scripts/restore_results.sh gat", "restore.log");
+  CHECK_THAT(rc::test::read_all((dir.path / "restore.log").string()),
+             Catch::Contains("restored 1 finished runs") && Catch::Contains("gat__split__s1"));
+  // a second restore would overwrite results: it refuses
+  const std::string again = "cd '" + repo.string() + "' && bash scripts/restore_results.sh gat > /dev/null 2>&1";
+  CHECK(std::system(again.c_str()) != 0);
+
+  for (const auto& [out, name] : {std::pair{parts, "second.log"}, std::pair{whole, "whole.log"}}) {
+    child.pid = spawn_receptive(command(out), dir.path / name);
+    const auto s = wait_for(child.pid, 120);
+    child.pid = -1;
+    INFO(rc::test::read_all((dir.path / name).string()));
+    REQUIRE(s.has_value());
+    REQUIRE(WIFEXITED(*s));
+    CHECK(WEXITSTATUS(*s) == 0);
+  }
+  const std::string second = rc::test::read_all((dir.path / "second.log").string());
+  CHECK_THAT(second, Catch::Contains("1 already in") && Catch::Contains("continuing from step"));
+  const rc::exp::ResultsTable a(parts), b(whole);
+  REQUIRE(a.rows().size() == 2);
+  REQUIRE(b.rows().size() == 2);
+  for (size_t i = 0; i < 2; ++i)
+    for (const auto& column : b.columns()) {
+      if (column == "train_seconds" || column == "items_per_second" || column == "eval_items_per_second") continue;
+      INFO(b.rows()[i].get("run") << " " << column);
+      CHECK(a.rows()[i].get(column) == b.rows()[i].get(column));
+    }
+  // publishing again drops the unfinished copy of the run that has now finished
+  script("scripts/publish_results.sh gat --unfinished", "publish2.log");
+  CHECK_FALSE(fs::exists(published / "unfinished"));
+  CHECK(fs::exists(published / "gat__split__s1_metrics.jsonl"));
 }
 
 TEST_CASE("receptive run --dry-run shows each run's training and validation items, --only and --set errors") {
