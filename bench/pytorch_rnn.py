@@ -23,7 +23,7 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ from the import below
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_train import GENERIC_CORES, SYSTEM_PYTHON, cpu_description, median, openblas_core  # noqa: E402
+from pytorch_train import GENERIC_CORES, SYSTEM_PYTHON, cpu_description, median, openblas_core, require_openblas  # noqa: E402
 
 SHAPES = {"rows": (28, 28), "pixels": (784, 1)}  # name: (T, I)
 B, H = 32, 128
@@ -107,10 +107,11 @@ def main():
         return 0
     model, isa, flags = cpu_description()
     cpu = f"{model} ({isa})"
+    probe = run_child(a, 1, {}, probe_only=True)
+    require_openblas(probe["openblas_core"])
     ours, machine = receptive_ms(a.receptive, a.repeats, a.shapes) if a.receptive else ({}, "")
     if machine:
         print(f"receptive: {machine}")
-    probe = run_child(a, 1, {}, probe_only=True)
     env = {}
     if probe["openblas_core"] in GENERIC_CORES and ("avx2" in flags or "avx512f" in flags):
         env["OPENBLAS_CORETYPE"] = "SKYLAKEX" if "avx512f" in flags else "HASWELL"

@@ -126,6 +126,17 @@ def openblas_core():
     return "none"
 
 
+def require_openblas(core):
+    """Stops the comparison when PyTorch's BLAS is not OpenBLAS. Debian's python3-torch takes whatever provides
+    libblas.so.3; on a machine without libopenblas0 that is the reference BLAS (libblas3), whose unblocked loops
+    make PyTorch's linear layers 10-30x slower, and any ratio against it would be meaningless."""
+    if core == "none":
+        print("PyTorch's BLAS (libblas.so.3) is not OpenBLAS: probably Debian's reference BLAS, which would make "
+              "this comparison unfair; install OpenBLAS (apt-get install libopenblas0-pthread) and run again",
+              file=sys.stderr)
+        sys.exit(1)
+
+
 def child(a):
     import torch
     torch.set_num_threads(a.threads)
@@ -190,12 +201,13 @@ def main():
         print("PyTorch is not installed (apt-get install python3-torch); nothing to compare")
         return 0
     model, isa, flags = cpu_description()
+    # PyTorch's BLAS kernel: keep OpenBLAS's own choice unless it is a generic one on a CPU it does not know
+    probe = run_child(a, {}, probe_only=True)
+    require_openblas(probe["openblas_core"])
     print(f"CPU: {model} ({isa}), {a.threads} threads; medians of {a.repeats} repetitions; inference batch {a.eval_batch}")
     ours, machine = receptive_numbers(a.receptive, a.threads, a.repeats, a.eval_batch) if a.receptive else ({}, "")
     if machine:
         print(f"receptive: {machine}")
-    # PyTorch's BLAS kernel: keep OpenBLAS's own choice unless it is a generic one on a CPU it does not know
-    probe = run_child(a, {}, probe_only=True)
     env = {}
     if probe["openblas_core"] in GENERIC_CORES and ("avx2" in flags or "avx512f" in flags):
         env["OPENBLAS_CORETYPE"] = "SKYLAKEX" if "avx512f" in flags else "HASWELL"
