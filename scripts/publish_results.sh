@@ -2,8 +2,8 @@
 # Copies what a results folder shows into docs/results/<name> for committing: results.csv, summary.md, the plots
 # and each finished run's metrics.jsonl (as <run>_metrics.jsonl). Checkpoints and training states stay behind,
 # except with --unfinished: then each run that has started but is not in results.csv also has its config.yaml,
-# metrics.jsonl and training state copied to docs/results/<name>/unfinished/<run>/ (about 2 MB per run of 140 K
-# parameters), so that a sweep split over sessions or machines continues losslessly from a fresh clone
+# metrics.jsonl and training state copied to docs/results/<name>/unfinished/<run>/ (about 3 MB per run of 140 K
+# parameters: weights, optimizer moments, the last and best weights), so that a sweep split over sessions or machines continues losslessly from a fresh clone
 # (scripts/restore_results.sh puts them back). Unfinished runs published earlier that have since finished are
 # removed.
 #   scripts/publish_results.sh NAME [--unfinished]   (reads results/NAME, writes docs/results/NAME)
