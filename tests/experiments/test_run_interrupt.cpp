@@ -158,6 +158,20 @@ bool wait_for_rows(pid_t pid, const fs::path& out, size_t rows) {
   return false;
 }
 
+// Sends SIGINT to the child once `metrics` has `lines` lines (or after `seconds`, or when it has ended) and
+// returns its wait status (nullopt if it did not end within 15 s of the signal; it is then killed).
+std::optional<int> interrupt_after(ChildGuard& child, const fs::path& metrics, size_t lines, int seconds) {
+  const auto deadline = Clock::now() + std::chrono::seconds(seconds);
+  std::error_code ec;
+  while ((!fs::exists(metrics, ec) || lines_of(metrics).size() < lines) && Clock::now() < deadline &&
+         waitpid(child.pid, nullptr, WNOHANG) == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  REQUIRE(kill(child.pid, SIGINT) == 0);
+  const auto status = wait_for(child.pid, 15);
+  child.pid = -1;
+  return status;
+}
+
 const char* kKarateSweep = R"(name: interrupt
 dataset: {name: karate}
 train: {epochs: 400, lr: 0.01, progress: false}
@@ -240,14 +254,7 @@ models:
   const fs::path metrics = parts / "runs" / "gat__split__s0" / "metrics.jsonl";
   ChildGuard child{spawn_receptive(command(parts), dir.path / "first.log")};
   // stop it once it has trained some epochs
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  std::error_code ec;
-  while ((!fs::exists(metrics, ec) || lines_of(metrics).size() < 30) && Clock::now() < deadline &&
-         waitpid(child.pid, nullptr, WNOHANG) == 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  REQUIRE(kill(child.pid, SIGINT) == 0);
-  const auto status = wait_for(child.pid, 15);
-  child.pid = -1;
+  const auto status = interrupt_after(child, metrics, 30, 30);
   const std::string log = rc::test::read_all((dir.path / "first.log").string());
   INFO("first output:\n" << log);
   REQUIRE(status.has_value());
@@ -325,14 +332,7 @@ sweep: {seeds: [0, 1]}
   // stop the sweep once seed 0 has finished and seed 1 has trained some epochs
   const fs::path metrics = parts / "runs" / "gat__split__s1" / "metrics.jsonl";
   ChildGuard child{spawn_receptive(command(parts), dir.path / "first.log")};
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  std::error_code ec;
-  while ((!fs::exists(metrics, ec) || lines_of(metrics).size() < 30) && Clock::now() < deadline &&
-         waitpid(child.pid, nullptr, WNOHANG) == 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  REQUIRE(kill(child.pid, SIGINT) == 0);
-  const auto status = wait_for(child.pid, 15);
-  child.pid = -1;
+  const auto status = interrupt_after(child, metrics, 30, 60);
   INFO("first output:\n" << rc::test::read_all((dir.path / "first.log").string()));
   REQUIRE(status.has_value());
   REQUIRE(WIFEXITED(*status));
