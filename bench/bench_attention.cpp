@@ -43,6 +43,10 @@ AttentionOptions case_options(const AttnCase& c, Generator& gen) {
     o.a_q = Var(randn({c.H, c.D}, gen, 0.0f, 0.3f), true);
     o.a_k = Var(randn({c.H, c.D}, gen, 0.0f, 0.3f), true);
   }
+  if (c.bias_T) {
+    o.rel_bias = Var(randn({c.H, c.bias_T}, gen, 0.0f, 0.5f), true);
+    o.bias_grid = c.grid;
+  }
   o.dropout = c.dropout;
   o.scale = c.scale;
   o.kernel = c.kernel;
@@ -64,6 +68,7 @@ void run_case(benchmark::State& state, const AttnCase& c) {
       continue;
     }
     q.zero_grad(), k.zero_grad(), v.zero_grad();
+    if (Var bias = o.rel_bias; bias.defined()) bias.zero_grad();
     Var out = attention(q, k, v, c.policy, o);
     backward(out, dout);
     benchmark::DoNotOptimize(q.grad().data());
@@ -83,6 +88,7 @@ void run_reference(benchmark::State& state, AttnCase c) {
   const ref::RefTensor<double> dout = ref::to_ref<double>(randn(s, gen));
   const AttentionOptions o = case_options(c, gen);
   if (c.score == ScoreKind::Additive) in.a_q = ref::to_ref<double>(o.a_q.value()), in.a_k = ref::to_ref<double>(o.a_k.value());
+  if (c.bias_T) in.rel_bias = ref::to_ref<double>(o.rel_bias.value());
   for (auto _ : state) {
     auto out = ref::attention(in, c.policy, o);
     benchmark::DoNotOptimize(out.data.data());

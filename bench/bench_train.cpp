@@ -74,6 +74,14 @@ BENCHMARK_CAPTURE(BM_train_step, vit_window3_relative, "patch_attention", "windo
 BENCHMARK_CAPTURE(BM_train_step, vit_window3_relative_mean, "patch_attention", "window2d", "relative", "mean")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+// The attention models of fashion_data_efficiency_converged: full attention with a relative-position bias table,
+// and with the learnable locality (a Gaussian bias per head over the same offsets), both mean-pooled.
+BENCHMARK_CAPTURE(BM_train_step, vit_full_relative_mean, "patch_attention", "full", "relative", "mean")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_train_step, vit_full_locality_mean, "patch_attention", "full", "locality", "mean")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -109,6 +109,11 @@ inline std::vector<AttnCase> bench_cases() {
   };
   const Policy cora = Policy::graph(cora_like_graph().view(), true);
   add("case1_full_B128_N50", Policy::full(), 128, 4, 50, 16);
+  // The patch-attention classifiers' layer (7×7 patches of a 28×28 image, mean pooling, dim 64 in 4 heads) with
+  // its learned relative-position bias (13×13 offsets), under full attention and under a 3×3 window.
+  AttnCase& vit_bias = add("case1_full_bias_B128_N49", Policy::full(), 128, 4, 49, 16);
+  vit_bias.grid.h = vit_bias.grid.w = 7, vit_bias.bias_T = 13 * 13;
+  add("case1_window2d_k3_bias_B128_N49", Policy::window2d(grid(7, 7, 3, 3)), 128, 4, 49, 16).bias_T = 5 * 5;
   add("case2_full_N4096", Policy::full(), 1, 4, 4096, 32);
   add("case3_window1d_r64_N4096", Policy::window1d(64, 64), 1, 4, 4096, 32);
   add("case4_window2d_56x56_k7", Policy::window2d(grid(56, 56, 7, 7)), 1, 4, 3136, 32);
