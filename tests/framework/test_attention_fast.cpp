@@ -80,6 +80,39 @@ TEST_CASE("attention: relative-position bias (1-D, 2-D window, 2-D grid) and its
   }
 }
 
+// Several heads in one call add the bias from a per-head table of values cached for the call (one vector add per
+// tile); one head of one item has no cache and adds it pair by pair from the indices. Both must give the same
+// output to the bit: the cached value of a pair without bias is 0, and adding 0 changes no score.
+TEST_CASE("attention: a cached bias gives the same output to the bit as one head at a time") {
+  std::vector<AttnCase> cs(3);
+  cs[0].policy = Policy::full(), cs[0].grid = {7, 7, 0}, cs[0].bias_T = 13 * 13;
+  cs[1].policy = Policy::window2d(grid(7, 7, 3, 3)), cs[1].bias_T = 5 * 5;
+  cs[2].policy = Policy::window2d(grid(6, 8, 3, 5, 1, 1, 1)) | Policy::global(0, 1), cs[2].bias_T = 5 * 9;
+  for (AttnCase c : cs) {
+    c.B = 3, c.H = 2, c.N = 49, c.D = 16, c.kernel = AttentionKernel::Tiled;
+    for (ScoreKind score : {ScoreKind::Dot, ScoreKind::Additive}) {
+      c.score = score;
+      INFO(c.policy.describe() << " score " << int(score));
+      const AttnData d = make_data(c, 31);
+      AttentionOptions o = base_options(c);
+      o.rel_bias = Var(d.bias);
+      if (score == ScoreKind::Additive) o.a_q = Var(d.aq), o.a_k = Var(d.ak);
+      NoGradGuard no_grad;
+      const Tensor all = attention(Var(d.q), Var(d.k), Var(d.v), c.policy, o).value();
+      for (int64_t b = 0; b < c.B; ++b)
+        for (int64_t h = 0; h < c.H; ++h) {
+          auto one = [&](const Tensor& t) { return t.slice(0, b, b + 1).slice(1, h, h + 1).contiguous(); };
+          AttentionOptions oh = o;
+          oh.rel_bias = Var(d.bias.slice(0, h, h + 1).contiguous());
+          if (score == ScoreKind::Additive)
+            oh.a_q = Var(d.aq.slice(0, h, h + 1).contiguous()), oh.a_k = Var(d.ak.slice(0, h, h + 1).contiguous());
+          const Tensor single = attention(Var(one(d.q)), Var(one(d.k)), Var(one(d.v)), c.policy, oh).value();
+          CHECK(single.to_vector() == one(all).to_vector());
+        }
+    }
+  }
+}
+
 TEST_CASE("attention: dropout is deterministic and matches the reference's masks") {
   AttnCase c;
   c.B = 2, c.H = 2, c.N = 140, c.D = 16, c.dropout = 0.3f;
