@@ -236,14 +236,8 @@ void scores_t(const BlockCtx& c, const Tile& t, float* s) {
       if (bidx[x] >= 0) s[x] += table[bidx[x]];
   }
   if (t.mask) {
-    typedef uint8_t u8xn __attribute__((vector_size(kN)));
     const nvf ninf = nvf{} + kNegInf;
-    for (int64_t x = 0; x < n * mp; x += kN) {
-      u8xn mb;
-      std::memcpy(&mb, t.mask + x, kN);
-      const nvi mi = __builtin_convertvector(mb, nvi);
-      store(s + x, mi != 0 ? load<nvf>(s + x) : ninf);
-    }
+    for (int64_t x = 0; x < n * mp; x += kN) store(s + x, simd::widen_u8(t.mask + x) != 0 ? load<nvf>(s + x) : ninf);
   }
 }
 

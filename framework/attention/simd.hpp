@@ -9,7 +9,7 @@
 // probability recomputed in backward is bit-identical to the one used in forward.
 #include <cstdint>
 #include <cstring>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -47,6 +47,20 @@ constexpr int kNative = 8;
 typedef f8v nvf;
 typedef i8v nvi;
 #endif
+// kNative bytes at p widened to a native int vector (one vpmovzxbd: GCC lowers __builtin_convertvector from bytes
+// to 32-bit lanes byte by byte).
+inline nvi widen_u8(const uint8_t* p) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<nvi>(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+#elif defined(__AVX2__)
+  return reinterpret_cast<nvi>(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+#else
+  typedef uint8_t u8n __attribute__((vector_size(kNative)));
+  u8n b;
+  std::memcpy(&b, p, sizeof(b));
+  return __builtin_convertvector(b, nvi);
+#endif
+}
 #ifdef __AVX512F__
 template <class F>
 inline f16v map1(F f, f16v a) {
