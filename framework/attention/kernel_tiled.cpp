@@ -60,6 +60,8 @@ struct BlockCtx {
   const float* eqb;     // (mp) a_q . q (additive scores)
   const int32_t* bias_idx = nullptr;  // the block's tiles' bias indices, back to back (BiasCache), or null
   const float* bias_val = nullptr;    // the same pairs' bias values for this head (0 for none), or null
+  const int32_t *pair_pos = nullptr, *pair_idx = nullptr;  // the block's biased, allowed pairs (BiasCache), or null
+  int64_t pairs = 0;
 };
 
 // Key tile [t0, t1) of the block's keys: kidx, K/V rows (gathered when keys are not contiguous), maskT (n x mp).
@@ -70,6 +72,10 @@ struct Tile {
   const uint8_t* mask = nullptr;  // null when Full
   const int32_t* bias_idx = nullptr;  // (n x mp) bias table index of each pair, -1 for none (and padding)
   const float* bias_val = nullptr;    // (n x mp) the pairs' bias values, 0 for none, when the cache has them
+  // the tile's allowed pairs with a bias, ascending: position in the tile (b·mp + a) and table index; when cached
+  const int32_t *pair_pos = nullptr, *pair_idx = nullptr;
+  int64_t pairs = 0, pair_base = 0;  // pair_pos counts from the block's first tile: subtract pair_base
+  bool has_pairs = false;
 };
 
 // The bias table index of every (key, query) pair of a tile, as BiasIndex::index gives it, without a division
@@ -123,14 +129,27 @@ void tile_bias_index(const BiasIndex& bi, const int64_t* qidx, int64_t m, int64_
 // positions (0 where a pair has no bias), so that adding the bias to a tile's scores is one vector add instead of
 // a scalar gather per pair (that gather was 9 % of a 7×7-patch ViT training step on one thread). Adding 0 leaves
 // a score unchanged, so both paths give the same scores bit for bit.
+// Backward adds dS into the bias gradient pair by pair. The cache lists, per block, the pairs that have a bias and
+// that the policy allows, in the order of the tile layout, so that loop visits only those (no branch, no padding,
+// no masked pairs). Each table entry still receives its terms in the same order, and a masked pair's dS is an exact
+// zero (P = 0), which leaves a sum that started at +0 unchanged: the gradient is the same bit for bit.
 struct BiasCache {
   std::vector<int64_t> start;  // per block: offset of its first tile's indices (a tile at key t0 adds t0·mp)
   std::vector<int32_t> idx;
+  std::vector<int64_t> pair_start;       // per block: its first pair in pair_pos / pair_idx (one past the last: +1)
+  std::vector<int32_t> pair_pos, pair_idx;  // position in the block's layout (t0·mp + b·mp + a) and table index
   std::vector<float, Eigen::aligned_allocator<float>> val;  // (H, total): the values at idx, per head; or empty
   int64_t total = 0;
   const int32_t* block(int64_t bi) const { return idx.empty() ? nullptr : idx.data() + start[bi]; }
   const float* block_values(int64_t bi, int64_t head) const {
     return val.empty() ? nullptr : val.data() + head * total + start[bi];
+  }
+  // the block's pairs into c (left null when the cache has no list)
+  void block_pairs(int64_t bi, BlockCtx& c) const {
+    if (pair_start.empty()) return;
+    c.pair_pos = pair_pos.data() + pair_start[bi];
+    c.pair_idx = pair_idx.data() + pair_start[bi];
+    c.pairs = pair_start[bi + 1] - pair_start[bi];
   }
 };
 
@@ -159,6 +178,37 @@ BiasCache make_bias_cache(const Problem& p, const TiledPlan& plan) {
     off += static_cast<int64_t>(blk.keys.size()) * mp;
   }
   bc.total = total;
+  if (total <= std::numeric_limits<int32_t>::max()) {  // positions fit in int32: list the allowed biased pairs
+    std::vector<uint8_t> mask, tmp;
+    bc.pair_start.assign(1, 0);
+    for (size_t bi = 0; bi < plan.blocks.size(); ++bi) {
+      const QueryBlock& blk = plan.blocks[bi];
+      const int64_t m = blk.queries.size(), mp = round16(m);
+      const int32_t* bidx = bc.idx.data() + bc.start[bi];
+      std::vector<int64_t> qidx(m), kidx;
+      for (int64_t a = 0; a < m; ++a) qidx[a] = blk.queries[a];
+      for (const TileRef& ref : blk.tiles) {
+        const int64_t n = ref.t1 - ref.t0;
+        const uint8_t* mk = nullptr;
+        if (ref.mask >= 0) {
+          mk = blk.masks.data() + ref.mask;
+        } else if (ref.mask == kRecompute) {
+          kidx.resize(n);
+          for (int64_t b = 0; b < n; ++b) kidx[b] = blk.keys[ref.t0 + b];
+          mask.resize(n * mp);
+          tile_mask_transposed(*p.policy, qidx.data(), m, kidx.data(), n, mask.data(), tmp);
+          mk = mask.data();
+        }
+        for (int64_t x = 0; x < n * mp; ++x) {
+          const int64_t pos = ref.t0 * mp + x;
+          if (bidx[pos] < 0 || (mk && !mk[x])) continue;
+          bc.pair_pos.push_back(static_cast<int32_t>(pos));
+          bc.pair_idx.push_back(bidx[pos]);
+        }
+      }
+      bc.pair_start.push_back(static_cast<int64_t>(bc.pair_pos.size()));
+    }
+  }
   if (p.H * total <= (int64_t{4} << 20)) {
     bc.val.resize(static_cast<size_t>(p.H * total));
     for (int64_t h = 0; h < p.H; ++h) {
@@ -188,6 +238,15 @@ Tile load_tile(const BlockCtx& c, const TileRef& ref, Scratch& sc) {
   if (p.bias && c.bias_idx) {
     t.bias_idx = c.bias_idx + ref.t0 * c.mp;
     if (c.bias_val) t.bias_val = c.bias_val + ref.t0 * c.mp;
+    if (c.pair_pos) {  // the tile's pairs: positions [t0·mp, t1·mp) of the block's ascending list
+      const int32_t* lo = std::lower_bound(c.pair_pos, c.pair_pos + c.pairs, static_cast<int32_t>(ref.t0 * c.mp));
+      const int32_t* hi = std::lower_bound(lo, c.pair_pos + c.pairs, static_cast<int32_t>(ref.t1 * c.mp));
+      t.pair_pos = lo;
+      t.pair_idx = c.pair_idx + (lo - c.pair_pos);
+      t.pairs = hi - lo;
+      t.pair_base = ref.t0 * c.mp;
+      t.has_pairs = true;
+    }
   } else if (p.bias) {
     int32_t* bidx = sized(sc.bidx, n * c.mp);
     tile_bias_index(p.bias_index, c.qidx, c.m, c.mp, kidx, n, sc, bidx);
@@ -430,9 +489,13 @@ void backward_tile(const BlockCtx& c, const TileRef& ref, const BackRows& r, boo
   if (!direct) std::fill_n(dvt, n * Dp, 0.0f);
   tile_accum_rows(pd, n, mp, m, r.dob, Dp, dvt, Dp);
   if (!direct) scatter_add(dvt, n, Dp, D, t.kidx, acc.dv);
-  if (p.bias)
+  if (t.has_pairs) {
+    const float* dsb = ds - t.pair_base;
+    for (int64_t k = 0; k < t.pairs; ++k) acc.dbias[t.pair_idx[k]] += dsb[t.pair_pos[k]];
+  } else if (p.bias) {
     for (int64_t x = 0; x < n * mp; ++x)
       if (t.bias_idx[x] >= 0) acc.dbias[t.bias_idx[x]] += ds[x];
+  }
   if (dot) {
     tile_accum_t(t.k, D, n, D, ds, mp, dqt);
     float* dkt = direct ? acc.dk + t.kidx[0] * D : sized(sc.dkt, n * Dp);
@@ -454,13 +517,13 @@ void backward_tile(const BlockCtx& c, const TileRef& ref, const BackRows& r, boo
   }
 }
 
-void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const int32_t* bias_idx,
-                    const float* bias_val, const float* out, const float* lse, const float* dout, const Grads& g,
-                    const Accum& acc) {
+void backward_block(const Problem& p, int64_t bh, const QueryBlock& blk, const BiasCache& bc, int64_t bi,
+                    const float* out, const float* lse, const float* dout, const Grads& g, const Accum& acc) {
   Scratch& sc = Scratch::get();
   BlockCtx c = make_ctx(p, bh, blk, sc);
-  c.bias_idx = bias_idx;
-  c.bias_val = bias_val;
+  c.bias_idx = bc.block(bi);
+  c.bias_val = bc.block_values(bi, bh % p.H);
+  bc.block_pairs(bi, c);
   const int64_t m = c.m, mp = c.mp, D = p.D, Dp = round16(D);
   const BackRows rows = pack_backward_rows(c, out, lse, dout, sc);
   float* dqt = sized(sc.dqt, D * mp);
@@ -526,7 +589,7 @@ void tiled_backward(const Problem& p, const TiledPlan& plan, const float* out, c
         std::fill_n(acc.dv, N * D, 0.0f);
       }
       for (int64_t bi = c * per_chunk; bi < std::min(nb, (c + 1) * per_chunk); ++bi)
-        backward_block(p, bh, plan.blocks[bi], bc.block(bi), bc.block_values(bi, bh % p.H), out, row_lse, dout, g, acc);
+        backward_block(p, bh, plan.blocks[bi], bc, bi, out, row_lse, dout, g, acc);
     }
   });
   // fixed-order reductions
