@@ -144,9 +144,9 @@ struct BiasCache {
   const float* block_values(int64_t bi, int64_t head) const {
     return val.empty() ? nullptr : val.data() + head * total + start[bi];
   }
-  // the block's pairs into c (left null when the cache has no list)
+  // the block's pairs into c (left null without a cache)
   void block_pairs(int64_t bi, BlockCtx& c) const {
-    if (pair_start.empty()) return;
+    if (pair_start.size() < 2) return;
     c.pair_pos = pair_pos.data() + pair_start[bi];
     c.pair_idx = pair_idx.data() + pair_start[bi];
     c.pairs = pair_start[bi + 1] - pair_start[bi];
@@ -158,10 +158,13 @@ BiasCache make_bias_cache(const Problem& p, const TiledPlan& plan) {
   if (!p.bias || p.B * p.H < 2) return bc;
   int64_t total = 0;
   for (const QueryBlock& blk : plan.blocks) total += static_cast<int64_t>(blk.keys.size()) * round16(blk.queries.size());
-  if (total > (int64_t{4} << 20)) return bc;
+  if (total > (int64_t{4} << 20)) return bc;  // (so positions fit in int32 too)
+  bc.total = total;
   bc.start.resize(plan.blocks.size());
   bc.idx.resize(static_cast<size_t>(total));
+  bc.pair_start.assign(1, 0);
   Scratch& sc = Scratch::get();
+  std::vector<uint8_t> mask, tmp;
   int64_t off = 0;
   for (size_t bi = 0; bi < plan.blocks.size(); ++bi) {
     const QueryBlock& blk = plan.blocks[bi];
@@ -173,41 +176,25 @@ BiasCache make_bias_cache(const Problem& p, const TiledPlan& plan) {
       const int64_t n = ref.t1 - ref.t0;
       kidx.resize(n);
       for (int64_t b = 0; b < n; ++b) kidx[b] = blk.keys[ref.t0 + b];
-      tile_bias_index(p.bias_index, qidx.data(), m, mp, kidx.data(), n, sc, bc.idx.data() + off + ref.t0 * mp);
-    }
-    off += static_cast<int64_t>(blk.keys.size()) * mp;
-  }
-  bc.total = total;
-  if (total <= std::numeric_limits<int32_t>::max()) {  // positions fit in int32: list the allowed biased pairs
-    std::vector<uint8_t> mask, tmp;
-    bc.pair_start.assign(1, 0);
-    for (size_t bi = 0; bi < plan.blocks.size(); ++bi) {
-      const QueryBlock& blk = plan.blocks[bi];
-      const int64_t m = blk.queries.size(), mp = round16(m);
-      const int32_t* bidx = bc.idx.data() + bc.start[bi];
-      std::vector<int64_t> qidx(m), kidx;
-      for (int64_t a = 0; a < m; ++a) qidx[a] = blk.queries[a];
-      for (const TileRef& ref : blk.tiles) {
-        const int64_t n = ref.t1 - ref.t0;
-        const uint8_t* mk = nullptr;
-        if (ref.mask >= 0) {
-          mk = blk.masks.data() + ref.mask;
-        } else if (ref.mask == kRecompute) {
-          kidx.resize(n);
-          for (int64_t b = 0; b < n; ++b) kidx[b] = blk.keys[ref.t0 + b];
-          mask.resize(n * mp);
-          tile_mask_transposed(*p.policy, qidx.data(), m, kidx.data(), n, mask.data(), tmp);
-          mk = mask.data();
-        }
-        for (int64_t x = 0; x < n * mp; ++x) {
-          const int64_t pos = ref.t0 * mp + x;
-          if (bidx[pos] < 0 || (mk && !mk[x])) continue;
-          bc.pair_pos.push_back(static_cast<int32_t>(pos));
-          bc.pair_idx.push_back(bidx[pos]);
-        }
+      int32_t* bidx = bc.idx.data() + off + ref.t0 * mp;
+      tile_bias_index(p.bias_index, qidx.data(), m, mp, kidx.data(), n, sc, bidx);
+      // the tile's allowed pairs with a bias, in layout order
+      const uint8_t* mk = nullptr;
+      if (ref.mask >= 0) {
+        mk = blk.masks.data() + ref.mask;
+      } else if (ref.mask == kRecompute) {
+        mask.resize(n * mp);
+        tile_mask_transposed(*p.policy, qidx.data(), m, kidx.data(), n, mask.data(), tmp);
+        mk = mask.data();
       }
-      bc.pair_start.push_back(static_cast<int64_t>(bc.pair_pos.size()));
+      for (int64_t x = 0; x < n * mp; ++x) {
+        if (bidx[x] < 0 || (mk && !mk[x])) continue;
+        bc.pair_pos.push_back(static_cast<int32_t>(ref.t0 * mp + x));
+        bc.pair_idx.push_back(bidx[x]);
+      }
     }
+    bc.pair_start.push_back(static_cast<int64_t>(bc.pair_pos.size()));
+    off += static_cast<int64_t>(blk.keys.size()) * mp;
   }
   if (p.H * total <= (int64_t{4} << 20)) {
     bc.val.resize(static_cast<size_t>(p.H * total));
