@@ -6,7 +6,7 @@
 // - check_resume_matches: a run already in results.csv is only skipped when the config now asks for the same
 //   run; a changed setting (say --set train.lr=0.01 into the same --out) is an error naming the run, the key,
 //   the saved and the new value, instead of reusing rows trained with other settings;
-// - stop_requested: the flag a signal handler sets to stop the run in progress after its current step and the
+// - stop_requested: the flag a stop signal sets to stop the run in progress after its current step and the
 //   sweep before its next run.
 #include <atomic>
 #include <filesystem>
@@ -19,9 +19,9 @@
 
 namespace rc::exp {
 
-// Set (by the SIGINT/SIGTERM/SIGHUP handler of `receptive run`) to stop training after the current step (the
-// run reports "interrupted", gets no row and saves its training state to continue from next time, trainer.hpp)
-// and to start no further run.
+// Set (by the SIGINT/SIGTERM/SIGHUP thread of `receptive run`, stop_signals.hpp) to stop training after the
+// current step (the run reports "interrupted", gets no row and saves its training state to continue from next
+// time, trainer.hpp) and to start no further run.
 std::atomic<bool>& stop_requested();
 
 class OutDirLock {

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "experiments/cli/commands.hpp"
+#include "experiments/stop_signals.hpp"
 #include "framework/attention/policy_params.hpp"
 #include "framework/core/parallel.hpp"
 
@@ -78,6 +79,9 @@ CLI::App* add_attention_command(CLI::App& app, rc::cli::AttentionArgs& att, Atte
 }  // namespace
 
 int main(int argc, char** argv) {
+  // before any thread starts: SIGINT, SIGTERM and SIGHUP go to a thread of their own, never to a handler on a
+  // thread inside a oneDNN kernel (stop_signals.hpp)
+  rc::exp::watch_stop_signals();
   CLI::App app{"receptive: self-attention on images and graphs, one operator with any receptive field"};
   app.require_subcommand(1);
   int threads = 0;

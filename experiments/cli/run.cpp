@@ -7,21 +7,15 @@
 #include "experiments/dist/world.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/run_guard.hpp"
+#include "experiments/stop_signals.hpp"
 
 namespace rc::cli {
 
-namespace {
 // The first SIGINT, SIGTERM or SIGHUP (Ctrl-C; what cluster schedulers and a closed terminal send) asks the
 // runner to stop after the current step: finished rows stay in results.csv, the unfinished run saves its training
-// state and continues from it next time. The exit code is then 128 + the signal's number (130, 143, 129), as a shell reports a process killed by
-// it; a second signal quits at once with the same code.
-volatile std::sig_atomic_t g_signal = 0;
-
-extern "C" void on_stop_signal(int sig) {
-  if (g_signal == 0) g_signal = sig;
-  if (exp::stop_requested().exchange(true)) std::_Exit(128 + g_signal);
-}
-}  // namespace
+// state and continues from it next time. The exit code is then 128 + the signal's number (130, 143, 129), as a
+// shell reports a process killed by it; a second signal quits at once with the same code. The signals are taken
+// by a thread of their own, never by a handler (stop_signals.hpp: a handler can corrupt the heap inside oneDNN).
 
 int run(const RunArgs& a) {
   exp::Experiment e = exp::load_experiment(a.config, a.overrides);
@@ -32,7 +26,8 @@ int run(const RunArgs& a) {
   o.out_dir = a.out.empty() ? std::filesystem::path("results") / e.name : std::filesystem::path(a.out);
   o.dry_run = a.dry_run;
   o.resume = true;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
+  exp::watch_stop_signals();  // main() already did; a no-op then
+  exp::stop_gracefully(true);
   int unfinished = 0;
   try {
     unfinished = exp::run_experiment(e, o);
@@ -44,7 +39,7 @@ int run(const RunArgs& a) {
     world.abort(1);
   }
   if (exp::stop_requested()) {
-    const int sig = g_signal ? int(g_signal) : SIGINT;
+    const int sig = exp::stop_signal() ? exp::stop_signal() : SIGINT;
     fmt::print(stderr, "interrupted by {}: {}; run the same command (or --resume) to continue\n",
                sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT",
                std::filesystem::exists(o.out_dir / "results.csv")

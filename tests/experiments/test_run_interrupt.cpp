@@ -1,9 +1,11 @@
 // `receptive run` as a process: Ctrl-C (SIGINT) after the first finished run exits with 130 and says how to
 // continue, leaves only complete rows and no temporary files, and the same command then trains the remaining
 // runs without repeating a row; SIGTERM and SIGHUP stop it the same way (exit 143 and 129); a signal before the
-// first row exits with the signal's code and no report error; a stopped sweep published with
-// scripts/publish_results.sh --unfinished and rebuilt by scripts/restore_results.sh finishes as if never stopped. Every wait has a deadline; a child that overstays
-// it is killed (SIGKILL).
+// first row exits with the signal's code and no report error; the training thread blocks these signals (a
+// thread of their own takes them, experiments/stop_signals.hpp) and other commands die by them as by default;
+// a stopped sweep published with scripts/publish_results.sh --unfinished and rebuilt by
+// scripts/restore_results.sh finishes as if never stopped. Every wait has a deadline; a child that overstays it
+// is killed (SIGKILL).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -72,6 +75,17 @@ std::vector<std::string> temporaries(const fs::path& out) {
   for (const auto& e : fs::recursive_directory_iterator(out))
     if (e.path().filename().string().find(".tmp") != std::string::npos) found.push_back(e.path().string());
   return found;
+}
+
+// Whether the main thread of process `pid`, the one that trains at --threads 1, blocks SIGINT, SIGTERM and SIGHUP
+// (/proc/PID/task/PID/status): then a stop signal never runs a handler on it while it is inside a oneDNN kernel
+// (stop_signals.hpp).
+bool main_thread_blocks_stop_signals(pid_t pid) {
+  const uint64_t stop_bits =
+      (uint64_t{1} << (SIGINT - 1)) | (uint64_t{1} << (SIGTERM - 1)) | (uint64_t{1} << (SIGHUP - 1));
+  for (const std::string& line : lines_of(fs::path("/proc") / std::to_string(pid) / "status"))
+    if (line.rfind("SigBlk:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) & stop_bits) == stop_bits;
+  return false;
 }
 }  // namespace
 
@@ -223,6 +237,7 @@ models:
   while (!fs::exists(out / "runs" / "gcn__split__s0" / "metrics.jsonl", ec) && Clock::now() < deadline &&
          waitpid(child.pid, nullptr, WNOHANG) == 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(main_thread_blocks_stop_signals(child.pid));
   REQUIRE(kill(child.pid, SIGINT) == 0);
   const auto status = wait_for(child.pid, 15);
   child.pid = -1;
@@ -235,6 +250,23 @@ models:
   CHECK_THAT(log, !Catch::Contains("does not exist") && !Catch::Contains("error"));
   CHECK_FALSE(fs::exists(out / "results.csv"));
   CHECK(temporaries(out).empty());
+}
+
+TEST_CASE("receptive info: SIGTERM ends it as the default action does (killed by the signal)") {
+  rc::test::TempDir dir("sigterm_info");
+  ChildGuard child{spawn_receptive({"--threads", "1", "info", "--probe-seconds", "30"}, dir.path / "log")};
+  // main() blocks the signals first thing (libraries' constructors may have started threads before)
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (!main_thread_blocks_stop_signals(child.pid) && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  CHECK(main_thread_blocks_stop_signals(child.pid));
+  REQUIRE(kill(child.pid, SIGTERM) == 0);
+  const auto status = wait_for(child.pid, 15);
+  child.pid = -1;
+  INFO("output:\n" << rc::test::read_all((dir.path / "log").string()));
+  REQUIRE(status.has_value());
+  REQUIRE(WIFSIGNALED(*status));
+  CHECK(WTERMSIG(*status) == SIGTERM);
 }
 
 TEST_CASE("receptive run: a run stopped by Ctrl-C continues from its state and ends as an uninterrupted one") {
