@@ -1,5 +1,5 @@
 #pragma once
-// SIGINT, SIGTERM and SIGHUP without a signal handler.
+// SIGINT, SIGTERM and SIGHUP taken by a thread of their own, never by a handler on a computing thread.
 //
 // oneDNN's JIT sgemm kernels (2.x, Debian 12 ships 2.6.3; fixed upstream in 3.11 by uxlfoundation/oneDNN#4855,
 // reported as #4845) point the stack pointer at a heap workspace while they run. A signal handler that runs on
