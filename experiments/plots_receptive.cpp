@@ -4,11 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <map>
 #include <string>
 
 #include "experiments/plots.hpp"
+#include "framework/io/file_util.hpp"
 
 namespace rc::exp {
 
@@ -47,6 +49,16 @@ std::vector<std::pair<double, LayerValues>> read_curve(const std::filesystem::pa
   return points;
 }
 
+// Mean and sample standard deviation (0 for one value).
+std::pair<double, double> mean_std(const std::vector<double>& v) {
+  double m = 0, sd = 0;
+  for (double a : v) m += a;
+  m /= double(v.size());
+  for (double a : v) sd += (a - m) * (a - m);
+  sd = v.size() > 1 ? std::sqrt(sd / double(v.size() - 1)) : 0.0;
+  return {m, sd};
+}
+
 std::string series_label(const std::string& what, size_t layer) { return fmt::format("layer {} {}", layer + 1, what); }
 
 void plot_run_curve(const std::string& run, const std::vector<std::pair<double, LayerValues>>& points,
@@ -78,11 +90,7 @@ void plot_against_size(const std::string& title, const std::map<double, std::vec
         for (size_t l = 0; l < layers.size(); ++l) samples[series_label(what, l)].push_back(layers[l]);
     for (const auto& [label, v] : samples) {
       if (!by_label.count(label)) order.push_back(label), by_label[label].label = label;
-      double m = 0, sd = 0;
-      for (double a : v) m += a;
-      m /= double(v.size());
-      for (double a : v) sd += (a - m) * (a - m);
-      sd = v.size() > 1 ? std::sqrt(sd / double(v.size() - 1)) : 0.0;
+      const auto [m, sd] = mean_std(v);
       Series& s = by_label[label];
       s.x.push_back(size), s.mean.push_back(m), s.stddev.push_back(sd);
     }
@@ -92,12 +100,79 @@ void plot_against_size(const std::string& title, const std::map<double, std::vec
   line_chart(png, title, "labelled training examples", "patches (at the end of training)", series, true);
 }
 
+// One model's evaluation points by training-set size and step: each the per-layer values of every finished run
+// (seed) that logged that step, and how many finished runs each size has.
+struct StepPoints {
+  std::map<double, std::map<double, std::vector<LayerValues>>> by_size;  // size -> step -> one entry per run
+  std::map<double, size_t> runs;                                         // size -> finished runs
+};
+
+// The steps at which every run of a size has a point: means over seeds never mix different sets of runs.
+std::vector<std::pair<double, const std::vector<LayerValues>*>> common_steps(const StepPoints& p, double size) {
+  std::vector<std::pair<double, const std::vector<LayerValues>*>> out;
+  for (const auto& [step, runs] : p.by_size.at(size))
+    if (runs.size() == p.runs.at(size)) out.emplace_back(step, &runs);
+  return out;
+}
+
+// The top layer's receptive field against the step, one colour per training-set size: the learned width sigma
+// (solid) where the model has one and E|d| (dashed when sigma is there), mean +/- std over seeds as a band.
+// It separates "more data" from "more steps", which a sweep with an epoch budget confounds.
+void plot_against_step(const std::string& title, const StepPoints& p, const std::filesystem::path& png) {
+  std::vector<Series> series;
+  int colour = 0;
+  for (const auto& [size, steps] : p.by_size) {
+    std::map<std::string, Series> by_what;
+    for (const auto& [step, runs] : common_steps(p, size)) {
+      std::map<std::string, std::vector<double>> samples;
+      for (const LayerValues& values : *runs)
+        for (const auto& [what, layers] : values)
+          if (!layers.empty()) samples[what].push_back(layers.back());
+      for (const auto& [what, v] : samples) {
+        if (v.size() != runs->size()) continue;
+        const auto [m, sd] = mean_std(v);
+        Series& s = by_what[what];
+        s.x.push_back(step), s.mean.push_back(m), s.stddev.push_back(sd);
+      }
+    }
+    for (auto& [what, s] : by_what) {
+      s.label = fmt::format("{} examples, {}", size, what);
+      s.band = true, s.dashed = what == "E|d|" && by_what.count("sigma"), s.colour = colour;
+      series.push_back(std::move(s));
+    }
+    ++colour;
+  }
+  line_chart(png, title, "training step", "patches (top layer)", series, false);
+}
+
+// Every (train size, step, quantity, layer) as a row of mean and std over the seeds that logged the step.
+void write_step_rows(std::ostream& out, const std::string& dataset, const std::string& model, const StepPoints& p) {
+  for (const auto& [size, steps] : p.by_size)
+    for (const auto& [step, runs] : common_steps(p, size)) {
+      std::map<std::string, std::vector<std::vector<double>>> samples;  // quantity -> layer -> one value per run
+      for (const LayerValues& values : *runs)
+        for (const auto& [what, layers] : values) {
+          auto& per_layer = samples[what];
+          if (per_layer.size() < layers.size()) per_layer.resize(layers.size());
+          for (size_t l = 0; l < layers.size(); ++l) per_layer[l].push_back(layers[l]);
+        }
+      for (const auto& [what, per_layer] : samples)
+        for (size_t l = 0; l < per_layer.size(); ++l) {
+          const auto [m, sd] = mean_std(per_layer[l]);
+          out << fmt::format("{},{},{},{},{},{},{},{:.4f},{:.4f}\n", dataset, model, size, int64_t(step),
+                             per_layer[l].size(), what == "E|d|" ? "mean_distance" : "width", l + 1, m, sd);
+        }
+    }
+}
+
 }  // namespace
 
-std::vector<std::filesystem::path> write_receptive_plots(const ResultsTable& table, const std::filesystem::path& out_dir) {
+std::vector<std::filesystem::path> write_receptive_plots(const ResultsTable& table,
+                                                         const std::filesystem::path& out_dir) {
   std::vector<std::filesystem::path> written;
   // dataset -> model -> train size -> the last evaluation point of each run
   std::map<std::string, std::map<std::string, std::map<double, std::vector<LayerValues>>>> final_points;
+  std::map<std::string, std::map<std::string, StepPoints>> step_points;  // dataset -> model -> every point
   const std::vector<std::string> datasets = dataset_labels(table);
   for (size_t i = 0; i < table.rows().size(); ++i) {
     const ResultRow& r = table.rows()[i];
@@ -108,8 +183,14 @@ std::vector<std::filesystem::path> write_receptive_plots(const ResultsTable& tab
       plot_run_curve(r.get("run"), points, png);
       written.push_back(png);
     }
-    if (finished_ok(r.get("status")))
-      final_points[datasets[i]][r.get("model")][table.number(r, "train_size")].push_back(points.back().second);
+    if (!finished_ok(r.get("status"))) continue;
+    const double size = table.number(r, "train_size");
+    final_points[datasets[i]][r.get("model")][size].push_back(points.back().second);
+    StepPoints& sp = step_points[datasets[i]][r.get("model")];
+    ++sp.runs[size];
+    std::map<double, const LayerValues*> by_step;  // one point per step and run (the last, if one repeats)
+    for (const auto& [step, values] : points) by_step[step] = &values;
+    for (const auto& [step, values] : by_step) sp.by_size[size][step].push_back(*values);
   }
   for (const auto& [dataset, models] : final_points)
     for (const auto& [model, by_size] : models) {
@@ -119,7 +200,20 @@ std::vector<std::filesystem::path> write_receptive_plots(const ResultsTable& tab
                                     dataset, model),
                         by_size, png);
       written.push_back(png);
+      png = out_dir / "plots" / fmt::format("receptive_vs_step_{}_{}.png", file_safe(dataset), file_safe(model));
+      plot_against_step(
+          fmt::format("{} / {}: top layer's receptive field vs training step, per training-set size", dataset, model),
+          step_points[dataset][model], png);
+      written.push_back(png);
     }
+  if (!step_points.empty()) {
+    const auto csv = out_dir / "receptive_by_step.csv";
+    io::write_file_atomic(csv.string(), "receptive_by_step.csv", [&](std::ostream& out) {
+      out << "dataset,model,train_size,step,seeds,quantity,layer,mean,std\n";
+      for (const auto& [dataset, models] : step_points)
+        for (const auto& [model, p] : models) write_step_rows(out, dataset, model, p);
+    });
+  }
   return written;
 }
 

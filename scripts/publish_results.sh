@@ -1,5 +1,6 @@
 #!/bin/bash
-# Copies what a results folder shows into docs/results/<name> for committing: results.csv, summary.md, the plots
+# Copies what a results folder shows into docs/results/<name> for committing: results.csv, summary.md,
+# receptive_by_step.csv, the plots
 # and each finished run's metrics.jsonl (as <run>_metrics.jsonl). Checkpoints and training states stay behind,
 # except with --unfinished: then each run that has started but is not in results.csv also has its config.yaml,
 # metrics.jsonl and training state copied to docs/results/<name>/unfinished/<run>/ (about 3 MB per run of 140 K
@@ -20,6 +21,7 @@ src=results/$n dst=docs/results/$n
 mkdir -p "$dst/plots"
 cp "$src/results.csv" "$dst/"
 if [ -f "$src/summary.md" ]; then cp "$src/summary.md" "$dst/"; fi
+if [ -f "$src/receptive_by_step.csv" ]; then cp "$src/receptive_by_step.csv" "$dst/"; fi
 cp "$src"/plots/*.png "$dst/plots/" 2>/dev/null || true
 for d in "$src"/runs/*/; do
   [ -d "$d" ] || continue

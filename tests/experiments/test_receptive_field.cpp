@@ -1,10 +1,12 @@
 // The receptive field as a learned and measured quantity: patch attention with position locality and
 // gated_locality (parameter names, every policy patch attention accepts, the learned state at initialisation),
 // the receptive field every evaluation point writes into metrics.jsonl (and that measuring it leaves training
-// unchanged), the receptive-field plots, and the per-size step budget (train.min_steps, train.max_steps).
+// unchanged), the receptive-field plots and receptive_by_step.csv, and the per-size step budget
+// (train.min_steps, train.max_steps).
 #include <catch2/catch.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <filesystem>
@@ -163,6 +165,31 @@ TEST_CASE("receptive field: every evaluation point logs it in metrics.jsonl, and
   CHECK_FALSE(nlohmann::json::parse(first).contains("receptive_field"));
 }
 
+namespace {
+
+std::vector<std::string> file_lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool has_line(const std::vector<std::string>& lines, const std::string& line) {
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+// A results.csv row of a finished Fashion-MNIST run.
+void append_finished(ResultsTable& table, const std::string& model, double size, const std::string& run) {
+  ResultRow r;
+  r.values = {{"model", model},    {"dataset", "fashion-mnist"}, {"train_size", fmt::format("{}", size)},
+              {"seed", "0"},       {"epochs", "3"},              {"test_accuracy", "0.8"},
+              {"best_val_accuracy", "0.8"}, {"train_seconds", "1"}, {"params", "10"},
+              {"run", run},        {"status", "ok"}};
+  table.append(r);
+}
+
+}  // namespace
+
 TEST_CASE("receptive field: plots per run against the step and per model against the training-set size") {
   test::TempDir dir("receptive_plots");
   ResultsTable table(dir.path, {"run", "status"});
@@ -178,18 +205,45 @@ TEST_CASE("receptive field: plots per run against the step and per model against
                              {{"mean_distance", {{1.0 + size, 1.2}, {2.0, 2.0 + seed}}}, {"width", {{0.7, 0.8}, {1.0, 1.1}}}}}}
                  .dump()
           << "\n";
-      ResultRow r;
-      r.values = {{"model", "loc"},    {"dataset", "fashion-mnist"}, {"train_size", fmt::format("{}", size)},
-                  {"seed", "0"},       {"epochs", "3"},              {"test_accuracy", "0.8"},
-                  {"best_val_accuracy", "0.8"}, {"train_seconds", "1"}, {"params", "10"},
-                  {"run", run},        {"status", "ok"}};
-      table.append(r);
+      append_finished(table, "loc", size, run);
     }
   const auto written = write_receptive_plots(table, dir.path);
-  CHECK(written.size() == 5);  // 4 runs' curves and one model against size
+  CHECK(written.size() == 6);  // 4 runs' curves and one model against size and against the step
   CHECK(fs::exists(dir.path / "plots" / "receptive_loc_0.1_0.png"));
   CHECK(fs::exists(dir.path / "plots" / "receptive_vs_size_fashion-mnist_loc.png"));
+  CHECK(fs::exists(dir.path / "plots" / "receptive_vs_step_fashion-mnist_loc.png"));
   for (const auto& p : written) CHECK(fs::file_size(p) > 1000);
+  // receptive_by_step.csv: per size, step, quantity and layer, the mean and std over the two seeds
+  const auto lines = file_lines(dir.path / "receptive_by_step.csv");
+  REQUIRE(lines.size() == 1 + 2 * 3 * 2 * 2);  // header; 2 sizes x 3 steps x 2 quantities x 2 layers
+  CHECK(lines[0] == "dataset,model,train_size,step,seeds,quantity,layer,mean,std");
+  // layer 1's E|d| is the mean over heads (1 + size + 1.2) / 2, the same for both seeds; layer 2's is
+  // (2 + 2 + seed) / 2 = 2 and 2.5, so its mean is 2.25 and its std sqrt(0.125)
+  CHECK(has_line(lines, "fashion-mnist,loc,0.1,200,2,mean_distance,1,1.1500,0.0000"));
+  CHECK(has_line(lines, "fashion-mnist,loc,1,300,2,mean_distance,2,2.2500,0.3536"));
+  CHECK(has_line(lines, "fashion-mnist,loc,1,100,2,width,2,1.0500,0.0000"));
+}
+
+TEST_CASE("receptive field: a step that only some seeds of a size logged is left out of the means") {
+  test::TempDir dir("receptive_steps");
+  ResultsTable table(dir.path, {"run", "status"});
+  for (double size : {0.1, 1.0})
+    for (int seed : {0, 1}) {
+      const std::string run = fmt::format("m_{}_{}", size, seed);
+      fs::create_directories(dir.path / "runs" / run);
+      std::ofstream m(dir.path / "runs" / run / "metrics.jsonl");
+      for (int step : {100, 200, 300}) {
+        if (size == 1.0 && seed == 1 && step == 300) continue;  // this run never logged step 300
+        m << nlohmann::json{{"step", step}, {"receptive_field", {{"mean_distance", {{1.5 + seed}}}}}}.dump() << "\n";
+      }
+      append_finished(table, "m", size, run);
+    }
+  write_receptive_plots(table, dir.path);
+  const auto lines = file_lines(dir.path / "receptive_by_step.csv");
+  CHECK(lines.size() == 1 + 3 + 2);  // size 0.1 at 3 steps, size 1 at the 2 steps both seeds logged
+  CHECK(has_line(lines, "fashion-mnist,m,0.1,300,2,mean_distance,1,2.0000,0.7071"));
+  CHECK(has_line(lines, "fashion-mnist,m,1,200,2,mean_distance,1,2.0000,0.7071"));
+  for (const auto& l : lines) CHECK(l.find("fashion-mnist,m,1,300,") == std::string::npos);
 }
 
 TEST_CASE("train settings: epochs clamped to min_steps and max_steps, a fixed steps budget wins") {
