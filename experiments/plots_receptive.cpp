@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -107,50 +108,24 @@ struct StepPoints {
   std::map<double, size_t> runs;                                         // size -> finished runs
 };
 
-// The steps at which every run of a size has a point: means over seeds never mix different sets of runs.
-std::vector<std::pair<double, const std::vector<LayerValues>*>> common_steps(const StepPoints& p, double size) {
-  std::vector<std::pair<double, const std::vector<LayerValues>*>> out;
-  for (const auto& [step, runs] : p.by_size.at(size))
-    if (runs.size() == p.runs.at(size)) out.emplace_back(step, &runs);
-  return out;
-}
+// One quantity of one layer at one step of one training-set size: mean and std over the size's runs (seeds).
+struct StepStat {
+  double size, step;
+  std::string what;  // "E|d|" or "sigma"
+  size_t layer;      // from 0
+  size_t seeds;
+  double mean, std;
+};
 
-// The top layer's receptive field against the step, one colour per training-set size: the learned width sigma
-// (solid) where the model has one and E|d| (dashed when sigma is there), mean +/- std over seeds as a band.
-// It separates "more data" from "more steps", which a sweep with an epoch budget confounds.
-void plot_against_step(const std::string& title, const StepPoints& p, const std::filesystem::path& png) {
-  std::vector<Series> series;
-  int colour = 0;
-  for (const auto& [size, steps] : p.by_size) {
-    std::map<std::string, Series> by_what;
-    for (const auto& [step, runs] : common_steps(p, size)) {
-      std::map<std::string, std::vector<double>> samples;
-      for (const LayerValues& values : *runs)
-        for (const auto& [what, layers] : values)
-          if (!layers.empty()) samples[what].push_back(layers.back());
-      for (const auto& [what, v] : samples) {
-        if (v.size() != runs->size()) continue;
-        const auto [m, sd] = mean_std(v);
-        Series& s = by_what[what];
-        s.x.push_back(step), s.mean.push_back(m), s.stddev.push_back(sd);
-      }
-    }
-    for (auto& [what, s] : by_what) {
-      s.label = fmt::format("{} examples, {}", size, what);
-      s.band = true, s.dashed = what == "E|d|" && by_what.count("sigma"), s.colour = colour;
-      series.push_back(std::move(s));
-    }
-    ++colour;
-  }
-  line_chart(png, title, "training step", "patches (top layer)", series, false);
-}
-
-// Every (train size, step, quantity, layer) as a row of mean and std over the seeds that logged the step.
-void write_step_rows(std::ostream& out, const std::string& dataset, const std::string& model, const StepPoints& p) {
+// Every (size, step, quantity, layer) that every finished run of the size logged, so that a mean never mixes
+// different sets of runs; in order of size, step, quantity and layer.
+std::vector<StepStat> step_stats(const StepPoints& p) {
+  std::vector<StepStat> out;
   for (const auto& [size, steps] : p.by_size)
-    for (const auto& [step, runs] : common_steps(p, size)) {
+    for (const auto& [step, runs] : steps) {
+      if (runs.size() != p.runs.at(size)) continue;
       std::map<std::string, std::vector<std::vector<double>>> samples;  // quantity -> layer -> one value per run
-      for (const LayerValues& values : *runs)
+      for (const LayerValues& values : runs)
         for (const auto& [what, layers] : values) {
           auto& per_layer = samples[what];
           if (per_layer.size() < layers.size()) per_layer.resize(layers.size());
@@ -158,11 +133,37 @@ void write_step_rows(std::ostream& out, const std::string& dataset, const std::s
         }
       for (const auto& [what, per_layer] : samples)
         for (size_t l = 0; l < per_layer.size(); ++l) {
+          if (per_layer[l].size() != runs.size()) continue;
           const auto [m, sd] = mean_std(per_layer[l]);
-          out << fmt::format("{},{},{},{},{},{},{},{:.4f},{:.4f}\n", dataset, model, size, int64_t(step),
-                             per_layer[l].size(), what == "E|d|" ? "mean_distance" : "width", l + 1, m, sd);
+          out.push_back({size, step, what, l, runs.size(), m, sd});
         }
     }
+  return out;
+}
+
+// The top layer's receptive field against the step, one colour per training-set size: the learned width sigma
+// (solid) where the model has one and E|d| (dashed when sigma is there), mean +/- std over seeds as a band.
+// It separates "more data" from "more steps", which a sweep with an epoch budget confounds.
+void plot_against_step(const std::string& title, const std::vector<StepStat>& stats, const std::filesystem::path& png) {
+  std::map<std::string, size_t> top;  // quantity -> its top layer
+  for (const StepStat& st : stats) top[st.what] = std::max(top[st.what], st.layer);
+  std::map<double, std::map<std::string, Series>> by_size;  // size -> quantity -> series
+  for (const StepStat& st : stats) {
+    if (st.layer != top[st.what]) continue;
+    Series& s = by_size[st.size][st.what];
+    s.x.push_back(st.step), s.mean.push_back(st.mean), s.stddev.push_back(st.std);
+  }
+  std::vector<Series> series;
+  int colour = 0;
+  for (auto& [size, by_what] : by_size) {
+    for (auto& [what, s] : by_what) {
+      s.label = fmt::format("{} examples, {}", size, what);
+      s.band = true, s.dashed = what == "E|d|" && top.count("sigma"), s.colour = colour;
+      series.push_back(std::move(s));
+    }
+    ++colour;
+  }
+  line_chart(png, title, "training step", "patches (top layer)", series, false);
 }
 
 }  // namespace
@@ -203,7 +204,7 @@ std::vector<std::filesystem::path> write_receptive_plots(const ResultsTable& tab
       png = out_dir / "plots" / fmt::format("receptive_vs_step_{}_{}.png", file_safe(dataset), file_safe(model));
       plot_against_step(
           fmt::format("{} / {}: top layer's receptive field vs training step, per training-set size", dataset, model),
-          step_points[dataset][model], png);
+          step_stats(step_points[dataset][model]), png);
       written.push_back(png);
     }
   if (!step_points.empty()) {
@@ -211,7 +212,11 @@ std::vector<std::filesystem::path> write_receptive_plots(const ResultsTable& tab
     io::write_file_atomic(csv.string(), "receptive_by_step.csv", [&](std::ostream& out) {
       out << "dataset,model,train_size,step,seeds,quantity,layer,mean,std\n";
       for (const auto& [dataset, models] : step_points)
-        for (const auto& [model, p] : models) write_step_rows(out, dataset, model, p);
+        for (const auto& [model, p] : models)
+          for (const StepStat& st : step_stats(p))
+            out << fmt::format("{},{},{},{},{},{},{},{:.4f},{:.4f}\n", dataset, model, st.size, int64_t(st.step),
+                               st.seeds, st.what == "E|d|" ? "mean_distance" : "width", st.layer + 1, st.mean,
+                               st.std);
     });
   }
   return written;

@@ -42,8 +42,9 @@ ImageData load_images(const Params& dataset);
 int run_experiment(const Experiment& e, const RunnerOptions& options);
 
 // Writes DIR/summary.md, DIR/plots/*.png and DIR/receptive_by_step.csv (plots_receptive.hpp) from
-// DIR/results.csv and the runs' metrics.jsonl, prints the summary and returns the number of result rows. run_experiment ends with it; `receptive report DIR` calls it alone,
-// e.g. to look at a sweep that is still running or was stopped. An absent results.csv is an error naming it.
+// DIR/results.csv and the runs' metrics.jsonl, prints the summary and returns the number of result rows.
+// run_experiment ends with it; `receptive report DIR` calls it alone, e.g. to look at a sweep that is still
+// running or was stopped. An absent results.csv is an error naming it.
 size_t write_report(const std::filesystem::path& out_dir, const std::string& title);
 
 }  // namespace rc::exp
