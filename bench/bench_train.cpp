@@ -11,14 +11,22 @@
 
 namespace {
 
+// hierarchical: fashion_data_efficiency_hierarchical's architecture (patch 2, dim 32, depth 6, merge_after [3]:
+// three blocks on the 14×14 grid at width 32, three on 7×7 at width 64)
 std::shared_ptr<rc::models::ImageModel> make_model(const char* type, const char* policy, const char* position,
-                                                   const char* pooling) {
+                                                   const char* pooling, bool hierarchical = false) {
   const auto& mt = rc::models::model_type(type);
   rc::Params p = mt.schema.defaults();
   if (std::string(type) == "patch_attention") {
     p.set("policy.kind", std::string(policy));
     p.set("position", std::string(position));
     p.set("pooling", std::string(pooling));
+  }
+  if (hierarchical) {
+    p.set("patch_size", int64_t{2});
+    p.set("dim", int64_t{32});
+    p.set("depth", int64_t{6});
+    p.set("merge_after", std::vector<int64_t>{3});
   }
   return mt.make_image(p, {1, 28, 28, 10}, 0);
 }
@@ -45,9 +53,9 @@ BENCHMARK_CAPTURE(BM_infer, vit_window3_relative_mean, "patch_attention", "windo
     ->UseRealTime();
 
 void BM_train_step(benchmark::State& state, const char* type, const char* policy, const char* position,
-                   const char* pooling = "cls") {
+                   const char* pooling = "cls", bool hierarchical = false) {
   const int64_t batch = 128;
-  auto model = make_model(type, policy, position, pooling);
+  auto model = make_model(type, policy, position, pooling, hierarchical);
   rc::exp::TrainSettings s;
   auto opt = rc::exp::make_optimizer(s, *model);
   rc::Generator gen(1);
@@ -80,6 +88,13 @@ BENCHMARK_CAPTURE(BM_train_step, vit_full_relative_mean, "patch_attention", "ful
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_train_step, vit_full_locality_mean, "patch_attention", "full", "locality", "mean")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+// fashion_data_efficiency_hierarchical's two models (a 14×14 grid of 2×2-pixel patches, merged to 7×7 after block 3)
+BENCHMARK_CAPTURE(BM_train_step, hier_full_locality_mean, "patch_attention", "full", "locality", "mean", true)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_train_step, hier_window3_relative_mean, "patch_attention", "window2d", "relative", "mean", true)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -18,6 +18,14 @@ Schema patch_attention_schema() {
       {"patch_size", ParamType::Int, int64_t{4}, "patch side in pixels (the image side must be a multiple)", 1.0, {}, {}},
       {"dim", ParamType::Int, int64_t{64}, "embedding dimension", 1.0, {}, {}},
       {"depth", ParamType::Int, int64_t{4}, "number of transformer blocks", 1.0, {}, {}},
+      {"merge_after", ParamType::IntList, std::vector<int64_t>{},
+       "hierarchical model: after each listed block (counted from 1) every 2×2 group of neighbouring tokens is "
+       "merged into one (Swin's patch merging: concatenate, LayerNorm, linear to twice the width), halving the "
+       "grid and doubling the width; the policy, position bias and locality of each block follow its grid. "
+       "[] = one grid throughout. Needs pooling: mean and an even grid at every merge; e.g. patch_size 2, dim 32, "
+       "depth 6, merge_after [3]: blocks 1-3 on the 14×14 grid of a 28×28 image at width 32, blocks 4-6 on 7×7 at "
+       "width 64",
+       1.0, {}, {}},
       {"heads", ParamType::Int, int64_t{4}, "attention heads (must divide dim)", 1.0, {}, {}},
       {"mlp_ratio", ParamType::Float, 2.0, "MLP hidden size / dim", 0.01, {}, {}},
       {"pooling", ParamType::String, std::string("cls"), "class token or mean over patch tokens", {}, {}, {"cls", "mean"}},
@@ -67,8 +75,30 @@ std::string check_patch_attention(const Params& p, const ImageShape& shape) {
     return fmt::format("patch_size {} does not divide the {}×{} image", ps, shape.height, shape.width);
   if (p.get_int("dim") % p.get_int("heads") != 0)
     return fmt::format("heads {} does not divide dim {}", p.get_int("heads"), p.get_int("dim"));
-  const int64_t gh = shape.height / ps, gw = shape.width / ps;
-  return check_policy_params(p, patch_policy_context(gh, gw, p.get_string("pooling") == "cls"), "policy.");
+  int64_t gh = shape.height / ps, gw = shape.width / ps;
+  const std::vector<int64_t> merges = p.get_int_list("merge_after");
+  const int64_t depth = p.get_int("depth");
+  const bool cls = p.get_string("pooling") == "cls";
+  if (!merges.empty() && cls)
+    return "merge_after needs pooling: mean (a class token has no place in a merged 2×2 group)";
+  for (size_t i = 0; i < merges.size(); ++i) {
+    if (merges[i] < 1 || merges[i] >= depth)
+      return fmt::format("merge_after [{}]: every entry must be a block between 1 and depth - 1 = {} (a merge "
+                         "follows a block and precedes another)", fmt::join(merges, ", "), depth - 1);
+    if (i > 0 && merges[i] <= merges[i - 1])
+      return fmt::format("merge_after [{}] must increase strictly", fmt::join(merges, ", "));
+  }
+  std::string bad = check_policy_params(p, patch_policy_context(gh, gw, cls), "policy.");
+  for (size_t i = 0; bad.empty() && i < merges.size(); ++i) {
+    if (gh % 2 != 0 || gw % 2 != 0)
+      return fmt::format("merge_after [{}]: merge {} (after block {}) halves a {}×{} grid, whose sides must be even "
+                         "(image {}×{}, patch_size {})", fmt::join(merges, ", "), i + 1, merges[i], gh, gw,
+                         shape.height, shape.width, ps);
+    gh /= 2, gw /= 2;
+    bad = check_policy_params(p, patch_policy_context(gh, gw, cls), "policy.");
+    if (!bad.empty()) bad = fmt::format("after merge {} (a {}×{} grid): {}", i + 1, gh, gw, bad);
+  }
+  return bad;
 }
 
 Policy patch_policy(const Params& p, int64_t gh, int64_t gw, bool class_token) {
@@ -93,6 +123,36 @@ Tensor sincos_2d(int64_t gh, int64_t gw, int64_t dim) {
       }
   return t;
 }
+
+}  // namespace
+
+Var group_2x2(const Var& x, int64_t gh, int64_t gw) {
+  RC_CHECK(x.ndim() == 3 && x.dim(1) == gh * gw && gh % 2 == 0 && gw % 2 == 0,
+           "group_2x2: x of shape {} is not (B, {}×{}, C) with even sides", shape_str(x.shape()), gh, gw);
+  const int64_t b = x.dim(0), c = x.dim(2);
+  // (B, gh/2, 2, gw/2, 2, C) -> (B, gh/2, gw/2, 2, 2, C) -> (B, gh/2·gw/2, 4C)
+  Var g = permute(reshape(x, {b, gh / 2, 2, gw / 2, 2, c}), {0, 1, 3, 2, 4, 5});
+  return reshape(g, {b, gh / 2 * (gw / 2), 4 * c});
+}
+
+namespace {
+
+// Swin's patch merging: (B, gh·gw, C) -> (B, gh/2·gw/2, 2C); each output token is LayerNorm then a linear map
+// (no bias) of the concatenated 2×2 group [(0,0), (0,1), (1,0), (1,1)] of input tokens.
+class PatchMerge : public nn::Module {
+ public:
+  PatchMerge(int64_t dim, Generator& gen) {
+    norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(4 * dim));
+    proj_ = register_module("proj", std::make_shared<nn::Linear>(4 * dim, 2 * dim, gen, false, true));
+  }
+  Var forward(const Var& x, int64_t gh, int64_t gw) const {
+    return proj_->forward(norm_->forward(group_2x2(x, gh, gw)));
+  }
+
+ private:
+  std::shared_ptr<nn::LayerNorm> norm_;
+  std::shared_ptr<nn::Linear> proj_;
+};
 
 class PatchAttention : public ImageModel {
  public:
@@ -122,40 +182,55 @@ class PatchAttention : public ImageModel {
       std::copy(table.data(), table.data() + table.numel(), pos.data() + (class_token_ ? dim_ : 0));
       pos_ = Var(pos, false);
     }
-    policy_ = patch_policy(p, gh_, gw_, class_token_);
-    nn::TransformerBlockOptions bo;
-    nn::MultiHeadAttentionOptions& mo = bo.attention;
-    mo.dim = dim_;
-    mo.heads = p.get_int("heads");
-    mo.attention_dropout = float(p.get_float("attention_dropout"));
-    if (position_ == "locality" || position_ == "gated_locality") {  // a table over every offset of the grid
-      mo.bias_grid = BiasGrid{gh_, gw_, class_token_ ? 1 : 0};
-      mo.bias_table = (2 * gh_ - 1) * (2 * gw_ - 1);
-      mo.locality.mode = position_ == "locality" ? nn::Locality::Additive : nn::Locality::Gated;
-      mo.locality.init_width = p.get_float("locality_init_width");
-      mo.locality.init_spread = p.get_float("locality_init_spread");
-      mo.locality.init_gate = p.get_float("locality_init_gate");
-    } else if (position_ == "relative") {
-      if (const Window2d* w = policy_.find_window2d()) {
-        mo.bias_table = (2 * w->kernel_h - 1) * (2 * w->kernel_w - 1);
-      } else {
-        mo.bias_grid = BiasGrid{gh_, gw_, class_token_ ? 1 : 0};
-        mo.bias_table = (2 * gh_ - 1) * (2 * gw_ - 1);
-      }
-    }
-    bo.mlp_hidden = std::max<int64_t>(1, std::llround(p.get_float("mlp_ratio") * dim_));
-    bo.dropout = float(p.get_float("dropout"));
+    const std::vector<int64_t> merges = p.get_int_list("merge_after");
     blocks_ = register_module("blocks", std::make_shared<nn::ModuleList>());
-    for (int64_t i = 0; i < p.get_int("depth"); ++i)
+    if (!merges.empty()) merges_ = register_module("merges", std::make_shared<nn::ModuleList>());
+    int64_t gh = gh_, gw = gw_, width = dim_;
+    size_t next_merge = 0;
+    for (int64_t i = 0; i < p.get_int("depth"); ++i) {
+      if (next_merge < merges.size() && merges[next_merge] == i) {  // merge before block i (after block i, from 1)
+        merges_->push_back(std::make_shared<PatchMerge>(width, gen_));
+        gh /= 2, gw /= 2, width *= 2;
+        ++next_merge;
+      }
+      if (stages_.empty() || stages_.back().grid_h != gh) {
+        stages_.push_back({gh, gw, patch_policy(p, gh, gw, class_token_)});
+      }
+      const Stage& st = stages_.back();
+      nn::TransformerBlockOptions bo;
+      nn::MultiHeadAttentionOptions& mo = bo.attention;
+      mo.dim = width;
+      mo.heads = p.get_int("heads");
+      mo.attention_dropout = float(p.get_float("attention_dropout"));
+      if (position_ == "locality" || position_ == "gated_locality") {  // a table over every offset of the grid
+        mo.bias_grid = BiasGrid{gh, gw, class_token_ ? 1 : 0};
+        mo.bias_table = (2 * gh - 1) * (2 * gw - 1);
+        mo.locality.mode = position_ == "locality" ? nn::Locality::Additive : nn::Locality::Gated;
+        mo.locality.init_width = p.get_float("locality_init_width");
+        mo.locality.init_spread = p.get_float("locality_init_spread");
+        mo.locality.init_gate = p.get_float("locality_init_gate");
+      } else if (position_ == "relative") {
+        if (const Window2d* w = st.policy.find_window2d()) {
+          mo.bias_table = (2 * w->kernel_h - 1) * (2 * w->kernel_w - 1);
+        } else {
+          mo.bias_grid = BiasGrid{gh, gw, class_token_ ? 1 : 0};
+          mo.bias_table = (2 * gh - 1) * (2 * gw - 1);
+        }
+      }
+      bo.mlp_hidden = std::max<int64_t>(1, std::llround(p.get_float("mlp_ratio") * width));
+      bo.dropout = float(p.get_float("dropout"));
       blocks_->push_back(std::make_shared<nn::TransformerBlock>(bo, gen_, mix_seed(seed, 100 + i)));
-    drop_ = register_module("drop", std::make_shared<nn::Dropout>(bo.dropout, seed + 3));
-    norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(dim_));
-    head_ = register_module("head", std::make_shared<nn::Linear>(dim_, shape.num_classes, gen_, true, true));
+      block_stage_.push_back(stages_.size() - 1);
+    }
+    dropout_ = float(p.get_float("dropout"));
+    drop_ = register_module("drop", std::make_shared<nn::Dropout>(dropout_, seed + 3));
+    norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(width));
+    head_ = register_module("head", std::make_shared<nn::Linear>(width, shape.num_classes, gen_, true, true));
   }
 
   Var forward(const Var& images) override { return forward_with_weights(images, {}); }
 
-  // weights: one request per block (or empty)
+  // weights: one request per block (or empty); a request's queries index the tokens of its block's grid
   Var forward_with_weights(const Var& images, std::vector<AttentionWeights*> weights) {
     const int64_t b = images.dim(0);
     // (B, E, gh, gw) -> (B, N, E)
@@ -164,12 +239,16 @@ class PatchAttention : public ImageModel {
     if (pos_.defined()) x = add(x, pos_);
     x = drop_->forward(x);
     for (size_t i = 0; i < blocks_->size(); ++i) {
-      auto* blk = static_cast<nn::TransformerBlock*>((*blocks_)[i].get());
-      x = blk->forward(x, policy_, i < weights.size() ? weights[i] : nullptr);
+      const size_t s = block_stage_[i];
+      if (i > 0 && s != block_stage_[i - 1]) {
+        const Stage& prev = stages_[s - 1];
+        x = static_cast<const PatchMerge*>((*merges_)[s - 1].get())->forward(x, prev.grid_h, prev.grid_w);
+      }
+      x = block(i).forward(x, stages_[s].policy, i < weights.size() ? weights[i] : nullptr);
     }
     x = norm_->forward(x);
-    const int64_t n = x.dim(1);
-    Var pooled = class_token_ ? reshape(slice(x, 1, 0, 1), {b, dim_})
+    const int64_t n = x.dim(1), width = x.dim(2);
+    Var pooled = class_token_ ? reshape(slice(x, 1, 0, 1), {b, width})
                               : mul_scalar(sum(x, 1), 1.0f / float(n));
     return head_->forward(pooled);
   }
@@ -177,19 +256,29 @@ class PatchAttention : public ImageModel {
   ReceptiveField receptive_field(const Tensor& images) override;
 
   nn::TransformerBlock& block(size_t i) { return *static_cast<nn::TransformerBlock*>((*blocks_)[i].get()); }
-  const Policy& policy() const { return policy_; }
   PatchLayout layout() const { return {gh_, gw_, patch_, class_token_}; }
+  // The grid that block i attends over (its patches span patch · 2^merges pixels).
+  PatchLayout block_layout(size_t i) const {
+    const Stage& st = stages_[block_stage_.at(i)];
+    return {st.grid_h, st.grid_w, patch_ * (gh_ / st.grid_h), class_token_};
+  }
   size_t depth() const { return blocks_->size(); }
 
  private:
+  struct Stage {  // the blocks between two merges: their grid and policy
+    int64_t grid_h, grid_w;
+    Policy policy;
+  };
   Generator gen_;
   int64_t patch_ = 4, dim_ = 64, gh_ = 7, gw_ = 7;
+  float dropout_ = 0.0f;
   bool class_token_ = true;
   std::string position_;
   std::shared_ptr<nn::Conv2d> embed_;
   Var cls_, pos_;
-  Policy policy_ = Policy::full();
-  std::shared_ptr<nn::ModuleList> blocks_;
+  std::vector<Stage> stages_;
+  std::vector<size_t> block_stage_;
+  std::shared_ptr<nn::ModuleList> blocks_, merges_;
   std::shared_ptr<nn::Dropout> drop_;
   std::shared_ptr<nn::LayerNorm> norm_;
   std::shared_ptr<nn::Linear> head_;
@@ -217,16 +306,25 @@ std::vector<double> mean_offset_distance(const Tensor& p, const PatchLayout& l) 
 }
 
 ReceptiveField PatchAttention::receptive_field(const Tensor& images) {
-  const PatchLayout l = layout();
-  std::vector<int64_t> queries;
-  for (int64_t i = 0; i < l.grid_h * l.grid_w; ++i) queries.push_back(l.first_patch() + i);
   ReceptiveField rf;
   std::vector<uint64_t> calls;  // a diagnostic forward leaves the attention-dropout masks of training unchanged
   for (size_t i = 0; i < blocks_->size(); ++i) calls.push_back(block(i).attention().calls());
-  const std::vector<Tensor> probabilities = patch_attention_weights(*this, images, queries);
+  std::vector<AttentionWeights> w(depth());
+  std::vector<AttentionWeights*> req;
+  for (size_t i = 0; i < depth(); ++i) {  // every grid token of the block's own grid
+    const PatchLayout l = block_layout(i);
+    for (int64_t t = 0; t < l.grid_h * l.grid_w; ++t) w[i].queries.push_back(l.first_patch() + t);
+    req.push_back(&w[i]);
+  }
+  {
+    NoGradGuard no_grad;
+    const bool was_training = is_training();
+    eval();
+    forward_with_weights(Var(images), req);
+    train(was_training);
+  }
   for (size_t i = 0; i < blocks_->size(); ++i) block(i).attention().set_calls(calls[i]);
-  for (const Tensor& p : probabilities)
-    rf.mean_distance.push_back(mean_offset_distance(p.contiguous(), l));
+  for (size_t i = 0; i < depth(); ++i) rf.mean_distance.push_back(mean_offset_distance(w[i].dense.contiguous(), block_layout(i)));
   for (size_t i = 0; i < blocks_->size(); ++i) {
     const nn::LocalityState s = block(i).attention().locality_state();
     if (!s.width.empty()) rf.width.push_back(s.width);
@@ -235,31 +333,50 @@ ReceptiveField PatchAttention::receptive_field(const Tensor& images) {
   return rf;
 }
 
+PatchAttention& as_patch_attention(const ImageModel& model) {
+  auto* pa = dynamic_cast<const PatchAttention*>(&model);
+  RC_CHECK(pa != nullptr, "attention weights: the model is not a patch_attention model");
+  return const_cast<PatchAttention&>(*pa);
+}
+
 }  // namespace
 
 std::vector<Tensor> patch_attention_weights(ImageModel& model, const Tensor& images, const std::vector<int64_t>& queries) {
-  auto* pa = dynamic_cast<PatchAttention*>(&model);
-  RC_CHECK(pa != nullptr, "attention weights: the model is not a patch_attention model");
-  std::vector<AttentionWeights> w(pa->depth());
+  PatchAttention& pa = as_patch_attention(model);
+  const PatchLayout first = pa.layout();
+  std::vector<AttentionWeights> w(pa.depth());
   std::vector<AttentionWeights*> req;
-  for (auto& x : w) {
-    x.queries = queries;
-    req.push_back(&x);
+  for (size_t i = 0; i < pa.depth(); ++i) {
+    const PatchLayout l = pa.block_layout(i);
+    const int64_t shrink = first.grid_h / l.grid_h;  // 2^merges before block i
+    for (int64_t q : queries) {
+      RC_CHECK(q >= 0 && q < first.tokens(), "attention weights: query {} outside the {} tokens", q, first.tokens());
+      if (q < first.first_patch() || shrink == 1) {
+        w[i].queries.push_back(q);
+      } else {  // the merged token that contains the query's patch
+        const int64_t t = q - first.first_patch();
+        w[i].queries.push_back(l.first_patch() + t / first.grid_w / shrink * l.grid_w + t % first.grid_w / shrink);
+      }
+    }
+    req.push_back(&w[i]);
   }
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  pa->forward_with_weights(Var(images), req);
+  pa.forward_with_weights(Var(images), req);
   model.train(was_training);
   std::vector<Tensor> out;
   for (auto& x : w) out.push_back(x.dense);
   return out;
 }
 
-PatchLayout patch_layout(const ImageModel& model) {
-  auto* pa = dynamic_cast<const PatchAttention*>(&model);
-  RC_CHECK(pa != nullptr, "attention weights: the model is not a patch_attention model");
-  return pa->layout();
+PatchLayout patch_layout(const ImageModel& model) { return as_patch_attention(model).layout(); }
+
+std::vector<PatchLayout> patch_block_layouts(const ImageModel& model) {
+  const PatchAttention& pa = as_patch_attention(model);
+  std::vector<PatchLayout> out;
+  for (size_t i = 0; i < pa.depth(); ++i) out.push_back(pa.block_layout(i));
+  return out;
 }
 
 std::shared_ptr<ImageModel> make_patch_attention(const Params& p, const ImageShape& shape, uint64_t seed) {

@@ -57,6 +57,11 @@ LoadedRun load_run(const std::string& run_dir, bool need_data = true) {
   r.model = run.model;
   r.input = run.input;
   r.layout = models::patch_layout(*r.model);
+  for (const models::PatchLayout& l : models::patch_block_layouts(*r.model))
+    RC_CHECK(l.grid_h == r.layout.grid_h && l.grid_w == r.layout.grid_w,
+             "{}: the model merges its patch grid between blocks (merge_after), and attention-map and "
+             "receptive-field draw one grid for all layers; the per-layer receptive field of such a model is in "
+             "its metrics.jsonl (receptive_field) and `receptive report`'s plots", run_dir);
   return r;
 }
 

@@ -8,31 +8,82 @@
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
+#include <tbb/task_scheduler_observer.h>
 
 #include <memory>
 #include <mutex>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 namespace rc {
 
 namespace {
+#if defined(__x86_64__) || defined(__i386__)
+constexpr unsigned kFtzDaz = 0x8040;  // MXCSR: flush-to-zero (bit 15), denormals-are-zero (bit 6)
+#endif
+thread_local bool t_flushing = false;
+}  // namespace
+
+void flush_denormals_on_this_thread() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_setcsr(_mm_getcsr() | kFtzDaz);
+#endif
+  t_flushing = true;
+}
+
+bool denormals_flushed_on_this_thread() {
+#if defined(__x86_64__) || defined(__i386__)
+  return (_mm_getcsr() & kFtzDaz) == kFtzDaz;
+#else
+  return false;
+#endif
+}
+
+namespace {
+inline void ensure_flushing() {
+  if (!t_flushing) flush_denormals_on_this_thread();
+}
+
+// The main thread flushes from the start (static initialisation runs on it), so serial code outside
+// parallel_for rounds as the workers do.
+const bool g_main_flushing = (flush_denormals_on_this_thread(), true);
+
+// Every thread that joins an arena (its workers, and callers of execute) flushes denormals before its first task.
+class FlushDenormals : public tbb::task_scheduler_observer {
+ public:
+  explicit FlushDenormals(tbb::task_arena& a) : tbb::task_scheduler_observer(a) { observe(true); }
+  ~FlushDenormals() override { observe(false); }
+  void on_scheduler_entry(bool) override { flush_denormals_on_this_thread(); }
+};
+
+struct Arena {
+  explicit Arena(int threads) : arena(threads), observer(arena) {}
+  tbb::task_arena arena;
+  FlushDenormals observer;
+};
+
 std::mutex g_mutex;
-std::unique_ptr<tbb::task_arena> g_arena;
+std::unique_ptr<Arena> g_arena;
 int g_threads = 0;
 
 tbb::task_arena& arena() {
+  ensure_flushing();
   std::lock_guard<std::mutex> lock(g_mutex);
   if (!g_arena) {
     g_threads = tbb::info::default_concurrency();
-    g_arena = std::make_unique<tbb::task_arena>(g_threads);
+    g_arena = std::make_unique<Arena>(g_threads);
   }
-  return *g_arena;
+  return g_arena->arena;
 }
 }  // namespace
 
 void set_num_threads(int n) {
+  ensure_flushing();
   std::lock_guard<std::mutex> lock(g_mutex);
   g_threads = n > 0 ? n : tbb::info::default_concurrency();
-  g_arena = std::make_unique<tbb::task_arena>(g_threads);
+  g_arena = std::make_unique<Arena>(g_threads);
 }
 
 int num_threads() {
@@ -60,6 +111,7 @@ void serial_chunks(int64_t begin, int64_t end, int64_t grain, const std::functio
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
+  ensure_flushing();
   if (n <= grain) {
     body(0, n);
     return;

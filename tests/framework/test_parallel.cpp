@@ -1,8 +1,11 @@
 #include <atomic>
+#include <cstdint>
+#include <cstring>
 #include <catch2/catch.hpp>
 #include <stdexcept>
 #include <thread>
 #include <vector>
+#include <xmmintrin.h>
 
 #include "framework/core/parallel.hpp"
 #include "support/threads.hpp"
@@ -62,4 +65,44 @@ TEST_CASE("BackgroundTask: a second run() before wait() is an error, and the des
     CHECK_THROWS_WITH(task.run([] {}), Catch::Contains("wait() first"));
   }
   CHECK(done == 1);
+}
+
+namespace {
+// 1e-30 · 1e-10 = 1e-40 is denormal: 0 when results are flushed (FTZ); 1e-40 · 1 is 0 when inputs are (DAZ).
+bool flushes_here() {
+  volatile float a = 1e-30f, b = 1e-10f, d = 1e-40f, one = 1.0f;
+  const float product = a * b, through = d * one;
+  return product == 0.0f && through == 0.0f && rc::denormals_flushed_on_this_thread();
+}
+}  // namespace
+
+TEST_CASE("parallel: every computing thread flushes denormals to zero (main thread, workers, other threads)") {
+  const float d = 1e-40f;  // the literal is a denormal the compiler kept (its bits; with DAZ it compares equal to 0)
+  uint32_t bits = 0;
+  std::memcpy(&bits, &d, sizeof(bits));
+  REQUIRE((bits != 0 && bits < 0x00800000u));
+  CHECK(flushes_here());  // the main thread, from static initialisation
+  for (int threads : {1, 2}) {
+    rc::set_num_threads(threads);
+    std::atomic<int> bad{0}, calls{0};
+    rc::parallel_for(256, 1, [&](int64_t, int64_t) {
+      calls++;
+      if (!flushes_here()) bad++;
+    });
+    CHECK(calls == 256);
+    CHECK(bad == 0);
+  }
+  // a thread the framework did not start flushes from its first parallel_for (it inherits the creator's MXCSR
+  // on Linux, so clear the bits first, as a thread started by other code may have them)
+  bool before = true, after = false;
+  std::thread t([&] {
+    _mm_setcsr(_mm_getcsr() & ~0x8040u);
+    before = rc::denormals_flushed_on_this_thread();
+    rc::parallel_for(4, 1, [](int64_t, int64_t) {});
+    after = flushes_here();
+  });
+  t.join();
+  CHECK_FALSE(before);
+  CHECK(after);
+  rc::set_num_threads(0);
 }

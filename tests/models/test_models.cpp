@@ -1,8 +1,11 @@
 #include <algorithm>
+#include <cmath>
 
 #include "framework/ops/loss.hpp"
 #include "framework/optim/adamw.hpp"
+#include "framework/ops/elementwise.hpp"
 #include "models/gnn.hpp"
+#include "models/patch_attention.hpp"
 #include "models/registry.hpp"
 #include "support/gradcheck.hpp"
 
@@ -283,4 +286,109 @@ TEST_CASE("graph models: parameters are named <module>.<index>.<param>, and the 
   CHECK(la.to_vector() == lb.to_vector());
   const std::vector<float> v = la.to_vector();
   CHECK(std::any_of(v.begin(), v.end(), [](float x) { return x != 0.0f; }));
+}
+
+TEST_CASE("patch attention: group_2x2 concatenates each 2×2 group, and its gradient goes back to the same tokens") {
+  const int64_t B = 2, gh = 4, gw = 6, C = 3;
+  Var x(random_tensor({B, gh * gw, C}, 11), true);
+  Var y = models::group_2x2(x, gh, gw);
+  REQUIRE(y.shape() == Shape{B, (gh / 2) * (gw / 2), 4 * C});
+  const Tensor w = random_tensor(y.shape(), 12);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < gh / 2; ++i)
+      for (int64_t j = 0; j < gw / 2; ++j)
+        for (int64_t k = 0; k < 4; ++k)  // (0,0), (0,1), (1,0), (1,1)
+          for (int64_t c = 0; c < C; ++c) {
+            const int64_t src = (2 * i + k / 2) * gw + 2 * j + k % 2;
+            CHECK(y.value().at({b, i * (gw / 2) + j, k * C + c}) == x.value().at({b, src, c}));
+          }
+  backward(sum(mul(y, Var(w))));  // d/dx of sum(w ∘ y) is w sent back through the grouping
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < gh * gw; ++t)
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t r = t / gw, q = t % gw, k = (r % 2) * 2 + q % 2;
+        CHECK(x.grad().at({b, t, c}) == w.at({b, (r / 2) * (gw / 2) + q / 2, k * C + c}));
+      }
+  CHECK_THROWS_WITH(models::group_2x2(Var(random_tensor({1, 9, 2}, 1)), 3, 3), Catch::Contains("even sides"));
+}
+
+TEST_CASE("patch attention: merge_after builds a hierarchy of grids and widths that trains") {
+  const auto& t = model_type("patch_attention");
+  // 16×16 image, patch 2: blocks 1 on the 8×8 grid at width 8, merge, blocks 2-3 on 4×4 at width 16
+  auto params = [&](const char* pos, const char* policy) {
+    return with(t.schema, {{"position", std::string(pos)}, {"policy.kind", std::string(policy)},
+                           {"pooling", std::string("mean")}, {"patch_size", int64_t{2}}, {"dim", int64_t{8}},
+                           {"depth", int64_t{3}}, {"heads", int64_t{2}}, {"merge_after", std::vector<int64_t>{1}}});
+  };
+  const ImageShape shape{1, 16, 16, 3};
+  {
+    // by hand: embed 1·2·2·8 + 8 = 40; a block of width d (mlp 2d) 8d² + 11d: 600 at 8, 2224 at 16; the merge
+    // LayerNorm(32) 64 + Linear 32 -> 16 without bias 512; final norm 32; head 16·3 + 3 = 51
+    auto m = t.make_image(params("none", "full"), shape, 1);
+    CHECK(m->num_parameters() == 40 + 600 + 64 + 512 + 2 * 2224 + 32 + 51);
+    const auto layouts = models::patch_block_layouts(*m);
+    REQUIRE(layouts.size() == 3);
+    CHECK((layouts[0].grid_h == 8 && layouts[0].grid_w == 8 && layouts[0].patch == 2));
+    CHECK((layouts[1].grid_h == 4 && layouts[1].grid_w == 4 && layouts[1].patch == 4));
+    CHECK(layouts[2].grid_h == 4);
+  }
+  for (const char* pos : {"none", "relative", "locality", "gated_locality"})
+    for (const char* policy : {"full", "window2d"}) {
+      INFO(pos << " " << policy);
+      auto m = t.make_image(params(pos, policy), shape, 3);
+      Var y = m->forward(Var(random_tensor({2, 1, 16, 16}, 7)));
+      CHECK(y.shape() == Shape{2, 3});
+      check_gradients_flow(*m, cross_entropy(y, {2, 0}));
+    }
+  auto m = t.make_image(params("locality", "full"), shape, 4);
+  const Tensor x = random_tensor({2, 1, 16, 16}, 8);
+  // queries name first-grid patches; after the merge each stands for the 2×2 group that holds it
+  const std::vector<int64_t> queries{0, 1, 8, 9, 2};
+  const auto w = models::patch_attention_weights(*m, x, queries);
+  REQUIRE(w.size() == 3);
+  CHECK(w[0].shape() == Shape{2, 2, 5, 64});
+  CHECK(w[1].shape() == Shape{2, 2, 5, 16});
+  auto row = [](const Tensor& p, int64_t b, int64_t h, int64_t q) {
+    const int64_t n = p.dim(3);
+    return std::vector<float>(p.data() + ((b * p.dim(1) + h) * p.dim(2) + q) * n,
+                              p.data() + ((b * p.dim(1) + h) * p.dim(2) + q + 1) * n);
+  };
+  for (int64_t q = 1; q < 4; ++q) CHECK(row(w[1], 1, 1, q) == row(w[1], 1, 1, 0));  // same merged token
+  CHECK(row(w[1], 1, 1, 4) != row(w[1], 1, 1, 0));                                   // the next group
+  CHECK(row(w[0], 1, 1, 1) != row(w[0], 1, 1, 0));                                   // before the merge: own rows
+  const models::ReceptiveField rf = m->receptive_field(x);
+  REQUIRE(rf.mean_distance.size() == 3);
+  REQUIRE(rf.width.size() == 3);
+  for (size_t l = 0; l < 3; ++l) {
+    REQUIRE(rf.mean_distance[l].size() == 2);
+    const double widest = l == 0 ? std::hypot(7.0, 7.0) : std::hypot(3.0, 3.0);  // in cells of the layer's grid
+    for (double d : rf.mean_distance[l]) CHECK((d > 0.0 && d < widest));
+  }
+}
+
+TEST_CASE("patch attention: merge_after rejects what cannot be merged, with the values") {
+  const auto& t = model_type("patch_attention");
+  const ImageShape fashion{1, 28, 28, 10};
+  auto p = [&](std::initializer_list<std::pair<const char*, ParamValue>> kv) {
+    Params q = with(t.schema, {{"pooling", std::string("mean")}, {"depth", int64_t{4}}});
+    for (const auto& [k, v] : kv) q.set(k, v);
+    return q;
+  };
+  CHECK_THAT(t.check_image(p({{"merge_after", std::vector<int64_t>{2}}}), fashion),
+             Catch::Contains("7×7 grid") && Catch::Contains("even"));  // patch 4: 7×7 cannot halve
+  CHECK_THAT(t.check_image(p({{"merge_after", std::vector<int64_t>{1}}, {"pooling", std::string("cls")}}), fashion),
+             Catch::Contains("pooling: mean"));
+  CHECK_THAT(t.check_image(p({{"patch_size", int64_t{2}}, {"merge_after", std::vector<int64_t>{4}}}), fashion),
+             Catch::Contains("between 1 and depth - 1 = 3"));
+  CHECK_THAT(t.check_image(p({{"patch_size", int64_t{2}}, {"merge_after", std::vector<int64_t>{2, 2}}}), fashion),
+             Catch::Contains("increase strictly"));
+  CHECK_THAT(t.check_image(p({{"patch_size", int64_t{2}}, {"merge_after", std::vector<int64_t>{1, 2}}}), fashion),
+             Catch::Contains("merge 2") && Catch::Contains("7×7"));
+  CHECK_THAT(t.check_image(p({{"patch_size", int64_t{2}}, {"merge_after", std::vector<int64_t>{1}},
+                              {"policy.kind", std::string("window2d")}, {"policy.kernel", int64_t{9}}}),
+                           fashion),
+             Catch::Contains("after merge 1 (a 7×7 grid)") && Catch::Contains("kernel 9"));
+  CHECK(t.check_image(p({{"patch_size", int64_t{2}}, {"merge_after", std::vector<int64_t>{2}}}), fashion).empty());
+  CHECK_THROWS_WITH(t.make_image(p({{"merge_after", std::vector<int64_t>{2}}}), fashion, 0),
+                    Catch::Contains("merge_after [2]"));
 }

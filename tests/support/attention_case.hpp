@@ -114,6 +114,12 @@ inline std::vector<AttnCase> bench_cases() {
   AttnCase& vit_bias = add("case1_full_bias_B128_N49", Policy::full(), 128, 4, 49, 16);
   vit_bias.grid.h = vit_bias.grid.w = 7, vit_bias.bias_T = 13 * 13;
   add("case1_window2d_k3_bias_B128_N49", Policy::window2d(grid(7, 7, 3, 3)), 128, 4, 49, 16).bias_T = 5 * 5;
+  // The first stage of the hierarchical patch-attention models (merge_after; 2×2-pixel patches, a 14×14 grid, width
+  // 32 in 4 heads of 8): full attention with a bias over the grid's 27×27 offsets (the learnable-locality model),
+  // and a 3×3 window with its 5×5 relative bias.
+  AttnCase& hier_bias = add("hier_full_bias_B128_N196_D8", Policy::full(), 128, 4, 196, 8);
+  hier_bias.grid.h = hier_bias.grid.w = 14, hier_bias.bias_T = 27 * 27;
+  add("hier_window2d_k3_bias_B128_N196_D8", Policy::window2d(grid(14, 14, 3, 3)), 128, 4, 196, 8).bias_T = 5 * 5;
   add("case2_full_N4096", Policy::full(), 1, 4, 4096, 32);
   add("case3_window1d_r64_N4096", Policy::window1d(64, 64), 1, 4, 4096, 32);
   add("case4_window2d_56x56_k7", Policy::window2d(grid(56, 56, 7, 7)), 1, 4, 3136, 32);
