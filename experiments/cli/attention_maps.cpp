@@ -33,8 +33,19 @@ struct LoadedRun {
   std::shared_ptr<models::ImageModel> model;
   std::unique_ptr<exp::RunData> data;  // null when the run was loaded without its dataset
   exp::ImageInputInfo input;  // shape, normalisation and class names the model was trained with
-  models::PatchLayout layout;
+  models::PatchLayout layout;               // the first grid (the patch embedding's): queries are given on it
+  std::vector<models::PatchLayout> grids;   // the grid of each block (they differ after merge_after)
   const data::ImageDataset& test() const { return data->images->test; }
+  // The token of block l's grid that holds first-grid patch t (0 <= t < cells of the first grid).
+  int64_t cell_in(size_t l, int64_t t) const {
+    const int64_t s = layout.grid_h / grids[l].grid_h;
+    return t / layout.grid_w / s * grids[l].grid_w + t % layout.grid_w / s;
+  }
+  bool one_grid() const {
+    for (const auto& g : grids)
+      if (g.grid_h != layout.grid_h || g.grid_w != layout.grid_w) return false;
+    return true;
+  }
 };
 
 // A run folder's model with its best weights (exp::load_image_run). need_data = false loads the dataset only
@@ -57,11 +68,7 @@ LoadedRun load_run(const std::string& run_dir, bool need_data = true) {
   r.model = run.model;
   r.input = run.input;
   r.layout = models::patch_layout(*r.model);
-  for (const models::PatchLayout& l : models::patch_block_layouts(*r.model))
-    RC_CHECK(l.grid_h == r.layout.grid_h && l.grid_w == r.layout.grid_w,
-             "{}: the model merges its patch grid between blocks (merge_after), and attention-map and "
-             "receptive-field draw one grid for all layers; the per-layer receptive field of such a model is in "
-             "its metrics.jsonl (receptive_field) and `receptive report`'s plots", run_dir);
+  r.grids = models::patch_block_layouts(*r.model);
   return r;
 }
 
@@ -171,15 +178,17 @@ int attention_map(const MapArgs& a) {
   const cv::Mat base = to_bgr(images, index);
   const int size = 140;
   std::vector<std::vector<cv::Mat>> panels;
-  for (const Tensor& w : layers) {  // (1, H, 1, N)
+  for (size_t l = 0; l < layers.size(); ++l) {  // (1, H, 1, N) over block l's grid
+    const Tensor& w = layers[l];
+    const models::PatchLayout& G = r.grids[l];
     std::vector<cv::Mat> row;
     for (int64_t h = 0; h < w.dim(1); ++h) {
-      std::vector<float> v(L.grid_h * L.grid_w);
-      for (int64_t t = 0; t < L.grid_h * L.grid_w; ++t) v[t] = w.data()[h * w.dim(3) + L.first_patch() + t];
-      cv::Mat p = overlay(base, v, int(L.grid_h), int(L.grid_w), size);
-      if (query >= L.first_patch()) {
-        const int64_t q = query - L.first_patch(), cell = size / L.grid_w;
-        cv::rectangle(p, cv::Rect(int(q % L.grid_w * cell), int(q / L.grid_w * cell), int(cell), int(cell)),
+      std::vector<float> v(G.grid_h * G.grid_w);
+      for (int64_t t = 0; t < G.grid_h * G.grid_w; ++t) v[t] = w.data()[h * w.dim(3) + G.first_patch() + t];
+      cv::Mat p = overlay(base, v, int(G.grid_h), int(G.grid_w), size);
+      if (query >= L.first_patch()) {  // the cell of this block's grid that holds the query patch
+        const int64_t q = r.cell_in(l, query - L.first_patch()), cell = size / G.grid_w;
+        cv::rectangle(p, cv::Rect(int(q % G.grid_w * cell), int(q / G.grid_w * cell), int(cell), int(cell)),
                       {0, 255, 0}, 2);
       }
       row.push_back(p);
@@ -204,77 +213,105 @@ int attention_map(const MapArgs& a) {
 }
 
 namespace {
-// Attention mass by 2-D offset (key − query) over a run's test images: sums[layer][head][offset] of the weights,
-// counts[offset] of (query, key) pairs per image, in a (2 grid_h − 1) × (2 grid_w − 1) row-major map.
+// Attention mass by 2-D offset (key − query) over a run's test images, per layer on that layer's grid:
+// sums[layer][head][offset] of the weights, counts[layer][offset] of (query, key) pairs per image, in a
+// (2 gh − 1) × (2 gw − 1) row-major map of the layer's grid gh × gw. The queries are the first grid's patches;
+// after a merge each stands for the cell that holds it, so every cell counts as often as any other.
 struct OffsetMass {
-  int64_t oh = 0, ow = 0, images = 0;
+  int64_t images = 0;
+  std::vector<int64_t> oh, ow;
   std::vector<std::vector<std::vector<double>>> sums;
-  std::vector<double> counts;
+  std::vector<std::vector<double>> counts;
 };
 
 OffsetMass attention_by_offset(LoadedRun& r, int64_t n_img) {
   const auto& test = r.test();
   const auto& L = r.layout;
+  const size_t n_layers = r.grids.size();
   OffsetMass m;
-  m.oh = 2 * L.grid_h - 1, m.ow = 2 * L.grid_w - 1, m.images = n_img;
-  const int64_t cells = L.grid_h * L.grid_w, ow = m.ow;
-  auto offset = [&](int64_t q, int64_t k) {
-    return (k / L.grid_w - q / L.grid_w + L.grid_h - 1) * ow + (k % L.grid_w - q % L.grid_w + L.grid_w - 1);
+  m.images = n_img;
+  const int64_t cells = L.grid_h * L.grid_w;
+  auto offset = [&](size_t l, int64_t q, int64_t k) {
+    const models::PatchLayout& G = r.grids[l];
+    return (k / G.grid_w - q / G.grid_w + G.grid_h - 1) * m.ow[l] + (k % G.grid_w - q % G.grid_w + G.grid_w - 1);
   };
   std::vector<int64_t> queries;
   for (int64_t t = 0; t < cells; ++t) queries.push_back(L.first_patch() + t);
-  m.counts.assign(m.oh * m.ow, 0.0);
-  for (int64_t q = 0; q < cells; ++q)
-    for (int64_t k = 0; k < cells; ++k) m.counts[offset(q, k)] += 1;
+  for (size_t l = 0; l < n_layers; ++l) {
+    const models::PatchLayout& G = r.grids[l];
+    m.oh.push_back(2 * G.grid_h - 1), m.ow.push_back(2 * G.grid_w - 1);
+    m.counts.emplace_back(m.oh[l] * m.ow[l], 0.0);
+    for (int64_t t = 0; t < cells; ++t)
+      for (int64_t k = 0; k < G.grid_h * G.grid_w; ++k) m.counts[l][offset(l, r.cell_in(l, t), k)] += 1;
+  }
   for (int64_t start = 0; start < n_img; start += 100) {
     std::vector<int64_t> idx;
     for (int64_t i = start; i < std::min(n_img, start + 100); ++i) idx.push_back(i);
     Tensor x = data::make_batch(test, idx, {}, r.input.normalize, false, 0, nullptr);
-    auto layers = models::patch_attention_weights(*r.model, x, queries);  // (B, H, cells, N)
+    auto layers = models::patch_attention_weights(*r.model, x, queries);  // (B, H, cells, N of the layer)
     if (m.sums.empty())
-      m.sums.assign(layers.size(), std::vector<std::vector<double>>(layers[0].dim(1), std::vector<double>(m.oh * m.ow, 0.0)));
+      for (size_t l = 0; l < n_layers; ++l)
+        m.sums.emplace_back(layers[l].dim(1), std::vector<double>(m.oh[l] * m.ow[l], 0.0));
     for (size_t l = 0; l < layers.size(); ++l) {
       const Tensor& w = layers[l];
-      const int64_t H = w.dim(1), N = w.dim(3);
+      const models::PatchLayout& G = r.grids[l];
+      const int64_t H = w.dim(1), N = w.dim(3), keys = G.grid_h * G.grid_w;
       for (int64_t b = 0; b < w.dim(0); ++b)
         for (int64_t h = 0; h < H; ++h)
-          for (int64_t q = 0; q < cells; ++q) {
-            const float* row = w.data() + ((b * H + h) * cells + q) * N + L.first_patch();
-            for (int64_t k = 0; k < cells; ++k) m.sums[l][h][offset(q, k)] += row[k];
+          for (int64_t t = 0; t < cells; ++t) {
+            const float* row = w.data() + ((b * H + h) * cells + t) * N + G.first_patch();
+            const int64_t q = r.cell_in(l, t);
+            for (int64_t k = 0; k < keys; ++k) m.sums[l][h][offset(l, q, k)] += row[k];
           }
     }
   }
   return m;
 }
 
-// The mean attention weight per (query, key) pair at each offset: <out> (a panel per layer and head) and <out>.npy.
+// The mean attention weight per (query, key) pair at each offset: <out> (a panel per layer and head) and <out>.npy
+// (layers, heads, oh, ow); when the layers' grids differ (merge_after), <out>_layer<l>.npy (heads, oh, ow) per layer.
 void write_offset_maps(const MapArgs& a, const LoadedRun& r, const OffsetMass& m) {
-  const auto& L = r.layout;
-  const int64_t oh = m.oh, ow = m.ow;
   std::vector<std::vector<cv::Mat>> panels;
   const int64_t layers_n = static_cast<int64_t>(m.sums.size()), heads_n = static_cast<int64_t>(m.sums[0].size());
-  Tensor maps = Tensor::zeros({layers_n, heads_n, oh, ow});
+  std::vector<Tensor> maps;
   for (int64_t l = 0; l < layers_n; ++l) {
+    const models::PatchLayout& G = r.grids[l];
+    const int64_t oh = m.oh[l], ow = m.ow[l];
+    Tensor lm = Tensor::zeros({heads_n, oh, ow});
     std::vector<cv::Mat> row;
     for (int64_t h = 0; h < heads_n; ++h) {
       std::vector<float> v(oh * ow);
-      for (int64_t o = 0; o < oh * ow; ++o) v[o] = float(m.sums[l][h][o] / (m.counts[o] * m.images));
-      std::copy(v.begin(), v.end(), maps.data() + (l * heads_n + h) * oh * ow);
+      for (int64_t o = 0; o < oh * ow; ++o) v[o] = float(m.sums[l][h][o] / (m.counts[l][o] * m.images));
+      std::copy(v.begin(), v.end(), lm.data() + h * oh * ow);
       cv::Mat p = overlay(cv::Mat(), v, int(oh), int(ow), 140);
       const int cell = 140 / int(ow);
-      cv::rectangle(p, cv::Rect(int(L.grid_w - 1) * cell, int(L.grid_h - 1) * cell, cell, cell), {0, 255, 0}, 1);
+      cv::rectangle(p, cv::Rect(int(G.grid_w - 1) * cell, int(G.grid_h - 1) * cell, cell, cell), {0, 255, 0}, 1);
       row.push_back(p);
     }
     panels.push_back(row);
+    maps.push_back(lm);
   }
   const std::string title = fmt::format("{}: mean attention by offset over {} test images",
                                         fs::path(a.run).filename().string(), m.images);
   fs::create_directories(fs::path(a.out).parent_path().empty() ? "." : fs::path(a.out).parent_path());
   exp::write_png(a.out, grid_of(panels, title), "receptive-field");
-  const std::string npy = (fs::path(a.out).replace_extension(".npy")).string();
-  io::save_npy(npy, maps);
-  fmt::print("receptive-field: {} layers x {} heads over {} images -> {} (maps (L, H, {}, {}) in {})\n", layers_n,
-             heads_n, m.images, a.out, oh, ow, npy);
+  if (r.one_grid()) {
+    const int64_t oh = m.oh[0], ow = m.ow[0];
+    Tensor all = Tensor::zeros({layers_n, heads_n, oh, ow});
+    for (int64_t l = 0; l < layers_n; ++l)
+      std::copy(maps[l].data(), maps[l].data() + maps[l].numel(), all.data() + l * heads_n * oh * ow);
+    const std::string npy = (fs::path(a.out).replace_extension(".npy")).string();
+    io::save_npy(npy, all);
+    fmt::print("receptive-field: {} layers x {} heads over {} images -> {} (maps (L, H, {}, {}) in {})\n", layers_n,
+               heads_n, m.images, a.out, oh, ow, npy);
+    return;
+  }
+  fs::path stem = fs::path(a.out);
+  stem.replace_extension();
+  for (int64_t l = 0; l < layers_n; ++l)
+    io::save_npy(fmt::format("{}_layer{}.npy", stem.string(), l), maps[l]);
+  fmt::print("receptive-field: {} layers x {} heads over {} images -> {} (the layers' grids differ: maps (H, 2gh-1, "
+             "2gw-1) of each layer's grid in {}_layer<l>.npy)\n", layers_n, heads_n, m.images, a.out, stem.string());
 }
 
 // How local each head is, as numbers: the mean query-key distance in patches (Euclidean, weighted by the
@@ -283,48 +320,55 @@ void write_offset_maps(const MapArgs& a, const LoadedRun& r, const OffsetMass& m
 // convolution kernel, has a large peak share), beside the same numbers for attention spread evenly over
 // the grid. Printed and written to <out>.csv.
 void write_locality(const MapArgs& a, const LoadedRun& r, const OffsetMass& m) {
-  const auto& L = r.layout;
-  const int64_t oh = m.oh, ow = m.ow;
   const int64_t layers_n = static_cast<int64_t>(m.sums.size()), heads_n = static_cast<int64_t>(m.sums[0].size());
-  auto dist = [&](int64_t o) { return std::hypot(double(o / ow - (L.grid_h - 1)), double(o % ow - (L.grid_w - 1))); };
-  auto near = [&](int64_t o) { return std::abs(o / ow - (L.grid_h - 1)) <= 1 && std::abs(o % ow - (L.grid_w - 1)) <= 1; };
   struct Locality {
     double mean_distance = 0, within = 0, peak_share = 0;
     int64_t peak = 0;  // the offset holding the largest share (row-major in the (2 grid_h - 1) x (2 grid_w - 1) map)
   };
-  auto locality = [&](const std::vector<double>& mass) {
+  // in layer l's grid: offset o's (rows, columns) from the query
+  auto dr = [&](size_t l, int64_t o) { return o / m.ow[l] - (r.grids[l].grid_h - 1); };
+  auto dc = [&](size_t l, int64_t o) { return o % m.ow[l] - (r.grids[l].grid_w - 1); };
+  auto locality = [&](size_t l, const std::vector<double>& mass) {
     double total = 0, d = 0, in = 0;
-    Locality r;
-    for (int64_t o = 0; o < oh * ow; ++o) {
-      total += mass[o], d += mass[o] * dist(o), in += near(o) ? mass[o] : 0.0;
-      if (mass[o] > mass[r.peak]) r.peak = o;
+    Locality x;
+    for (int64_t o = 0; o < m.oh[l] * m.ow[l]; ++o) {
+      total += mass[o], d += mass[o] * std::hypot(double(dr(l, o)), double(dc(l, o)));
+      in += std::abs(dr(l, o)) <= 1 && std::abs(dc(l, o)) <= 1 ? mass[o] : 0.0;
+      if (mass[o] > mass[x.peak]) x.peak = o;
     }
-    if (total > 0) r.mean_distance = d / total, r.within = in / total, r.peak_share = mass[r.peak] / total;
-    return r;
+    if (total > 0) x.mean_distance = d / total, x.within = in / total, x.peak_share = mass[x.peak] / total;
+    return x;
   };
-  auto offset_str = [&](int64_t o) { return fmt::format("{:+d} {:+d}", o / ow - (L.grid_h - 1), o % ow - (L.grid_w - 1)); };
-  const Locality even = locality(m.counts);
+  auto offset_str = [&](size_t l, int64_t o) { return fmt::format("{:+d} {:+d}", dr(l, o), dc(l, o)); };
+  const bool one_grid = r.one_grid();
   const std::string csv = (fs::path(a.out).replace_extension(".csv")).string();
   std::string text = "layer,head,mean_distance,within_3x3,peak_offset,peak_share\n";
-  text += fmt::format("uniform,,{:.3f},{:.4f},{},{:.4f}\n", even.mean_distance, even.within, offset_str(even.peak),
-                      even.peak_share);
   fmt::print("{:>6} {:>5} {:>14} {:>11} {:>12} {:>11}\n", "layer", "head", "mean distance", "within 3x3", "peak offset",
              "peak share");
-  auto row = [&](const std::string& l, const std::string& h, const Locality& x) {
-    fmt::print("{:>6} {:>5} {:>14.2f} {:>10.1f}% {:>12} {:>10.1f}%\n", l, h, x.mean_distance, 100 * x.within,
-               offset_str(x.peak), 100 * x.peak_share);
+  auto row = [&](size_t l, const std::string& name, const std::string& h, const Locality& x) {
+    fmt::print("{:>6} {:>5} {:>14.2f} {:>10.1f}% {:>12} {:>10.1f}%\n", name, h, x.mean_distance, 100 * x.within,
+               offset_str(l, x.peak), 100 * x.peak_share);
   };
-  row("even", "", even);
-  for (int64_t l = 0; l < layers_n; ++l)
+  // attention spread evenly over the grid: once, or (merge_after) before the first layer of each grid
+  auto even_row = [&](size_t l) {
+    const Locality even = locality(l, m.counts[l]);
+    const std::string grid = one_grid ? "" : fmt::format(" {}x{}", r.grids[l].grid_h, r.grids[l].grid_w);
+    text += fmt::format("uniform{},,{:.3f},{:.4f},{},{:.4f}\n", grid, even.mean_distance, even.within,
+                        offset_str(l, even.peak), even.peak_share);
+    row(l, "even" + grid, "", even);
+  };
+  for (int64_t l = 0; l < layers_n; ++l) {
+    if (l == 0 || r.grids[l].grid_h != r.grids[l - 1].grid_h) even_row(l);
     for (int64_t h = 0; h < heads_n; ++h) {
-      const Locality x = locality(m.sums[l][h]);
-      row(std::to_string(l), std::to_string(h), x);
-      text += fmt::format("{},{},{:.3f},{:.4f},{},{:.4f}\n", l, h, x.mean_distance, x.within, offset_str(x.peak),
+      const Locality x = locality(l, m.sums[l][h]);
+      row(l, std::to_string(l), std::to_string(h), x);
+      text += fmt::format("{},{},{:.3f},{:.4f},{},{:.4f}\n", l, h, x.mean_distance, x.within, offset_str(l, x.peak),
                           x.peak_share);
     }
+  }
   io::write_file_atomic(csv, "receptive-field", [&](std::ostream& os) { os << text; });
-  fmt::print("(mean distance in patches; offsets are rows, columns from the query; 'even' is attention spread "
-             "evenly over the grid) -> {}\n", csv);
+  fmt::print("(mean distance in {}; offsets are rows, columns from the query; 'even' is attention spread evenly over "
+             "the grid) -> {}\n", one_grid ? "patches" : "cells of each layer's grid", csv);
 }
 }  // namespace
 

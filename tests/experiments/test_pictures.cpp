@@ -196,3 +196,60 @@ models:
   CHECK(rc::cli::attention_map(a) == 0);
   CHECK(same(panels(a.out), by_index));
 }
+
+TEST_CASE("attention pictures: a hierarchical model (merge_after) draws each layer on its own grid") {
+  rc::test::TempDir root_dir("rf_hier_data"), out_dir("rf_hier_out");
+  rc::test::write_image_folder(root_dir.path, 2, 8, [](int c, int i) {
+    cv::Mat m(8, 8, CV_8UC1, cv::Scalar(20 + 10 * i));
+    m(cv::Rect(c * 4, 0, 4, 8)).setTo(220 - i);
+    return m;
+  });
+  // 8x8 images, patch 2: block 1 on the 4x4 grid, then a merge, block 2 on 2x2
+  Experiment e = parse(R"(
+name: rf_hier
+dataset: {name: image-folder, root: ")" + root_dir.path.string() + R"(", height: 8, width: 8, grayscale: true, test_fraction: 0.25}
+train: {epochs: 1, batch_size: 4, progress: false}
+models:
+  hier: {type: patch_attention, patch_size: 2, dim: 8, depth: 2, heads: 2, pooling: mean, position: locality,
+         merge_after: [1], policy: {kind: full}}
+)");
+  RunnerOptions o;
+  o.out_dir = out_dir.path;
+  REQUIRE(run_experiment(e, o) == 0);
+  rc::cli::MapArgs a;
+  a.run = (out_dir.path / "runs" / "hier__1__s0").string();
+  a.out = (out_dir.path / "rf.png").string();
+  a.images = 4;
+  REQUIRE(rc::cli::receptive_field(a) == 0);
+  CHECK(!cv::imread(a.out).empty());
+  CHECK_FALSE(fs::exists(out_dir.path / "rf.npy"));  // the layers' grids differ: one file per layer
+  const Tensor l0 = rc::io::load_npy((out_dir.path / "rf_layer0.npy").string());
+  const Tensor l1 = rc::io::load_npy((out_dir.path / "rf_layer1.npy").string());
+  REQUIRE(l0.shape() == Shape{2, 7, 7});
+  REQUIRE(l1.shape() == Shape{2, 3, 3});
+  // every query's attention sums to 1: the mean weight per pair times the pairs at each offset, summed, is the
+  // number of distinct queries of the layer's grid ((g - |dr|)(g - |dc|) pairs at offset (dr, dc) of a g x g grid)
+  auto total = [](const Tensor& maps, int64_t head, int64_t g) {
+    const int64_t side = 2 * g - 1;
+    double t = 0;
+    for (int64_t r = 0; r < side; ++r)
+      for (int64_t c = 0; c < side; ++c)
+        t += maps.data()[head * side * side + r * side + c] * double((g - std::abs(r - (g - 1))) * (g - std::abs(c - (g - 1))));
+    return t;
+  };
+  for (int64_t h = 0; h < 2; ++h) {
+    CHECK(total(l0, h, 4) == Approx(16.0).epsilon(1e-4));
+    CHECK(total(l1, h, 2) == Approx(4.0).epsilon(1e-4));
+  }
+  // rf.csv: attention spread evenly over each grid before that grid's layers (2x2: 16 pairs, all within 3x3)
+  std::ifstream csv(out_dir.path / "rf.csv");
+  std::vector<std::string> first;
+  for (std::string line; std::getline(csv, line);) first.push_back(line.substr(0, line.find(',', line.find(',') + 1)));
+  CHECK(first == std::vector<std::string>{"layer,head", "uniform 4x4,", "0,0", "0,1", "uniform 2x2,", "1,0", "1,1"});
+  // attention-map: the query patch (3, 1) lies in cell (1, 0) of the 2x2 grid
+  a.out = (out_dir.path / "map.png").string();
+  a.query = "3,1";
+  a.index = 0;
+  REQUIRE(rc::cli::attention_map(a) == 0);
+  CHECK(!cv::imread(a.out).empty());
+}
