@@ -16,7 +16,7 @@ int num_threads();
 // parallel_for. On x86 an operation with a denormal input or result takes a microcode assist of ~100 cycles,
 // and some models make many (the learnable-locality bias over a 14×14 grid: exp of scores far below the row's
 // maximum gives probabilities near 1e-38, and their products with gradients are denormal); flushing them made
-// that model's training step 4.7× faster (README, Benchmarks). TensorFlow flushes likewise. Results differ only
+// that model's training step 4.5–4.7× faster (README, Benchmarks). TensorFlow flushes likewise. Results differ only
 // where a value would have been denormal. Sets the MXCSR's FTZ and DAZ bits (no-op off x86).
 void flush_denormals_on_this_thread();
 bool denormals_flushed_on_this_thread();
