@@ -222,8 +222,7 @@ class PatchAttention : public ImageModel {
       blocks_->push_back(std::make_shared<nn::TransformerBlock>(bo, gen_, mix_seed(seed, 100 + i)));
       block_stage_.push_back(stages_.size() - 1);
     }
-    dropout_ = float(p.get_float("dropout"));
-    drop_ = register_module("drop", std::make_shared<nn::Dropout>(dropout_, seed + 3));
+    drop_ = register_module("drop", std::make_shared<nn::Dropout>(float(p.get_float("dropout")), seed + 3));
     norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(width));
     head_ = register_module("head", std::make_shared<nn::Linear>(width, shape.num_classes, gen_, true, true));
   }
@@ -271,7 +270,6 @@ class PatchAttention : public ImageModel {
   };
   Generator gen_;
   int64_t patch_ = 4, dim_ = 64, gh_ = 7, gw_ = 7;
-  float dropout_ = 0.0f;
   bool class_token_ = true;
   std::string position_;
   std::shared_ptr<nn::Conv2d> embed_;
