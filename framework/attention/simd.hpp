@@ -47,6 +47,21 @@ constexpr int kNative = 8;
 typedef f8v nvf;
 typedef i8v nvi;
 #endif
+// dst[-j] += src[j] for j in [0, len), 1 <= len <= 16: a run of attention pairs whose bias-table indices fall by one
+// as their positions rise (the bias gradient's scatter). One masked load, reverse, add and store with AVX-512;
+// the same float additions either way.
+inline void add_reversed(float* dst, const float* src, int len) {
+#ifdef __AVX512F__
+  const __mmask16 m = static_cast<__mmask16>((1u << len) - 1);
+  const __m512i rev = _mm512_sub_epi32(_mm512_set1_epi32(len - 1),
+                                       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  const __m512 r = _mm512_permutexvar_ps(rev, _mm512_maskz_loadu_ps(m, src));  // lane k: src[len-1-k]
+  float* lo = dst - (len - 1);
+  _mm512_mask_storeu_ps(lo, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, lo), r));
+#else
+  for (int j = 0; j < len; ++j) dst[-j] += src[j];
+#endif
+}
 // kNative bytes at p widened to a native int vector (one vpmovzxbd: GCC lowers __builtin_convertvector from bytes
 // to 32-bit lanes byte by byte).
 inline nvi widen_u8(const uint8_t* p) {

@@ -62,13 +62,16 @@ TEST_CASE("attention: additive (GAT) scores match the reference, including a_q a
 }
 
 TEST_CASE("attention: relative-position bias (1-D, 2-D window, 2-D grid) and its gradient") {
-  std::vector<AttnCase> cs(5);
+  std::vector<AttnCase> cs(6);
   cs[0].name = "1-D window", cs[0].policy = Policy::window1d(6, 4), cs[0].bias_T = 13;
   cs[1].name = "1-D causal clipped", cs[1].policy = Policy::causal(), cs[1].bias_T = 9;
   cs[2].name = "2-D window2d", cs[2].policy = Policy::window2d(grid(10, 9, 3, 5, 2, 1)), cs[2].bias_T = 5 * 9;
   cs[3].name = "2-D grid full", cs[3].policy = Policy::full(), cs[3].grid = {8, 9, 1}, cs[3].bias_T = 15 * 17;
   cs[4].name = "2-D window2d + class token";
   cs[4].policy = Policy::window2d(grid(8, 9, 3, 3, 1, 1, 1)) | Policy::global(0, 1), cs[4].bias_T = 25;
+  // grid rows of 21 queries: backward adds the bias gradient in runs of at most 16 consecutive pairs
+  cs[5].name = "2-D grid full, rows longer than a run", cs[5].policy = Policy::full();
+  cs[5].grid = {3, 21, 0}, cs[5].bias_T = 5 * 41;  // (tokens 63-72 are off the grid: no bias)
   for (AttnCase c : cs) {
     c.B = 2, c.H = 3, c.N = 73, c.D = 16;
     if (c.grid.h == 0 && c.policy.find_window2d()) c.N = c.policy.find_window2d()->first + 90;
