@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "framework/nn/layers.hpp"
 #include "framework/ops/activation.hpp"
 #include "framework/ops/elementwise.hpp"
@@ -24,6 +26,12 @@ Schema cnn_schema() {
        "how the convolutions compute: auto = Winograd F(2x2,3x3) for the 3x3 convs with >= 8 input channels, "
        "GEMM for the rest; gemm = GEMM everywhere (per-tap / im2col; same function, other rounding)",
        {}, {}, {"auto", "gemm"}},
+      {"norm", ParamType::String, std::string("batch"),
+       "normalisation after each conv: batch = BatchNorm (convs without bias); none = no normalisation (convs with "
+       "bias)",
+       {}, {}, {"batch", "none"}},
+      {"activation", ParamType::String, std::string("relu"), "activation after each conv (gelu: the exact erf form)",
+       {}, {}, {"relu", "gelu"}},
   };
   return s;
 }
@@ -45,48 +53,79 @@ std::string check_cnn(const Params& p, const ImageShape& shape) {
 }
 
 namespace {
-// conv3×3 → BN → ReLU
-class ConvBlock : public nn::Module {
+// What follows each convolution: BatchNorm (or nothing, the convolution then having a bias) and the activation.
+struct BlockStyle {
+  bool batch_norm = true, gelu = false;
+  ConvAlgorithm algorithm = ConvAlgorithm::Auto;
+};
+
+// A convolution and its BatchNorm (when the style has one), registered in the owning module through `reg`
+// (the owner's register_module) under the owner's names for them.
+class ConvNorm {
  public:
-  ConvBlock(int64_t in, int64_t out, Generator& gen, ConvAlgorithm algorithm) {
-    conv_ = register_module("conv", std::make_shared<nn::Conv2d>(in, out, 3, gen, 1, 1, false));
-    conv_->set_algorithm(algorithm);
-    bn_ = register_module("bn", std::make_shared<nn::BatchNorm>(out));
+  template <class Register>
+  ConvNorm(Register&& reg, const std::string& conv_name, const std::string& bn_name, int64_t in, int64_t out,
+           int64_t kernel, Generator& gen, const BlockStyle& style)
+      : style_(style) {
+    conv_ = reg(conv_name, std::make_shared<nn::Conv2d>(in, out, kernel, gen, 1, kernel / 2, !style.batch_norm));
+    conv_->set_algorithm(style.algorithm);
+    if (style.batch_norm) bn_ = reg(bn_name, std::make_shared<nn::BatchNorm>(out));
   }
-  Var forward(const Var& x) { return bn_->forward_relu(conv_->forward(x)); }
+  Var forward(const Var& x) const {  // conv, then the norm
+    Var y = conv_->forward(x);
+    return bn_ ? bn_->forward(y) : y;
+  }
+  Var forward_act(const Var& x) const {  // conv, norm, activation (BN and ReLU fused where both are on)
+    if (bn_ && !style_.gelu) return bn_->forward_relu(conv_->forward(x));
+    return activate(forward(x), style_);
+  }
+  static Var activate(const Var& x, const BlockStyle& style) { return style.gelu ? gelu(x) : relu(x); }
 
  private:
+  BlockStyle style_;
   std::shared_ptr<nn::Conv2d> conv_;
   std::shared_ptr<nn::BatchNorm> bn_;
 };
 
-// x → conv-BN-ReLU → conv-BN, plus x (or a 1×1 conv-BN of x), → ReLU
-class ResidualBlock : public nn::Module {
+// A module whose ConvNorm members register themselves in it (register_module is protected).
+class BlockModule : public nn::Module {
+ protected:
+  auto registrar() {
+    return [this](const std::string& name, auto m) { return register_module(name, m); };
+  }
+};
+
+// conv3×3 → BN → ReLU (or the style's norm and activation)
+class ConvBlock : public BlockModule {
  public:
-  ResidualBlock(int64_t in, int64_t out, Generator& gen, ConvAlgorithm algorithm) {
-    conv1_ = register_module("conv1", std::make_shared<nn::Conv2d>(in, out, 3, gen, 1, 1, false));
-    bn1_ = register_module("bn1", std::make_shared<nn::BatchNorm>(out));
-    conv2_ = register_module("conv2", std::make_shared<nn::Conv2d>(out, out, 3, gen, 1, 1, false));
-    conv1_->set_algorithm(algorithm);
-    conv2_->set_algorithm(algorithm);
-    bn2_ = register_module("bn2", std::make_shared<nn::BatchNorm>(out));
-    if (in != out) {
-      skip_conv_ = register_module("skip_conv", std::make_shared<nn::Conv2d>(in, out, 1, gen, 1, 0, false));
-      skip_bn_ = register_module("skip_bn", std::make_shared<nn::BatchNorm>(out));
-    }
+  ConvBlock(int64_t in, int64_t out, Generator& gen, const BlockStyle& style)
+      : conv_(registrar(), "conv", "bn", in, out, 3, gen, style) {}
+  Var forward(const Var& x) { return conv_.forward_act(x); }
+
+ private:
+  ConvNorm conv_;
+};
+
+// x → conv-BN-ReLU → conv-BN, plus x (or a 1×1 conv-BN of x), → ReLU (or the style's norm and activation)
+class ResidualBlock : public BlockModule {
+ public:
+  ResidualBlock(int64_t in, int64_t out, Generator& gen, const BlockStyle& style)
+      : style_(style),
+        conv1_(registrar(), "conv1", "bn1", in, out, 3, gen, style),
+        conv2_(registrar(), "conv2", "bn2", out, out, 3, gen, style) {
+    if (in != out) skip_.emplace(registrar(), "skip_conv", "skip_bn", in, out, 1, gen, style);
   }
   Var forward(const Var& x) {
-    Var h = bn1_->forward_relu(conv1_->forward(x));
-    h = bn2_->forward(conv2_->forward(h));
-    Var skip = skip_conv_ ? skip_bn_->forward(skip_conv_->forward(x)) : x;
-    return relu(add(h, skip));
+    Var h = conv2_.forward(conv1_.forward_act(x));
+    Var skip = skip_ ? skip_->forward(x) : x;
+    return ConvNorm::activate(add(h, skip), style_);
   }
 
  private:
-  std::shared_ptr<nn::Conv2d> conv1_, conv2_, skip_conv_;
-  std::shared_ptr<nn::BatchNorm> bn1_, bn2_, skip_bn_;
+  BlockStyle style_;
+  ConvNorm conv1_, conv2_;
+  std::optional<ConvNorm> skip_;
 };
-
 
 class Cnn : public ImageModel {
  public:
@@ -98,17 +137,20 @@ class Cnn : public ImageModel {
     if (blocks.size() == 1) blocks.assign(channels.size(), blocks[0]);
     pool_ = p.get_string("pool");
     residual_ = p.get_bool("residual");
-    const ConvAlgorithm algorithm = p.get_string("conv_algorithm") == "gemm" ? ConvAlgorithm::Gemm : ConvAlgorithm::Auto;
+    BlockStyle style;
+    style.algorithm = p.get_string("conv_algorithm") == "gemm" ? ConvAlgorithm::Gemm : ConvAlgorithm::Auto;
+    style.batch_norm = p.get_string("norm") == "batch";
+    style.gelu = p.get_string("activation") == "gelu";
     int64_t in = shape.channels, h = shape.height, w = shape.width;
     auto stages = register_module("stages", std::make_shared<nn::ModuleList>());  // stages.<s>.<block>.conv...
     for (size_t s = 0; s < channels.size(); ++s) {
       auto stage = stages->push_back(std::make_shared<nn::ModuleList>());
       for (int64_t b = 0; b < blocks[s]; ++b) {
         if (residual_) {
-          auto blk = stage->push_back(std::make_shared<ResidualBlock>(in, channels[s], gen_, algorithm));
+          auto blk = stage->push_back(std::make_shared<ResidualBlock>(in, channels[s], gen_, style));
           layers_.push_back([blk](const Var& x) { return blk->forward(x); });
         } else {
-          auto blk = stage->push_back(std::make_shared<ConvBlock>(in, channels[s], gen_, algorithm));
+          auto blk = stage->push_back(std::make_shared<ConvBlock>(in, channels[s], gen_, style));
           layers_.push_back([blk](const Var& x) { return blk->forward(x); });
         }
         in = channels[s];

@@ -1,6 +1,7 @@
 #pragma once
 // CNN baseline: stages of [conv3×3 → BatchNorm → ReLU] × blocks (or residual basic blocks), pooling between
-// stages, global average pooling, linear head.
+// stages, global average pooling, linear head. `norm: none` drops the BatchNorms (the convs get biases) and
+// `activation: gelu` replaces ReLU: the ablations of what the CNN has and the attention models lack.
 #include "framework/core/params.hpp"
 #include "models/model.hpp"
 

@@ -93,6 +93,76 @@ TEST_CASE("cnn: conv_algorithm gemm computes the same function as the default Wi
   }
 }
 
+TEST_CASE("cnn: norm none and activation gelu (the BatchNorm/ReLU ablation)") {
+  const auto& t = model_type("cnn");
+  const ImageShape shape{1, 28, 28, 10};
+  // norm none: the five convs get biases (32 + 32 + 64 + 64 + 128 = 320) instead of BatchNorm's 640 parameters
+  auto plain = t.make_image(with(t.schema, {{"norm", std::string("none")}}), shape, 4);
+  CHECK(plain->num_parameters() == 140458 - 640 + 320);
+  for (const auto& p : plain->named_parameters()) CHECK(p.name.find("bn") == std::string::npos);
+  Var x(random_tensor({3, 1, 28, 28}, 11));
+  // without BatchNorm nothing depends on the mode: training and evaluation compute the same logits
+  const std::vector<float> train_logits = plain->forward(x).value().to_vector();
+  plain->eval();
+  CHECK(plain->forward(x).value().to_vector() == train_logits);
+  plain->train();
+  check_gradients_flow(*plain, cross_entropy(plain->forward(x), {2, 5, 5}));
+  // gelu instead of relu, same seed: same parameters, other logits
+  auto relu_bn = t.make_image(t.schema.defaults(), shape, 4);
+  auto gelu_bn = t.make_image(with(t.schema, {{"activation", std::string("gelu")}}), shape, 4);
+  CHECK(gelu_bn->num_parameters() == 140458);
+  const std::vector<float> lr = relu_bn->forward(x).value().to_vector(), lg = gelu_bn->forward(x).value().to_vector();
+  CHECK(lr != lg);
+  check_gradients_flow(*gelu_bn, cross_entropy(gelu_bn->forward(x), {0, 1, 9}));
+  // residual blocks, every combination: shapes and gradient flow
+  for (const char* norm : {"batch", "none"})
+    for (const char* act : {"relu", "gelu"}) {
+      INFO(norm << " " << act);
+      auto r = t.make_image(with(t.schema, {{"residual", true}, {"channels", std::vector<int64_t>{8, 16}},
+                                            {"blocks", std::vector<int64_t>{1}}, {"norm", std::string(norm)},
+                                            {"activation", std::string(act)}}),
+                            ImageShape{3, 12, 12, 5}, 2);
+      Var y = r->forward(Var(random_tensor({2, 3, 12, 12}, 6)));
+      CHECK(y.shape() == Shape{2, 5});
+      check_gradients_flow(*r, cross_entropy(y, {1, 4}));
+    }
+  // the composed gradient against central differences: a small smooth network (no norm, gelu, average pooling),
+  // the loss's derivative along a random direction in every parameter
+  auto small = t.make_image(with(t.schema, {{"channels", std::vector<int64_t>{4, 6}}, {"blocks", std::vector<int64_t>{1}},
+                                            {"norm", std::string("none")}, {"activation", std::string("gelu")},
+                                            {"pool", std::string("avg")}}),
+                            ImageShape{2, 6, 6, 3}, 7);
+  Var xs(random_tensor({2, 2, 6, 6}, 12));
+  const std::vector<int64_t> labels{2, 0};
+  auto loss_value = [&] { return double(cross_entropy(small->forward(xs), labels).value().to_vector()[0]); };
+  backward(cross_entropy(small->forward(xs), labels));
+  auto params = small->named_parameters();
+  std::vector<Tensor> dirs;
+  double analytic = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    dirs.push_back(random_tensor(params[i].var.value().shape(), 100 + i));
+    const auto g = params[i].var.grad().to_vector(), d = dirs.back().to_vector();
+    for (size_t j = 0; j < g.size(); ++j) analytic += double(g[j]) * d[j];
+  }
+  auto shift = [&](float eps) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      float* w = params[i].var.value().data();
+      const float* d = dirs[i].data();
+      for (int64_t j = 0; j < dirs[i].numel(); ++j) w[j] += eps * d[j];
+    }
+  };
+  const float eps = 1e-2f;
+  shift(eps);
+  const double up = loss_value();
+  shift(-2 * eps);
+  const double down = loss_value();
+  shift(eps);
+  const double numeric = (up - down) / (2 * eps);
+  INFO("analytic " << analytic << " numeric " << numeric);
+  CHECK(std::abs(analytic) > 1e-3);
+  CHECK(std::abs(numeric - analytic) < 5e-3 * std::abs(analytic) + 1e-4);
+}
+
 TEST_CASE("patch attention: shapes, gradients, and every positional encoding") {
   const auto& t = model_type("patch_attention");
   for (const char* pos : {"none", "sinusoidal", "learned", "relative"})
