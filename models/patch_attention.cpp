@@ -52,6 +52,10 @@ Schema patch_attention_schema() {
     s.params.push_back(std::move(spec));
   }
   s.params.insert(s.params.end(), {
+      {"norm", ParamType::String, std::string("layer"),
+       "the norms before each block's attention and MLP and before pooling: layer = LayerNorm per token; batch = "
+       "BatchNorm per channel over all tokens of the batch (as the CNN's; the patch merging keeps LayerNorm)",
+       {}, {}, {"layer", "batch"}},
       {"dropout", ParamType::Float, 0.0, "dropout on residual branches and embeddings", 0.0, 0.95, {}},
       {"attention_dropout", ParamType::Float, 0.0, "dropout on attention probabilities", 0.0, 0.95, {}},
   });
@@ -183,6 +187,7 @@ class PatchAttention : public ImageModel {
       pos_ = Var(pos, false);
     }
     const std::vector<int64_t> merges = p.get_int_list("merge_after");
+    const bool batch_norm = p.get_string("norm") == "batch";
     blocks_ = register_module("blocks", std::make_shared<nn::ModuleList>());
     if (!merges.empty()) merges_ = register_module("merges", std::make_shared<nn::ModuleList>());
     int64_t gh = gh_, gw = gw_, width = dim_;
@@ -219,11 +224,15 @@ class PatchAttention : public ImageModel {
       }
       bo.mlp_hidden = std::max<int64_t>(1, std::llround(p.get_float("mlp_ratio") * width));
       bo.dropout = float(p.get_float("dropout"));
+      bo.batch_norm = batch_norm;
       blocks_->push_back(std::make_shared<nn::TransformerBlock>(bo, gen_, mix_seed(seed, 100 + i)));
       block_stage_.push_back(stages_.size() - 1);
     }
     drop_ = register_module("drop", std::make_shared<nn::Dropout>(float(p.get_float("dropout")), seed + 3));
-    norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(width));
+    if (batch_norm)
+      final_bn_ = register_module("norm", std::make_shared<nn::BatchNorm>(width));
+    else
+      norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(width));
     head_ = register_module("head", std::make_shared<nn::Linear>(width, shape.num_classes, gen_, true, true));
   }
 
@@ -245,8 +254,8 @@ class PatchAttention : public ImageModel {
       }
       x = block(i).forward(x, stages_[s].policy, i < weights.size() ? weights[i] : nullptr);
     }
-    x = norm_->forward(x);
     const int64_t n = x.dim(1), width = x.dim(2);
+    x = norm_ ? norm_->forward(x) : reshape(final_bn_->forward(reshape(x, {b * n, width})), {b, n, width});
     Var pooled = class_token_ ? reshape(slice(x, 1, 0, 1), {b, width})
                               : mul_scalar(sum(x, 1), 1.0f / float(n));
     return head_->forward(pooled);
@@ -279,6 +288,7 @@ class PatchAttention : public ImageModel {
   std::shared_ptr<nn::ModuleList> blocks_, merges_;
   std::shared_ptr<nn::Dropout> drop_;
   std::shared_ptr<nn::LayerNorm> norm_;
+  std::shared_ptr<nn::BatchNorm> final_bn_;  // instead of norm_ with norm: batch
   std::shared_ptr<nn::Linear> head_;
 };
 

@@ -4,6 +4,7 @@
 //   y = h + drop(W₂ gelu(W₁ LN₂(h) + b₁) + b₂)
 // x: (B, N, E) -> y: (B, N, E). The policy sets each token's neighbourhood (full, causal, window, graph, ...);
 // a relative-position bias, when options.attention.bias_table > 0, is added to the scores of every head.
+// With options.batch_norm the two norms are BatchNorm over the B·N tokens (per channel) instead of LayerNorm.
 // Children, in registration (and initialisation) order: ln1, attn (qkv, out, rel_bias), ln2, fc1 (hidden, E),
 // fc2 (E, hidden), drop. From `gen`: W_qkv, W_o, W₁ (and b₁ unless transformer_init), W₂ (and b₂).
 // Residual dropout (on both branches, training only) takes its masks either from the block's own seed and a
@@ -23,6 +24,9 @@ struct TransformerBlockOptions {
   float dropout = 0.0f;                 // residual dropout on both branches
   // fc1 and fc2: trunc_normal(std 0.02) weights and zero biases (ViT); false: PyTorch's Linear defaults
   bool transformer_init = true;
+  // the two pre-branch norms: LayerNorm per token (false), or BatchNorm per channel over the batch's B·N tokens
+  // (true; children bn1, bn2 in place of ln1, ln2; batch statistics in training, running ones in evaluation)
+  bool batch_norm = false;
 };
 
 // Masks of one forward's two residual dropouts, given by the caller.
@@ -44,11 +48,13 @@ class TransformerBlock : public Module {
  private:
   TransformerBlockOptions options_;
   std::shared_ptr<LayerNorm> ln1_, ln2_;
+  std::shared_ptr<BatchNorm> bn1_, bn2_;  // instead of ln1_, ln2_ with options.batch_norm
   std::shared_ptr<MultiHeadAttention> attn_;
   std::shared_ptr<Linear> fc1_, fc2_;
   std::shared_ptr<Dropout> drop_;
 
   Var residual_dropout(const Var& branch, std::optional<uint64_t> seed);
+  Var norm(int which, const Var& x);  // ln1/bn1 (1) or ln2/bn2 (2) of x: (B, N, E)
 };
 
 }  // namespace rc::nn

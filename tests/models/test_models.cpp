@@ -42,6 +42,37 @@ void check_gradients_flow(nn::Module& m, const Var& loss, const std::string& may
   }
   CHECK(with_grad == total);
 }
+// The model's loss gradient against central differences along a random direction in every parameter at once
+// (a step eps along it; the parameters' gradients must be unset before).
+void check_directional_derivative(ImageModel& m, const Var& x, const std::vector<int64_t>& labels,
+                                  float eps = 1e-2f) {
+  auto loss_value = [&] { return double(cross_entropy(m.forward(x), labels).value().to_vector()[0]); };
+  backward(cross_entropy(m.forward(x), labels));
+  auto params = m.named_parameters();
+  std::vector<Tensor> dirs;
+  double analytic = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    dirs.push_back(random_tensor(params[i].var.value().shape(), 100 + i));
+    const auto g = params[i].var.grad().to_vector(), d = dirs.back().to_vector();
+    for (size_t j = 0; j < g.size(); ++j) analytic += double(g[j]) * d[j];
+  }
+  auto shift = [&](float eps) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      float* w = params[i].var.value().data();
+      const float* d = dirs[i].data();
+      for (int64_t j = 0; j < dirs[i].numel(); ++j) w[j] += eps * d[j];
+    }
+  };
+  shift(eps);
+  const double up = loss_value();
+  shift(-2 * eps);
+  const double down = loss_value();
+  shift(eps);
+  const double numeric = (up - down) / (2 * eps);
+  INFO("analytic " << analytic << " numeric " << numeric);
+  CHECK(std::abs(analytic) > 1e-3);
+  CHECK(std::abs(numeric - analytic) < 5e-3 * std::abs(analytic) + 1e-4);
+}
 }  // namespace
 
 TEST_CASE("models: registry lists every type and suggests near misses") {
@@ -126,41 +157,51 @@ TEST_CASE("cnn: norm none and activation gelu (the BatchNorm/ReLU ablation)") {
       CHECK(y.shape() == Shape{2, 5});
       check_gradients_flow(*r, cross_entropy(y, {1, 4}));
     }
-  // the composed gradient against central differences: a small smooth network (no norm, gelu, average pooling),
-  // the loss's derivative along a random direction in every parameter
+  // the composed gradient against central differences: a small smooth network (no norm, gelu, average pooling)
   auto small = t.make_image(with(t.schema, {{"channels", std::vector<int64_t>{4, 6}}, {"blocks", std::vector<int64_t>{1}},
                                             {"norm", std::string("none")}, {"activation", std::string("gelu")},
                                             {"pool", std::string("avg")}}),
                             ImageShape{2, 6, 6, 3}, 7);
-  Var xs(random_tensor({2, 2, 6, 6}, 12));
-  const std::vector<int64_t> labels{2, 0};
-  auto loss_value = [&] { return double(cross_entropy(small->forward(xs), labels).value().to_vector()[0]); };
-  backward(cross_entropy(small->forward(xs), labels));
-  auto params = small->named_parameters();
-  std::vector<Tensor> dirs;
-  double analytic = 0;
-  for (size_t i = 0; i < params.size(); ++i) {
-    dirs.push_back(random_tensor(params[i].var.value().shape(), 100 + i));
-    const auto g = params[i].var.grad().to_vector(), d = dirs.back().to_vector();
-    for (size_t j = 0; j < g.size(); ++j) analytic += double(g[j]) * d[j];
-  }
-  auto shift = [&](float eps) {
-    for (size_t i = 0; i < params.size(); ++i) {
-      float* w = params[i].var.value().data();
-      const float* d = dirs[i].data();
-      for (int64_t j = 0; j < dirs[i].numel(); ++j) w[j] += eps * d[j];
-    }
-  };
-  const float eps = 1e-2f;
-  shift(eps);
-  const double up = loss_value();
-  shift(-2 * eps);
-  const double down = loss_value();
-  shift(eps);
-  const double numeric = (up - down) / (2 * eps);
-  INFO("analytic " << analytic << " numeric " << numeric);
-  CHECK(std::abs(analytic) > 1e-3);
-  CHECK(std::abs(numeric - analytic) < 5e-3 * std::abs(analytic) + 1e-4);
+  check_directional_derivative(*small, Var(random_tensor({2, 2, 6, 6}, 12)), {2, 0});
+}
+
+TEST_CASE("patch attention: norm batch (BatchNorm over the tokens instead of LayerNorm)") {
+  const auto& t = model_type("patch_attention");
+  const ImageShape shape{1, 28, 28, 10};
+  auto layer = t.make_image(with(t.schema, {{"pooling", std::string("mean")}, {"position", std::string("locality")}}),
+                            shape, 3);
+  auto batch = t.make_image(with(t.schema, {{"pooling", std::string("mean")}, {"position", std::string("locality")},
+                                            {"norm", std::string("batch")}}),
+                            shape, 3);
+  CHECK(batch->num_parameters() == layer->num_parameters());  // γ and β per channel either way
+  std::vector<std::string> names;
+  for (const auto& p : batch->named_parameters()) names.push_back(p.name);
+  CHECK(std::find(names.begin(), names.end(), "blocks.0.bn1.weight") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "blocks.3.bn2.bias") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "blocks.0.ln1.weight") == names.end());
+  Var x(random_tensor({4, 1, 28, 28}, 8));
+  Var y = batch->forward(x);
+  CHECK(y.shape() == Shape{4, 10});
+  CHECK(y.value().to_vector() != layer->forward(x).value().to_vector());
+  check_gradients_flow(*batch, cross_entropy(y, {0, 3, 9, 3}));
+  // training normalises with the batch's statistics, evaluation with the running ones (updated by that forward)
+  batch->eval();
+  CHECK(batch->forward(x).value().to_vector() != y.value().to_vector());
+  batch->train();
+  // hierarchical (the merge keeps its LayerNorm), class token, window policy: the gradient against differences
+  auto small = t.make_image(with(t.schema, {{"patch_size", int64_t{2}}, {"dim", int64_t{8}}, {"depth", int64_t{2}},
+                                            {"heads", int64_t{2}}, {"merge_after", std::vector<int64_t>{1}},
+                                            {"pooling", std::string("mean")}, {"position", std::string("locality")},
+                                            {"norm", std::string("batch")}}),
+                            ImageShape{1, 8, 8, 3}, 5);
+  // (BatchNorm over few tokens bends the loss sharply: central differences of step 1e-2 are 9 % off, 1e-3 0.1 %)
+  check_directional_derivative(*small, Var(random_tensor({3, 1, 8, 8}, 13)), {2, 0, 1}, 1e-3f);
+  auto windowed = t.make_image(with(t.schema, {{"dim", int64_t{8}}, {"depth", int64_t{2}}, {"heads", int64_t{2}},
+                                               {"position", std::string("relative")},
+                                               {"policy.kind", std::string("window2d")},
+                                               {"norm", std::string("batch")}}),
+                               ImageShape{1, 12, 12, 3}, 6);
+  check_directional_derivative(*windowed, Var(random_tensor({3, 1, 12, 12}, 14)), {1, 1, 0});
 }
 
 TEST_CASE("patch attention: shapes, gradients, and every positional encoding") {
