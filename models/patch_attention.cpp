@@ -255,7 +255,7 @@ class PatchAttention : public ImageModel {
       x = block(i).forward(x, stages_[s].policy, i < weights.size() ? weights[i] : nullptr);
     }
     const int64_t n = x.dim(1), width = x.dim(2);
-    x = norm_ ? norm_->forward(x) : reshape(final_bn_->forward(reshape(x, {b * n, width})), {b, n, width});
+    x = norm_ ? norm_->forward(x) : final_bn_->forward_tokens(x);
     Var pooled = class_token_ ? reshape(slice(x, 1, 0, 1), {b, width})
                               : mul_scalar(sum(x, 1), 1.0f / float(n));
     return head_->forward(pooled);

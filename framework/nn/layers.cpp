@@ -6,6 +6,7 @@
 #include "framework/ops/dropout.hpp"
 #include "framework/ops/matmul.hpp"
 #include "framework/ops/norm.hpp"
+#include "framework/ops/shape.hpp"
 
 namespace rc::nn {
 
@@ -55,6 +56,12 @@ Var BatchNorm::forward(const Var& x) {
 
 Var BatchNorm::forward_relu(const Var& x) {
   return batch_norm(x, gamma_, beta_, running_mean_, running_var_, is_training(), momentum_, eps_, true);
+}
+
+Var BatchNorm::forward_tokens(const Var& x) {
+  RC_CHECK(x.ndim() == 3, "BatchNorm::forward_tokens: x of shape {} is not (B, N, C)", shape_str(x.shape()));
+  const int64_t b = x.dim(0), n = x.dim(1), c = x.dim(2);
+  return reshape(forward(reshape(x, {b * n, c})), {b, n, c});
 }
 
 LayerNorm::LayerNorm(int64_t dim, float eps) : eps_(eps) {

@@ -43,6 +43,8 @@ class BatchNorm : public Module {
   explicit BatchNorm(int64_t channels, float momentum = 0.1f, float eps = 1e-5f);
   Var forward(const Var& x);
   Var forward_relu(const Var& x);  // relu(forward(x)), fused
+  // x: (B, N, C) tokens -> (B, N, C), normalised per channel over all B·N tokens (a Transformer's BatchNorm)
+  Var forward_tokens(const Var& x);
 
  private:
   Var gamma_, beta_;

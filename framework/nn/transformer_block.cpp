@@ -3,7 +3,6 @@
 #include "framework/ops/activation.hpp"
 #include "framework/ops/dropout.hpp"
 #include "framework/ops/elementwise.hpp"
-#include "framework/ops/shape.hpp"
 
 namespace rc::nn {
 
@@ -30,8 +29,7 @@ Var TransformerBlock::residual_dropout(const Var& branch, std::optional<uint64_t
 
 Var TransformerBlock::norm(int which, const Var& x) {
   if (!options_.batch_norm) return (which == 1 ? ln1_ : ln2_)->forward(x);
-  const int64_t b = x.dim(0), n = x.dim(1), e = x.dim(2);
-  return reshape((which == 1 ? bn1_ : bn2_)->forward(reshape(x, {b * n, e})), {b, n, e});
+  return (which == 1 ? bn1_ : bn2_)->forward_tokens(x);
 }
 
 Var TransformerBlock::forward(const Var& x, const Policy& policy, AttentionWeights* weights,
